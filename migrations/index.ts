@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely';
+import * as accountsAndRepos from './20261125T1100_accounts_and_repos.ts';
+
+/** Time-ordered; the key is the name recorded in the database. */
+export const migrations: Record<string, Migration> = {
+  '20261125T1100_accounts_and_repos': accountsAndRepos,
+};

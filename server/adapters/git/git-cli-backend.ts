@@ -1,0 +1,245 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type {
+  GitBackend,
+  GitBlob,
+  GitCommit,
+  GitProcess,
+  GitRef,
+  GitService,
+  GitTreeEntry,
+  QuarantineEnv,
+} from '../../domain/ports.ts';
+import { HOOK_NAMES, hookScript } from './hook-scripts.ts';
+import { exitOf, gitEnv, runGit, runGitOk } from './run-git.ts';
+
+const SHA = /^[0-9a-f]{40}$/;
+
+/**
+ * Server-side settings passed with -c on every service call, so a repo's own config can never
+ * weaken them (protocols.md): forced hooks, fsck on receive, keep pushed packs as packs
+ * (model repos: exploding big packs into loose objects costs seconds), partial clone, push options.
+ */
+function serviceConfig(hooksDir: string, maxPushBytes: number): string[] {
+  return [
+    `core.hooksPath=${hooksDir}`,
+    'receive.fsckObjects=true',
+    'receive.unpackLimit=1',
+    'transfer.unpackLimit=1',
+    'receive.advertisePushOptions=true',
+    `receive.maxInputSize=${maxPushBytes}`,
+    'uploadpack.allowFilter=true',
+    'uploadpack.allowAnySHA1InWant=false',
+  ].flatMap((c) => ['-c', c]);
+}
+
+export class GitCliBackend implements GitBackend {
+  private readonly root: string;
+
+  constructor(
+    dataDir: string,
+    private readonly maxPushBytes: number,
+  ) {
+    this.root = path.join(dataDir, 'repos');
+  }
+
+  /** Repos live at repos/<id mod 256 in hex>/<id>.git: derived from the id, never from URL text. */
+  repoPath(repoId: number): string {
+    if (!Number.isSafeInteger(repoId) || repoId <= 0) throw new Error(`bad repo id ${repoId}`);
+    return path.join(this.root, (repoId % 256).toString(16).padStart(2, '0'), `${repoId}.git`);
+  }
+
+  async create(repoId: number, defaultBranch: string): Promise<void> {
+    const dir = this.repoPath(repoId);
+    await fs.mkdir(path.dirname(dir), { recursive: true });
+    await runGitOk(['init', '--bare', '--quiet', `--initial-branch=${defaultBranch}`, dir]);
+    await this.ensureHooks(repoId);
+  }
+
+  async fork(sourceId: number, targetId: number, defaultBranch: string): Promise<void> {
+    const dir = this.repoPath(targetId);
+    await fs.mkdir(path.dirname(dir), { recursive: true });
+    // --local hardlinks the object files: the fork costs no copy and survives its source's deletion.
+    await runGitOk(['clone', '--bare', '--local', '--quiet', this.repoPath(sourceId), dir]);
+    await runGitOk(['remote', 'remove', 'origin'], { cwd: dir });
+    await this.setDefaultBranch(targetId, defaultBranch);
+    await this.ensureHooks(targetId);
+  }
+
+  async remove(repoId: number): Promise<void> {
+    await fs.rm(this.repoPath(repoId), { recursive: true, force: true });
+  }
+
+  async setDefaultBranch(repoId: number, branch: string): Promise<void> {
+    await runGitOk(['symbolic-ref', 'HEAD', `refs/heads/${branch}`], { cwd: this.repoPath(repoId) });
+  }
+
+  async ensureHooks(repoId: number): Promise<boolean> {
+    const hooksDir = path.join(this.repoPath(repoId), 'hooks');
+    await fs.mkdir(hooksDir, { recursive: true });
+    let repaired = false;
+    for (const name of HOOK_NAMES) {
+      const file = path.join(hooksDir, name);
+      const wanted = hookScript(name);
+      const current = await fs.readFile(file, 'utf8').catch(() => null);
+      const executable = await fs.access(file, fs.constants.X_OK).then(() => true, () => false);
+      if (current !== wanted || !executable) {
+        await fs.writeFile(file, wanted, { mode: 0o755 });
+        await fs.chmod(file, 0o755);
+        repaired = true;
+      }
+    }
+    return repaired;
+  }
+
+  async exists(repoId: number): Promise<boolean> {
+    return fs.access(path.join(this.repoPath(repoId), 'HEAD')).then(() => true, () => false);
+  }
+
+  async listRepoIds(): Promise<number[]> {
+    const ids: number[] = [];
+    const buckets = await fs.readdir(this.root).catch(() => [] as string[]);
+    for (const bucket of buckets) {
+      for (const entry of await fs.readdir(path.join(this.root, bucket)).catch(() => [] as string[])) {
+        const match = /^(\d+)\.git$/.exec(entry);
+        if (match) ids.push(Number(match[1]));
+      }
+    }
+    return ids.sort((a, b) => a - b);
+  }
+
+  spawn(repoId: number, service: GitService, options: { advertise: boolean; protocol: string | null; env: Record<string, string> }): GitProcess {
+    const dir = this.repoPath(repoId);
+    const args = [...serviceConfig(path.join(dir, 'hooks'), this.maxPushBytes), service, '--stateless-rpc'];
+    if (options.advertise) args.push('--advertise-refs');
+    args.push(dir);
+    const env = gitEnv({ ...options.env, ...(options.protocol ? { GIT_PROTOCOL: options.protocol } : {}) });
+    const child = spawn('git', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // A client that vanishes makes our writes fail with EPIPE; the exit code reports it.
+    child.stdin.on('error', () => {});
+    return {
+      stdin: child.stdin,
+      stdout: child.stdout,
+      exited: exitOf(child),
+      kill: () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      },
+    };
+  }
+
+  async isAncestor(repoId: number, ancestor: string, descendant: string, quarantine: QuarantineEnv): Promise<boolean> {
+    if (!SHA.test(ancestor) || !SHA.test(descendant)) return false;
+    const result = await runGit(['merge-base', '--is-ancestor', ancestor, descendant], {
+      cwd: this.repoPath(repoId),
+      env: this.quarantineEnv(repoId, quarantine),
+    });
+    return result.code === 0;
+  }
+
+  /** Accepts quarantine paths only inside this repo's objects directory. */
+  private quarantineEnv(repoId: number, quarantine: QuarantineEnv): Record<string, string> {
+    const objects = path.join(this.repoPath(repoId), 'objects');
+    const inside = (p: string | undefined) => p !== undefined && path.resolve(p).startsWith(objects + path.sep);
+    const env: Record<string, string> = {};
+    if (inside(quarantine.GIT_OBJECT_DIRECTORY) && quarantine.GIT_OBJECT_DIRECTORY) {
+      env.GIT_OBJECT_DIRECTORY = quarantine.GIT_OBJECT_DIRECTORY;
+      env.GIT_ALTERNATE_OBJECT_DIRECTORIES = objects;
+    }
+    return env;
+  }
+
+  async maintain(repoId: number): Promise<void> {
+    const cwd = this.repoPath(repoId);
+    // Bitmaps and the commit graph make pack generation for clones of big histories ~10x cheaper.
+    await runGitOk(['-c', 'repack.writeBitmaps=true', '-c', 'pack.writeBitmapHashCache=true', 'repack', '-a', '-d', '-q'], { cwd });
+    await runGitOk(['commit-graph', 'write', '--reachable'], { cwd });
+  }
+
+  async fsck(repoId: number): Promise<{ ok: boolean; output: string }> {
+    const result = await runGit(['fsck', '--no-progress', '--no-dangling'], { cwd: this.repoPath(repoId) });
+    return { ok: result.code === 0, output: (result.stdout.toString() + result.stderr).trim() };
+  }
+
+  async refs(repoId: number): Promise<GitRef[]> {
+    const out = await runGitOk(['for-each-ref', '--format=%(refname)%00%(objectname)%00%(objecttype)', 'refs/heads', 'refs/tags'], {
+      cwd: this.repoPath(repoId),
+    });
+    return lines(out).map((line) => {
+      const [name = '', sha = '', type = ''] = line.split('\0');
+      return { name, sha, type };
+    });
+  }
+
+  async resolveCommit(repoId: number, ref: string): Promise<string | null> {
+    if (ref.startsWith('-') || ref.includes('\0') || ref.length > 256) return null;
+    const result = await runGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`], { cwd: this.repoPath(repoId) });
+    const sha = result.stdout.toString().trim();
+    return result.code === 0 && SHA.test(sha) ? sha : null;
+  }
+
+  async commits(repoId: number, sha: string, limit: number): Promise<GitCommit[]> {
+    if (!SHA.test(sha)) return [];
+    const format = ['%H', '%P', '%an', '%ae', '%aI', '%cn', '%ce', '%cI', '%B'].join('%x00') + '%x1e';
+    const out = await runGitOk(['log', `--format=${format}`, `--max-count=${limit}`, sha, '--'], { cwd: this.repoPath(repoId) });
+    return out
+      .split('\x1e')
+      .map((record) => record.replace(/^\n/, ''))
+      .filter((record) => record.length > 0)
+      .map((record) => {
+        const [h = '', p = '', an = '', ae = '', ad = '', cn = '', ce = '', cd = '', body = ''] = record.split('\0');
+        return {
+          sha: h,
+          parents: p ? p.split(' ') : [],
+          author: { name: an, email: ae, date: ad },
+          committer: { name: cn, email: ce, date: cd },
+          message: body.trimEnd(),
+        };
+      });
+  }
+
+  async tree(repoId: number, sha: string, treePath: string): Promise<GitTreeEntry[] | null> {
+    if (!SHA.test(sha)) return null;
+    const spec = treePath ? `${sha}:${treePath}` : `${sha}^{tree}`;
+    const result = await runGit(['ls-tree', '-z', '-l', spec], { cwd: this.repoPath(repoId) });
+    if (result.code !== 0) return null;
+    return result.stdout
+      .toString()
+      .split('\0')
+      .filter(Boolean)
+      .map((entry) => {
+        const tab = entry.indexOf('\t');
+        const [mode = '', type = '', objectSha = '', size = ''] = entry.slice(0, tab).split(/\s+/);
+        const name = entry.slice(tab + 1);
+        return {
+          name,
+          path: treePath ? `${treePath}/${name}` : name,
+          type: type as GitTreeEntry['type'],
+          mode,
+          sha: objectSha,
+          size: size === '-' ? null : Number(size),
+        };
+      });
+  }
+
+  async blob(repoId: number, sha: string, blobPath: string): Promise<GitBlob | null> {
+    if (!SHA.test(sha) || !blobPath) return null;
+    const cwd = this.repoPath(repoId);
+    const check = await runGit(['rev-parse', '--verify', '--quiet', `${sha}:${blobPath}`], { cwd });
+    const blobSha = check.stdout.toString().trim();
+    if (check.code !== 0 || !SHA.test(blobSha)) return null;
+    const type = (await runGitOk(['cat-file', '-t', blobSha], { cwd })).trim();
+    if (type !== 'blob') return null;
+    const size = Number((await runGitOk(['cat-file', '-s', blobSha], { cwd })).trim());
+    const child = spawn('git', ['cat-file', 'blob', blobSha], { cwd, env: gitEnv(), stdio: ['ignore', 'pipe', 'ignore'] });
+    return { sha: blobSha, size, content: child.stdout };
+  }
+
+  async version(): Promise<string> {
+    return (await runGitOk(['--version'])).trim();
+  }
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').filter((line) => line.length > 0);
+}

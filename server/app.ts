@@ -1,0 +1,110 @@
+// The composition root: reads config, builds adapters, wires domain services, registers
+// routes, and returns the app without listening (server/main.ts listens).
+import fastifyJwt from '@fastify/jwt';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { GitCliBackend } from './adapters/git/git-cli-backend.ts';
+import { InProcessQueue } from './adapters/queue/in-process-queue.ts';
+import type { Config } from './config.ts';
+import { connectDatabase, type Db } from './db/connect.ts';
+import { migrateToLatest } from './db/migrate.ts';
+import { AccountService } from './domain/accounts.ts';
+import { HookSessions } from './domain/hook-sessions.ts';
+import type { GitBackend, JobQueue } from './domain/ports.ts';
+import { PushService } from './domain/pushes.ts';
+import { RepoService } from './domain/repos.ts';
+import { randomSecret } from './domain/secrets.ts';
+import { registerAccountRoutes } from './http/api/account-routes.ts';
+import { registerBrowseRoutes } from './http/api/browse-routes.ts';
+import { registerHealthRoutes } from './http/api/health-routes.ts';
+import { registerRepoRoutes } from './http/api/repo-routes.ts';
+import { AuthFailureLimiter } from './http/auth-failures.ts';
+import { makeAuthenticate } from './http/authenticate.ts';
+import { registerErrorHandler } from './http/errors.ts';
+import { registerGitRoutes } from './http/git/smart-http.ts';
+import { registerHookRoutes } from './http/internal/hook-routes.ts';
+import { loggerOptions } from './logger.ts';
+
+export interface Services {
+  db: Db;
+  git: GitBackend;
+  queue: JobQueue;
+  accounts: AccountService;
+  repos: RepoService;
+  pushes: PushService;
+}
+
+export interface App {
+  app: FastifyInstance;
+  services: Services;
+  /** The admin created on first start, with its password when it was generated (print it once). */
+  firstAdmin: { username: string; generatedPassword: string | null } | null;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export async function buildApp(config: Config): Promise<App> {
+  await fs.mkdir(config.dataDir, { recursive: true });
+  const db = await connectDatabase(config.databaseUrl, config.dataDir);
+  await migrateToLatest(db);
+
+  const app = Fastify({
+    logger: loggerOptions(config.logLevel),
+    // Behind a proxy request ids arrive in X-Request-Id; otherwise each request gets a UUID.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    disableRequestLogging: false,
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('X-Request-Id', request.id);
+  });
+  registerErrorHandler(app);
+  await app.register(fastifyJwt, { secret: config.jwtSecret ?? (await persistentSecret(config.dataDir)) });
+
+  const git = new GitCliBackend(config.dataDir, config.git.maxPushBytes);
+  const queue = new InProcessQueue((name, err) => app.log.error({ err, job: name }, 'background job failed'));
+  const accounts = new AccountService(db);
+  const repos = new RepoService(db, git);
+  const pushes = new PushService(db, git, queue, config.maintenanceDelayMs);
+  pushes.registerWorkers();
+  const hookSessions = new HookSessions();
+  const limiter = new AuthFailureLimiter(config.authFailures.max, config.authFailures.windowSeconds * 1000);
+  const authenticate = makeAuthenticate(app, accounts, limiter);
+
+  registerHealthRoutes(app, db);
+  registerAccountRoutes(app, { config, accounts, authenticate, limiter });
+  registerRepoRoutes(app, { config, repos, authenticate });
+  registerBrowseRoutes(app, { repos, git, authenticate });
+  registerHookRoutes(app, { hookSessions, pushes, repos });
+  registerGitRoutes(app, { config, repos, git, hookSessions, authenticate, hookUrl: () => hookUrl(app) });
+
+  const firstAdmin = await accounts.ensureAdmin(config.adminPassword);
+  app.addHook('onClose', async () => {
+    await queue.close();
+    await db.destroy();
+  });
+  return { app, services: { db, git, queue, accounts, repos, pushes }, firstAdmin };
+}
+
+/** Hooks run on this machine and reach the process on loopback, on whatever port it got. */
+function hookUrl(app: FastifyInstance): string {
+  const address = app.server.address();
+  if (!address || typeof address === 'string') throw new Error('server is not listening on TCP');
+  return `http://${address.family === 'IPv6' && address.address !== '::' ? '[::1]' : '127.0.0.1'}:${address.port}`;
+}
+
+/** Without MLGIT_JWT_SECRET the embedded default keeps a generated one in the data dir, so restarts keep sessions. */
+async function persistentSecret(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, 'jwt-secret');
+  try {
+    return (await fs.readFile(file, 'utf8')).trim();
+  } catch {
+    const secret = randomSecret(48);
+    await fs.writeFile(file, secret, { mode: 0o600, flag: 'wx' }).catch(() => {});
+    return (await fs.readFile(file, 'utf8')).trim();
+  }
+}

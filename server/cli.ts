@@ -1,0 +1,127 @@
+import { parseArgs } from 'node:util';
+import { buildApp, type App } from './app.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { connectDatabase } from './db/connect.ts';
+import { migrateToLatest } from './db/migrate.ts';
+import { parseScopes } from './domain/accounts.ts';
+import { DomainError } from './domain/errors.ts';
+import { type Principal, SCOPES } from './domain/model.ts';
+import { serve } from './main.ts';
+import { runDoctor } from './doctor.ts';
+
+const USAGE = `usage: mlgit <command>
+
+  serve                                      start the server (embedded defaults unless DATABASE_URL etc. are set)
+  migrate                                    apply database migrations
+  user create <name> [--admin] [--password P] [--email E]
+  token create <user> [--scopes read,write] [--name N]
+  repo create <owner>/<name> [--private] [--kind model|dataset] [--description D]
+  doctor                                     check git, data dir, database and hooks; repair missing hooks
+
+Configuration comes from the environment (see .env.example). With the embedded database,
+run admin commands while the server is stopped (PGlite allows one process), or use the REST API.`;
+
+export async function main(argv: string[]): Promise<number> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`mlgit: configuration error: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const [command, sub, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        await serve(config);
+        return 0;
+      case 'migrate':
+        return await migrate(config);
+      case 'user':
+        if (sub === 'create') return await withApp(config, (app) => createUser(app, rest));
+        break;
+      case 'token':
+        if (sub === 'create') return await withApp(config, (app) => createToken(app, rest));
+        break;
+      case 'repo':
+        if (sub === 'create') return await withApp(config, (app) => createRepo(app, rest));
+        break;
+      case 'doctor':
+        return await withApp(config, (app) => runDoctor(app.services, config, (line) => process.stdout.write(`${line}\n`)));
+    }
+  } catch (err) {
+    if (err instanceof DomainError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      process.stderr.write(`mlgit: ${(err as Error).message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  process.stderr.write(`${USAGE}\n`);
+  return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+}
+
+async function migrate(config: Config): Promise<number> {
+  const db = await connectDatabase(config.databaseUrl, config.dataDir);
+  try {
+    const lines = await migrateToLatest(db);
+    process.stdout.write(lines.length ? `${lines.join('\n')}\n` : 'database is up to date\n');
+    return 0;
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function withApp(config: Config, run: (app: App) => Promise<number>): Promise<number> {
+  const built = await buildApp({ ...config, logLevel: 'warn' });
+  try {
+    if (built.firstAdmin?.generatedPassword) {
+      process.stdout.write(`created user "admin" with password: ${built.firstAdmin.generatedPassword} (shown only once)\n`);
+    }
+    return await run(built);
+  } finally {
+    await built.app.close();
+  }
+}
+
+/** The CLI runs on the server with the operator's authority: it acts as the named user with every scope. */
+async function actAs(app: App, username: string): Promise<Principal> {
+  return { user: await app.services.accounts.findUser(username), scopes: new Set(SCOPES), via: 'password' };
+}
+
+async function createUser(app: App, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { admin: { type: 'boolean' }, password: { type: 'string' }, email: { type: 'string' } } });
+  const [username] = positionals;
+  if (!username) throw new DomainError('invalid', 'usage: mlgit user create <name> [--admin] [--password P]');
+  const generated = values.password === undefined;
+  const password = values.password ?? (await import('./domain/secrets.ts')).randomSecret(18);
+  const user = await app.services.accounts.createUser({ username, password, email: values.email, isAdmin: values.admin ?? false });
+  process.stdout.write(`created user "${user.username}" (id ${user.id})${user.isAdmin ? ' as admin' : ''}\n`);
+  if (generated) process.stdout.write(`password: ${password}\n`);
+  return 0;
+}
+
+async function createToken(app: App, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { scopes: { type: 'string' }, name: { type: 'string' } } });
+  const [username] = positionals;
+  if (!username) throw new DomainError('invalid', 'usage: mlgit token create <user> [--scopes read,write]');
+  const scopes = parseScopes((values.scopes ?? 'read,write').split(','));
+  const created = await app.services.accounts.createToken(await actAs(app, username), values.name ?? 'cli', scopes);
+  process.stdout.write(`${created.token}\n`);
+  return 0;
+}
+
+async function createRepo(app: App, args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { private: { type: 'boolean' }, kind: { type: 'string' }, description: { type: 'string' } },
+  });
+  const [owner, name, extra] = (positionals[0] ?? '').split('/');
+  if (!owner || !name || extra !== undefined) throw new DomainError('invalid', 'usage: mlgit repo create <owner>/<name> [--private]');
+  const repo = await app.services.repos.create(await actAs(app, owner), { name, private: values.private ?? false, kind: values.kind, description: values.description });
+  process.stdout.write(`created ${repo.owner}/${repo.name}${repo.private ? ' (private)' : ''}\n`);
+  return 0;
+}

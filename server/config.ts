@@ -1,0 +1,102 @@
+import path from 'node:path';
+
+/** Parsed once at start, validated, frozen. Every variable is documented in .env.example. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly databaseUrl: string | null;
+  readonly redisUrl: string | null;
+  readonly publicUrl: string | null;
+  readonly adminPassword: string | null;
+  readonly jwtSecret: string | null;
+  readonly jwtTtlSeconds: number;
+  readonly signup: 'open' | 'admin';
+  readonly logLevel: string;
+  readonly git: GitLimits;
+  readonly authFailures: { readonly max: number; readonly windowSeconds: number };
+  readonly maintenanceDelayMs: number;
+}
+
+export interface GitLimits {
+  readonly maxUploadRequestBytes: number;
+  readonly maxPushBytes: number;
+  readonly idleTimeoutMs: number;
+  readonly totalTimeoutMs: number;
+  readonly maxPerRepo: number;
+  readonly maxPerClient: number;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) throw new ConfigError(`${name} must be >= ${min}, got "${raw}"`);
+  return value;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | null {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+  }
+  return raw;
+}
+
+function oneOf<T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(values as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${values.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+const MiB = 1024 * 1024;
+
+export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+  const jwtSecret = env.MLGIT_JWT_SECRET || null;
+  if (jwtSecret !== null && jwtSecret.length < 32) {
+    throw new ConfigError('MLGIT_JWT_SECRET must be at least 32 characters');
+  }
+  const config: Config = {
+    port: int(env, 'PORT', 3000),
+    host: env.HOST || '0.0.0.0',
+    dataDir: path.resolve(env.MLGIT_DATA_DIR || './data'),
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    publicUrl: url(env, 'MLGIT_PUBLIC_URL', ['http:', 'https:']),
+    adminPassword: env.MLGIT_ADMIN_PASSWORD || null,
+    jwtSecret,
+    jwtTtlSeconds: int(env, 'MLGIT_JWT_TTL_SECONDS', 3600, 60),
+    signup: oneOf(env, 'MLGIT_SIGNUP', ['open', 'admin'] as const, 'open'),
+    logLevel: oneOf(env, 'MLGIT_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    git: {
+      maxUploadRequestBytes: int(env, 'MLGIT_GIT_MAX_UPLOAD_REQUEST_BYTES', 10 * MiB, 1024),
+      maxPushBytes: int(env, 'MLGIT_GIT_MAX_PUSH_BYTES', 10 * 1024 * MiB, 1024),
+      idleTimeoutMs: int(env, 'MLGIT_GIT_IDLE_TIMEOUT_MS', 120_000, 1000),
+      totalTimeoutMs: int(env, 'MLGIT_GIT_TOTAL_TIMEOUT_MS', 3_600_000, 1000),
+      maxPerRepo: int(env, 'MLGIT_GIT_MAX_PER_REPO', 64, 1),
+      maxPerClient: int(env, 'MLGIT_GIT_MAX_PER_CLIENT', 32, 1),
+    },
+    authFailures: {
+      max: int(env, 'MLGIT_AUTH_MAX_FAILURES', 20, 1),
+      windowSeconds: int(env, 'MLGIT_AUTH_FAILURE_WINDOW_SECONDS', 300, 1),
+    },
+    maintenanceDelayMs: int(env, 'MLGIT_MAINTENANCE_DELAY_MS', 2000),
+    ...overrides,
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,69 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+type CreatedAt = ColumnType<Date, Date | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface UsersTable {
+  id: Generated<number>;
+  username: string;
+  email: string | null;
+  password_hash: string;
+  is_admin: Generated<boolean>;
+  created_at: CreatedAt;
+}
+
+export interface TokensTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  token_hash: string;
+  scopes: string[];
+  created_at: CreatedAt;
+  last_used_at: Timestamp | null;
+}
+
+export interface ReposTable {
+  id: Generated<number>;
+  owner_id: number;
+  name: string;
+  description: Generated<string>;
+  private: Generated<boolean>;
+  kind: Generated<string>;
+  default_branch: Generated<string>;
+  protected_branches: Generated<string[]>;
+  fork_parent_id: number | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  pushed_at: Timestamp | null;
+  search: ColumnType<string, never, never>;
+}
+
+export interface CollaboratorsTable {
+  repo_id: number;
+  user_id: number;
+  role: string;
+  created_at: CreatedAt;
+}
+
+export interface PushesTable {
+  id: Generated<number>;
+  repo_id: number;
+  pusher_id: number | null;
+  ref: string;
+  old_sha: string;
+  new_sha: string;
+  created_at: CreatedAt;
+}
+
+export interface Database {
+  users: UsersTable;
+  tokens: TokensTable;
+  repos: ReposTable;
+  collaborators: CollaboratorsTable;
+  pushes: PushesTable;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type TokenRow = Selectable<TokensTable>;
+export type RepoRow = Selectable<ReposTable>;
+export type NewRepo = Insertable<ReposTable>;

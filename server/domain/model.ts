@@ -1,0 +1,46 @@
+/** Domain types: what services hand to the HTTP layer (rows are mapped, never leaked). */
+export interface User {
+  readonly id: number;
+  readonly username: string;
+  readonly email: string | null;
+  readonly isAdmin: boolean;
+  readonly createdAt: Date;
+}
+
+export type Scope = 'read' | 'write' | 'admin';
+export const SCOPES: readonly Scope[] = ['read', 'write', 'admin'];
+
+/** Who is calling, and what their credential allows (a password or JWT allows everything the user may do). */
+export interface Principal {
+  readonly user: User;
+  readonly scopes: ReadonlySet<Scope>;
+  readonly via: 'password' | 'token' | 'jwt';
+}
+
+export type RepoKind = 'model' | 'dataset';
+export type Role = 'read' | 'write' | 'admin';
+export type AccessLevel = 'none' | Role;
+
+export interface Repo {
+  readonly id: number;
+  readonly ownerId: number;
+  readonly owner: string;
+  readonly name: string;
+  readonly description: string;
+  readonly private: boolean;
+  readonly kind: RepoKind;
+  readonly defaultBranch: string;
+  readonly protectedBranches: readonly string[];
+  readonly forkParentId: number | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  readonly pushedAt: Date | null;
+}
+
+export interface RefUpdate {
+  readonly oldSha: string;
+  readonly newSha: string;
+  readonly ref: string;
+}
+
+export const ZERO_SHA = '0000000000000000000000000000000000000000';

@@ -1,0 +1,84 @@
+import type { Readable, Writable } from 'node:stream';
+import type { RefUpdate } from './model.ts';
+
+/** Follow-up work that must not run inside a request (BullMQ on Redis, or in-process). */
+export interface JobQueue {
+  /** Jobs with the same `jobId` that are still waiting are coalesced into one. */
+  enqueue(name: string, data: unknown, options?: { jobId?: string; delayMs?: number }): Promise<void>;
+  /** Registers the handler for a job name; a failing handler is retried with backoff up to `attempts`. */
+  process(name: string, handler: (data: unknown) => Promise<void>, options?: { concurrency?: number; attempts?: number }): void;
+  /** Waits until nothing is waiting or running (tests and graceful shutdown). */
+  drain(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type GitService = 'upload-pack' | 'receive-pack';
+
+/** Objects of a push that git holds in quarantine until pre-receive accepts it. */
+export interface QuarantineEnv {
+  readonly GIT_OBJECT_DIRECTORY?: string;
+  readonly GIT_ALTERNATE_OBJECT_DIRECTORIES?: string;
+  readonly GIT_QUARANTINE_PATH?: string;
+}
+
+export interface GitProcess {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  /** Resolves with the exit code (null when killed) and the last bytes of stderr. */
+  readonly exited: Promise<{ code: number | null; stderr: string }>;
+  kill(): void;
+}
+
+export interface GitRef {
+  readonly name: string;
+  readonly sha: string;
+  readonly type: string;
+}
+
+export interface GitCommit {
+  readonly sha: string;
+  readonly parents: string[];
+  readonly author: { name: string; email: string; date: string };
+  readonly committer: { name: string; email: string; date: string };
+  readonly message: string;
+}
+
+export interface GitTreeEntry {
+  readonly name: string;
+  readonly path: string;
+  readonly type: 'blob' | 'tree' | 'commit';
+  readonly mode: string;
+  readonly sha: string;
+  readonly size: number | null;
+}
+
+export interface GitBlob {
+  readonly sha: string;
+  readonly size: number;
+  readonly content: Readable;
+}
+
+/** Bare repositories on disk, addressed by database id (never by URL text). */
+export interface GitBackend {
+  create(repoId: number, defaultBranch: string): Promise<void>;
+  /** A new repo that shares its source's objects on disk (hardlinked local clone). */
+  fork(sourceId: number, targetId: number, defaultBranch: string): Promise<void>;
+  remove(repoId: number): Promise<void>;
+  setDefaultBranch(repoId: number, branch: string): Promise<void>;
+  /** Re-installs missing or stale hooks; returns true when something had to be repaired. */
+  ensureHooks(repoId: number): Promise<boolean>;
+  exists(repoId: number): Promise<boolean>;
+  listRepoIds(): Promise<number[]>;
+  spawn(repoId: number, service: GitService, options: { advertise: boolean; protocol: string | null; env: Record<string, string> }): GitProcess;
+  isAncestor(repoId: number, ancestor: string, descendant: string, quarantine: QuarantineEnv): Promise<boolean>;
+  maintain(repoId: number): Promise<void>;
+  fsck(repoId: number): Promise<{ ok: boolean; output: string }>;
+  refs(repoId: number): Promise<GitRef[]>;
+  resolveCommit(repoId: number, ref: string): Promise<string | null>;
+  commits(repoId: number, sha: string, limit: number): Promise<GitCommit[]>;
+  tree(repoId: number, sha: string, path: string): Promise<GitTreeEntry[] | null>;
+  blob(repoId: number, sha: string, path: string): Promise<GitBlob | null>;
+  version(): Promise<string>;
+}
+
+export type { RefUpdate };

@@ -1,0 +1,193 @@
+import type { Db } from '../db/connect.ts';
+import * as collaboratorsDb from '../db/collaborators.ts';
+import * as reposDb from '../db/repos.ts';
+import * as usersDb from '../db/users.ts';
+import { accessLevel, atLeast } from './access.ts';
+import { isUniqueViolation } from './accounts.ts';
+import { conflict, forbidden, invalid, notFound, unauthenticated } from './errors.ts';
+import type { AccessLevel, Principal, Repo, RepoKind, Role } from './model.ts';
+import { assertBranchName, assertBranchPattern, assertRepoName } from './names.ts';
+import type { GitBackend } from './ports.ts';
+
+const KINDS: readonly RepoKind[] = ['model', 'dataset'];
+const ROLES: readonly Role[] = ['read', 'write', 'admin'];
+
+export function toRepo(row: reposDb.RepoWithOwner): Repo {
+  return {
+    id: row.id,
+    ownerId: row.owner_id,
+    owner: row.owner,
+    name: row.name,
+    description: row.description,
+    private: row.private,
+    kind: row.kind as RepoKind,
+    defaultBranch: row.default_branch,
+    protectedBranches: row.protected_branches,
+    forkParentId: row.fork_parent_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    pushedAt: row.pushed_at,
+  };
+}
+
+export interface RepoAccess {
+  repo: Repo;
+  level: AccessLevel;
+}
+
+export interface RepoPatch {
+  description?: unknown;
+  private?: unknown;
+  default_branch?: unknown;
+  protected_branches?: unknown;
+}
+
+export class RepoService {
+  constructor(
+    private readonly db: Db,
+    private readonly git: GitBackend,
+  ) {}
+
+  /**
+   * Loads a repo and checks the caller may act on it at `wanted` level. Anonymous callers get
+   * 401 (so git asks its credential helper); signed-in callers who may not see it get 404
+   * (existence is not leaked); those who see it but lack the level get 403.
+   */
+  async authorize(principal: Principal | null, owner: string, name: string, wanted: Role): Promise<RepoAccess> {
+    const row = await reposDb.findRepo(this.db, owner, name);
+    // Anonymous requests for a missing name look exactly like private repos (401), so nothing leaks.
+    if (!row) throw principal ? notFound('repository') : unauthenticated();
+    const repo = toRepo(row);
+    const role = principal ? ((await collaboratorsDb.findRole(this.db, repo.id, principal.user.id)) as Role | null) : null;
+    const level = accessLevel(principal, repo, role);
+    if (atLeast(level, wanted)) return { repo, level };
+    if (!principal) throw unauthenticated();
+    if (level === 'none') throw notFound('repository');
+    throw forbidden(`${wanted} access to ${repo.owner}/${repo.name} required`);
+  }
+
+  async byId(id: number): Promise<Repo | null> {
+    const row = await reposDb.findRepoById(this.db, id);
+    return row ? toRepo(row) : null;
+  }
+
+  async create(principal: Principal, input: { name: unknown; private?: unknown; kind?: unknown; description?: unknown }): Promise<Repo> {
+    if (!principal.scopes.has('write')) throw forbidden('creating a repository needs the "write" scope');
+    const name = assertRepoName(input.name);
+    const isPrivate = optionalBool(input.private, 'private') ?? false;
+    const kind = input.kind === undefined ? 'model' : (KINDS as unknown[]).includes(input.kind) ? (input.kind as RepoKind) : null;
+    if (!kind) throw invalid('kind must be "model" or "dataset"');
+    const description = optionalText(input.description, 'description', 2000) ?? '';
+    return this.insertWithStorage(
+      { ownerId: principal.user.id, name, description, private: isPrivate, kind, defaultBranch: 'main', forkParentId: null },
+      (id) => this.git.create(id, 'main'),
+    );
+  }
+
+  async fork(principal: Principal, owner: string, name: string, input: { name?: unknown }): Promise<Repo> {
+    const { repo: source } = await this.authorize(principal, owner, name, 'read');
+    if (!principal.scopes.has('write')) throw forbidden('forking needs the "write" scope');
+    const forkName = input.name === undefined ? source.name : assertRepoName(input.name);
+    return this.insertWithStorage(
+      {
+        ownerId: principal.user.id,
+        name: forkName,
+        description: source.description,
+        private: source.private,
+        kind: source.kind,
+        defaultBranch: source.defaultBranch,
+        forkParentId: source.id,
+      },
+      (id) => this.git.fork(source.id, id, source.defaultBranch),
+    );
+  }
+
+  /** The row and the bare repo appear together: a failed git step removes the row again. */
+  private async insertWithStorage(values: Parameters<typeof reposDb.insertRepo>[1], makeStorage: (id: number) => Promise<void>): Promise<Repo> {
+    let id: number;
+    try {
+      id = (await reposDb.insertRepo(this.db, values)).id;
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict(`repository "${values.name}" already exists`);
+      throw err;
+    }
+    try {
+      await makeStorage(id);
+    } catch (err) {
+      await reposDb.deleteRepo(this.db, id);
+      await this.git.remove(id);
+      throw err;
+    }
+    const row = await reposDb.findRepoById(this.db, id);
+    if (!row) throw notFound('repository');
+    return toRepo(row);
+  }
+
+  async update(principal: Principal, owner: string, name: string, patch: RepoPatch): Promise<Repo> {
+    const { repo } = await this.authorize(principal, owner, name, 'admin');
+    const changes: Parameters<typeof reposDb.updateRepo>[2] = {};
+    const description = optionalText(patch.description, 'description', 2000);
+    if (description !== undefined) changes.description = description;
+    const isPrivate = optionalBool(patch.private, 'private');
+    if (isPrivate !== undefined) changes.private = isPrivate;
+    if (patch.default_branch !== undefined) changes.default_branch = assertBranchName(patch.default_branch);
+    if (patch.protected_branches !== undefined) {
+      if (!Array.isArray(patch.protected_branches) || patch.protected_branches.length > 100) throw invalid('protected_branches must be a list of branch names');
+      changes.protected_branches = patch.protected_branches.map((b) => assertBranchPattern(b));
+    }
+    await reposDb.updateRepo(this.db, repo.id, changes);
+    if (changes.default_branch) await this.git.setDefaultBranch(repo.id, changes.default_branch);
+    return toRepo((await reposDb.findRepoById(this.db, repo.id))!);
+  }
+
+  async remove(principal: Principal, owner: string, name: string): Promise<void> {
+    const { repo } = await this.authorize(principal, owner, name, 'admin');
+    await reposDb.deleteRepo(this.db, repo.id);
+    await this.git.remove(repo.id);
+  }
+
+  async list(principal: Principal | null, query: { q?: string; owner?: string; kind?: string; page: number; perPage: number }) {
+    const { rows, total } = await reposDb.searchRepos(this.db, {
+      viewerId: principal?.user.id ?? null,
+      viewerIsAdmin: !!principal && principal.user.isAdmin && principal.scopes.has('admin'),
+      q: query.q?.trim() || null,
+      owner: query.owner || null,
+      kind: query.kind || null,
+      limit: query.perPage,
+      offset: (query.page - 1) * query.perPage,
+    });
+    return { repos: rows.map(toRepo), total };
+  }
+
+  async setCollaborator(principal: Principal, owner: string, name: string, username: string, role: unknown): Promise<void> {
+    const { repo } = await this.authorize(principal, owner, name, 'admin');
+    if (!(ROLES as unknown[]).includes(role)) throw invalid('role must be "read", "write" or "admin"');
+    const user = await usersDb.findUserByName(this.db, username);
+    if (!user) throw notFound(`user "${username}"`);
+    if (user.id === repo.ownerId) throw invalid('the owner is not a collaborator');
+    await collaboratorsDb.upsertCollaborator(this.db, repo.id, user.id, role as Role);
+  }
+
+  async removeCollaborator(principal: Principal, owner: string, name: string, username: string): Promise<void> {
+    const { repo } = await this.authorize(principal, owner, name, 'admin');
+    const user = await usersDb.findUserByName(this.db, username);
+    if (!user || !(await collaboratorsDb.deleteCollaborator(this.db, repo.id, user.id))) throw notFound(`collaborator "${username}"`);
+  }
+
+  async collaborators(principal: Principal | null, owner: string, name: string) {
+    const { repo } = await this.authorize(principal, owner, name, 'read');
+    return collaboratorsDb.listCollaborators(this.db, repo.id);
+  }
+}
+
+function optionalBool(value: unknown, field: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw invalid(`${field} must be true or false`);
+  return value;
+}
+
+function optionalText(value: unknown, field: string, max: number): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length > max) throw invalid(`${field} must be a string of at most ${max} characters`);
+  return value;
+}

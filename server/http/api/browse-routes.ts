@@ -1,0 +1,67 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { invalid, notFound } from '../../domain/errors.ts';
+import type { GitBackend } from '../../domain/ports.ts';
+import type { RepoService } from '../../domain/repos.ts';
+import type { Authenticate } from '../authenticate.ts';
+
+type RepoParams = { owner: string; name: string };
+
+/** Tree paths are git paths: no NUL, no empty, "." or ".." segments. */
+function cleanPath(raw: string | undefined): string {
+  const trimmed = (raw ?? '').replace(/^\/+|\/+$/g, '');
+  if (trimmed === '') return '';
+  if (trimmed.includes('\0') || trimmed.length > 4096 || trimmed.split('/').some((s) => s === '' || s === '.' || s === '..')) throw invalid('invalid path');
+  return trimmed;
+}
+
+/** Read-only views of repository content for API users and the web UI. */
+export function registerBrowseRoutes(app: FastifyInstance, deps: { repos: RepoService; git: GitBackend; authenticate: Authenticate }): void {
+  const { repos, git, authenticate } = deps;
+
+  async function readable(request: FastifyRequest<{ Params: RepoParams }>) {
+    return (await repos.authorize(await authenticate(request), request.params.owner, request.params.name, 'read')).repo;
+  }
+
+  async function commitOf(repoId: number, ref: string): Promise<string> {
+    const sha = await git.resolveCommit(repoId, ref);
+    if (!sha) throw notFound(`ref "${ref}"`);
+    return sha;
+  }
+
+  app.get<{ Params: RepoParams }>('/api/v1/repos/:owner/:name/refs', async (request) => {
+    const repo = await readable(request);
+    return (await git.refs(repo.id)).map((r) => ({ ref: r.name, sha: r.sha, type: r.type }));
+  });
+
+  app.get<{ Params: RepoParams; Querystring: { ref?: string; limit?: string } }>('/api/v1/repos/:owner/:name/commits', async (request) => {
+    const repo = await readable(request);
+    const limit = request.query.limit === undefined ? 30 : Number(request.query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw invalid('limit must be between 1 and 500');
+    const sha = await commitOf(repo.id, request.query.ref || repo.defaultBranch);
+    return git.commits(repo.id, sha, limit);
+  });
+
+  const tree = async (request: FastifyRequest<{ Params: RepoParams & { ref: string; '*'?: string } }>) => {
+    const repo = await readable(request);
+    const path = cleanPath(request.params['*']);
+    const entries = await git.tree(repo.id, await commitOf(repo.id, request.params.ref), path);
+    if (!entries) throw notFound(`path "${path}"`);
+    return entries;
+  };
+  app.get('/api/v1/repos/:owner/:name/tree/:ref', tree);
+  app.get('/api/v1/repos/:owner/:name/tree/:ref/*', tree);
+
+  app.get<{ Params: RepoParams & { ref: string; '*': string } }>('/api/v1/repos/:owner/:name/blob/:ref/*', async (request, reply) => {
+    const repo = await readable(request);
+    const path = cleanPath(request.params['*']);
+    const blob = await git.blob(repo.id, await commitOf(repo.id, request.params.ref), path);
+    if (!blob) throw notFound(`file "${path}"`);
+    // Served as bytes, never as something a browser would render.
+    return reply
+      .header('Content-Type', 'application/octet-stream')
+      .header('X-Content-Type-Options', 'nosniff')
+      .header('Content-Length', String(blob.size))
+      .header('ETag', `"${blob.sha}"`)
+      .send(blob.content);
+  });
+}

@@ -1,0 +1,68 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AccountService } from '../domain/accounts.ts';
+import { DomainError, unauthenticated } from '../domain/errors.ts';
+import type { Principal } from '../domain/model.ts';
+import type { AuthFailureLimiter } from './auth-failures.ts';
+
+export type Authenticate = (request: FastifyRequest) => Promise<Principal | null>;
+
+/**
+ * Reads `Authorization: Basic user:token|password` (what git and git-lfs send) or
+ * `Bearer <jwt|token>` (API clients). No header -> anonymous. Wrong credentials -> 401,
+ * counted per client address; too many -> 429 before any check runs.
+ */
+export function makeAuthenticate(app: FastifyInstance, accounts: AccountService, limiter: AuthFailureLimiter): Authenticate {
+  const cache = new WeakMap<FastifyRequest, Promise<Principal | null>>();
+
+  async function resolve(request: FastifyRequest): Promise<Principal | null> {
+    const header = request.headers.authorization;
+    if (!header) return null;
+    const retryAfter = limiter.retryAfter(request.ip);
+    if (retryAfter > 0) throw new DomainError('rate_limited', 'too many failed sign-in attempts; try again later', retryAfter);
+    const principal = await check(header);
+    if (!principal) {
+      limiter.recordFailure(request.ip);
+      request.log.info({ reason: 'bad_credentials' }, 'authentication failed');
+      throw unauthenticated('invalid credentials');
+    }
+    return principal;
+  }
+
+  async function check(header: string): Promise<Principal | null> {
+    const space = header.indexOf(' ');
+    const scheme = header.slice(0, space).toLowerCase();
+    const value = header.slice(space + 1).trim();
+    if (scheme === 'basic') {
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon <= 0) return null;
+      return accounts.authenticateBasic(decoded.slice(0, colon), decoded.slice(colon + 1));
+    }
+    if (scheme === 'bearer') {
+      const byToken = await accounts.authenticateToken(value);
+      if (byToken) return byToken;
+      try {
+        const payload = app.jwt.verify<{ sub: string }>(value);
+        return await accounts.principalForJwt(Number(payload.sub));
+      } catch {
+        return null;
+      }
+    }
+    return null;
+  }
+
+  return (request) => {
+    let pending = cache.get(request);
+    if (!pending) {
+      pending = resolve(request);
+      cache.set(request, pending);
+    }
+    return pending;
+  };
+}
+
+export async function requirePrincipal(authenticate: Authenticate, request: FastifyRequest): Promise<Principal> {
+  const principal = await authenticate(request);
+  if (!principal) throw unauthenticated();
+  return principal;
+}
