@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { GitCliBackend } from './adapters/git/git-cli-backend.ts';
+import { BullMqQueue } from './adapters/queue/bullmq-queue.ts';
 import { InProcessQueue } from './adapters/queue/in-process-queue.ts';
 import type { Config } from './config.ts';
 import { connectDatabase, type Db } from './db/connect.ts';
@@ -57,7 +58,6 @@ export async function buildApp(config: Config): Promise<App> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    disableRequestLogging: false,
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
@@ -66,7 +66,8 @@ export async function buildApp(config: Config): Promise<App> {
   await app.register(fastifyJwt, { secret: config.jwtSecret ?? (await persistentSecret(config.dataDir)) });
 
   const git = new GitCliBackend(config.dataDir, config.git.maxPushBytes);
-  const queue = new InProcessQueue((name, err) => app.log.error({ err, job: name }, 'background job failed'));
+  const onQueueError = (name: string, err: unknown) => app.log.error({ err, job: name }, 'job queue error');
+  const queue: JobQueue = config.redisUrl ? new BullMqQueue({ redisUrl: config.redisUrl, prefix: 'mlgit', onError: onQueueError }) : new InProcessQueue(onQueueError);
   const accounts = new AccountService(db);
   const repos = new RepoService(db, git);
   const pushes = new PushService(db, git, queue, config.maintenanceDelayMs);

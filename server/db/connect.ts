@@ -1,5 +1,8 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './tables.ts';
@@ -17,6 +20,8 @@ export async function connectDatabase(databaseUrl: string | null, dataDir: strin
   }
   const dir = path.join(dataDir, 'pglite');
   await fs.mkdir(dir, { recursive: true });
+  const initialised = await fs.access(path.join(dir, 'PG_VERSION')).then(() => true, () => false);
+  if (!initialised) await promisify(execFile)(process.execPath, [fileURLToPath(new URL('./pglite-initdb.mjs', import.meta.url)), dir]);
   return new Kysely<Database>({ dialect: await pgliteDialect(dir) });
 }
 
@@ -29,5 +34,7 @@ async function pgliteDialect(dir: string | undefined) {
   // Loaded lazily: the WASM bundle costs start-up time that Postgres deployments never need.
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGliteDialect } = await import('kysely-pglite-dialect');
-  return new PGliteDialect(new PGlite(dir));
+  // A small buffer pool: the embedded database holds accounts and metadata, not bulk data,
+  // and WASM memory once grown is never given back.
+  return new PGliteDialect(new PGlite(dir, { postgresqlconf: ['shared_buffers=16MB'] }));
 }

@@ -17,8 +17,7 @@ export class InProcessQueue implements JobQueue {
   private readonly handlers = new Map<string, { handler: Handler; concurrency: number; attempts: number; running: number }>();
   private readonly waiting: PendingJob[] = [];
   private readonly waitingIds = new Set<string>();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private active = 0;
+  private readonly delayed = new Map<NodeJS.Timeout, PendingJob>();
   private idleWaiters: (() => void)[] = [];
   private closed = false;
 
@@ -35,23 +34,25 @@ export class InProcessQueue implements JobQueue {
   }
 
   process(name: string, handler: Handler, options: { concurrency?: number; attempts?: number } = {}): void {
+    if (this.closed) throw new Error('queue is closed');
+    // Two handlers for one name would silently double its concurrency (and BullMQ refuses it too).
+    if (this.handlers.has(name)) throw new Error(`a handler for ${name} is already registered`);
     this.handlers.set(name, { handler, concurrency: options.concurrency ?? 1, attempts: options.attempts ?? 3, running: 0 });
     this.pump();
   }
 
   private schedule(job: PendingJob, delayMs: number): void {
-    this.active++;
     const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      this.active--;
+      this.delayed.delete(timer);
       this.waiting.push(job);
       this.pump();
     }, delayMs);
-    this.timers.add(timer);
+    this.delayed.set(timer, job);
   }
 
   private pump(): void {
-    for (let i = 0; i < this.waiting.length; ) {
+    // After close() nothing new starts; jobs still waiting are dropped with the process.
+    for (let i = 0; i < this.waiting.length && !this.closed; ) {
       const job = this.waiting[i]!;
       const worker = this.handlers.get(job.name);
       if (!worker || worker.running >= worker.concurrency) {
@@ -62,33 +63,38 @@ export class InProcessQueue implements JobQueue {
       // Once a job starts, a new enqueue with its id is new work and must not be dropped.
       if (job.jobId !== null) this.waitingIds.delete(job.jobId);
       worker.running++;
-      this.active++;
       worker
         .handler(job.data)
         .catch((err) => {
           if (job.attempt < worker.attempts && !this.closed) {
-            this.schedule({ ...job, jobId: null, attempt: job.attempt + 1 }, 100 * 2 ** job.attempt);
+            this.schedule({ ...job, jobId: null, attempt: job.attempt + 1 }, 100 * 2 ** (job.attempt - 1));
           } else {
             this.onError(job.name, err);
           }
         })
         .finally(() => {
           worker.running--;
-          this.active--;
           this.pump();
-          this.notifyIdle();
         });
     }
     this.notifyIdle();
   }
 
+  /**
+   * Idle means nothing runs and nothing is waiting or delayed for a name with a handler here.
+   * Jobs nobody here processes do not count: with BullMQ they belong to other processes.
+   */
+  private idle(): boolean {
+    if (this.handlersRunning() > 0) return false;
+    const pending = [...this.waiting, ...this.delayed.values()];
+    return this.closed || !pending.some((job) => this.handlers.has(job.name));
+  }
+
   private notifyIdle(): void {
-    const runnable = this.waiting.some((job) => this.handlers.has(job.name));
-    if (this.active === 0 && !runnable) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
+    if (!this.idle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   drain(): Promise<void> {
@@ -98,14 +104,16 @@ export class InProcessQueue implements JobQueue {
     });
   }
 
+  /** Stops timers and starts nothing new, then waits for running handlers to finish. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    for (const timer of this.delayed.keys()) clearTimeout(timer);
+    this.delayed.clear();
     await new Promise<void>((resolve) => {
       const check = () => (this.handlersRunning() === 0 ? resolve() : setTimeout(check, 20));
       check();
     });
+    this.notifyIdle();
   }
 
   private handlersRunning(): number {
