@@ -1,19 +1,25 @@
 // The composition root: reads config, builds adapters, wires domain services, registers
 // routes, and returns the app without listening (server/main.ts listens).
 import fastifyJwt from '@fastify/jwt';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { registerLfsRoutes } from '../lfs/lfs-routes.ts';
 import { GitCliBackend } from './adapters/git/git-cli-backend.ts';
+import { LocalObjectStore } from './adapters/object-store/local-store.ts';
+import { S3ObjectStore } from './adapters/object-store/s3-store.ts';
 import { BullMqQueue } from './adapters/queue/bullmq-queue.ts';
 import { InProcessQueue } from './adapters/queue/in-process-queue.ts';
 import type { Config } from './config.ts';
 import { connectDatabase, type Db } from './db/connect.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { AccountService } from './domain/accounts.ts';
+import { ActionTokens } from './domain/action-tokens.ts';
+import { LfsService } from './domain/lfs.ts';
+import { LockService } from './domain/lfs-locks.ts';
 import { HookSessions } from './domain/hook-sessions.ts';
-import type { GitBackend, JobQueue } from './domain/ports.ts';
+import type { GitBackend, JobQueue, ObjectStore } from './domain/ports.ts';
 import { PushService } from './domain/pushes.ts';
 import { RepoService } from './domain/repos.ts';
 import { randomSecret } from './domain/secrets.ts';
@@ -23,7 +29,7 @@ import { registerHealthRoutes } from './http/api/health-routes.ts';
 import { registerRepoRoutes } from './http/api/repo-routes.ts';
 import { AuthFailureLimiter } from './http/auth-failures.ts';
 import { makeAuthenticate } from './http/authenticate.ts';
-import { registerErrorHandler } from './http/errors.ts';
+import { registerErrorHandler, sendError } from './http/errors.ts';
 import { registerGitRoutes } from './http/git/smart-http.ts';
 import { registerHookRoutes } from './http/internal/hook-routes.ts';
 import { loggerOptions } from './logger.ts';
@@ -35,6 +41,8 @@ export interface Services {
   accounts: AccountService;
   repos: RepoService;
   pushes: PushService;
+  lfs: LfsService;
+  store: ObjectStore;
 }
 
 export interface App {
@@ -54,6 +62,13 @@ export async function buildApp(config: Config): Promise<App> {
   const app = Fastify({
     logger: loggerOptions(config.logLevel),
     // Behind a proxy request ids arrive in X-Request-Id; otherwise each request gets a UUID.
+    // Repo paths and LFS oids are long; names are validated by the routes themselves.
+    routerOptions: { maxParamLength: 1024 },
+    // Malformed URLs (bad percent-encoding) get the same error shape as everything else.
+    frameworkErrors: (err, _request, reply) => {
+      // The hook's reply type is generic over route schemas that do not exist yet.
+      sendError(reply as unknown as FastifyReply, 400, 'bad_request', err.message);
+    },
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -63,14 +78,20 @@ export async function buildApp(config: Config): Promise<App> {
     reply.header('X-Request-Id', request.id);
   });
   registerErrorHandler(app);
-  await app.register(fastifyJwt, { secret: config.jwtSecret ?? (await persistentSecret(config.dataDir)) });
+  const secret = config.jwtSecret ?? (await persistentSecret(config.dataDir));
+  await app.register(fastifyJwt, { secret });
 
   const git = new GitCliBackend(config.dataDir, config.git.maxPushBytes);
   const onQueueError = (name: string, err: unknown) => app.log.error({ err, job: name }, 'job queue error');
   const queue: JobQueue = config.redisUrl ? new BullMqQueue({ redisUrl: config.redisUrl, prefix: 'mlgit', onError: onQueueError }) : new InProcessQueue(onQueueError);
   const accounts = new AccountService(db);
   const repos = new RepoService(db, git);
-  const pushes = new PushService(db, git, queue, config.maintenanceDelayMs);
+  const store: ObjectStore = config.s3
+    ? new S3ObjectStore({ ...config.s3, presignExpiresSeconds: config.lfs.actionTtlSeconds })
+    : new LocalObjectStore(path.join(config.dataDir, 'lfs'));
+  const lfs = new LfsService(db, repos, store, new ActionTokens(secret, config.lfs.actionTtlSeconds), config.lfs);
+  const locks = new LockService(db, repos);
+  const pushes = new PushService(db, git, queue, config.maintenanceDelayMs, (repoId, oids) => lfs.present(repoId, oids));
   pushes.registerWorkers();
   const hookSessions = new HookSessions();
   const limiter = new AuthFailureLimiter(config.authFailures.max, config.authFailures.windowSeconds * 1000);
@@ -81,6 +102,7 @@ export async function buildApp(config: Config): Promise<App> {
   registerRepoRoutes(app, { config, repos, authenticate });
   registerBrowseRoutes(app, { repos, git, authenticate });
   registerHookRoutes(app, { hookSessions, pushes, repos });
+  await registerLfsRoutes(app, { config, lfs, locks, authenticate });
   registerGitRoutes(app, { config, repos, git, hookSessions, authenticate, hookUrl: () => hookUrl(app) });
 
   const firstAdmin = await accounts.ensureAdmin(config.adminPassword);
@@ -88,7 +110,7 @@ export async function buildApp(config: Config): Promise<App> {
     await queue.close();
     await db.destroy();
   });
-  return { app, services: { db, git, queue, accounts, repos, pushes }, firstAdmin };
+  return { app, services: { db, git, queue, accounts, repos, pushes, lfs, store }, firstAdmin };
 }
 
 /** Hooks run on this machine and reach the process on loopback, on whatever port it got. */

@@ -16,6 +16,18 @@ export interface Config {
   readonly git: GitLimits;
   readonly authFailures: { readonly max: number; readonly windowSeconds: number };
   readonly maintenanceDelayMs: number;
+  readonly lfs: { readonly maxObjectBytes: number; readonly actionTtlSeconds: number; readonly maxBatchObjects: number };
+  /** Set when LFS objects live in S3 (or an S3-compatible store) instead of the data dir. */
+  readonly s3: S3Config | null;
+}
+
+export interface S3Config {
+  readonly endpoint: string | undefined;
+  readonly bucket: string;
+  readonly region: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly forcePathStyle: boolean;
 }
 
 export interface GitLimits {
@@ -66,6 +78,25 @@ function oneOf<T extends string>(env: Env, name: string, values: readonly T[], f
 
 const MiB = 1024 * 1024;
 
+function s3Config(env: Env): S3Config | null {
+  if (!env.S3_BUCKET) {
+    const stray = ['S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'].find((name) => env[name]);
+    if (stray) throw new ConfigError(`${stray} is set but S3_BUCKET is not`);
+    return null;
+  }
+  for (const name of ['S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) {
+    if (!env[name]) throw new ConfigError(`${name} is required when S3_BUCKET is set`);
+  }
+  return {
+    endpoint: url(env, 'S3_ENDPOINT', ['http:', 'https:']) ?? undefined,
+    bucket: env.S3_BUCKET,
+    region: env.S3_REGION || 'us-east-1',
+    accessKeyId: env.S3_ACCESS_KEY_ID!,
+    secretAccessKey: env.S3_SECRET_ACCESS_KEY!,
+    forcePathStyle: oneOf(env, 'S3_FORCE_PATH_STYLE', ['true', 'false'] as const, 'true') === 'true',
+  };
+}
+
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
   const jwtSecret = env.MLGIT_JWT_SECRET || null;
   if (jwtSecret !== null && jwtSecret.length < 32) {
@@ -96,6 +127,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       windowSeconds: int(env, 'MLGIT_AUTH_FAILURE_WINDOW_SECONDS', 300, 1),
     },
     maintenanceDelayMs: int(env, 'MLGIT_MAINTENANCE_DELAY_MS', 2000),
+    lfs: {
+      maxObjectBytes: int(env, 'MLGIT_LFS_MAX_OBJECT_BYTES', 50 * 1024 * MiB, 1),
+      actionTtlSeconds: int(env, 'MLGIT_LFS_ACTION_TTL_SECONDS', 900, 10),
+      maxBatchObjects: int(env, 'MLGIT_LFS_MAX_BATCH_OBJECTS', 1000, 100),
+    },
+    s3: s3Config(env),
     ...overrides,
   };
   return Object.freeze(config);

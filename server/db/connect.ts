@@ -16,6 +16,9 @@ export type Db = Kysely<Database>;
 export async function connectDatabase(databaseUrl: string | null, dataDir: string): Promise<Db> {
   if (databaseUrl) {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+    // An idle client dropped by the server (restart, failover) must not crash the process;
+    // the pool replaces it and /readyz reports the outage meanwhile.
+    pool.on('error', (err) => process.emitWarning(`postgres idle client error: ${err.message}`));
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   const dir = path.join(dataDir, 'pglite');

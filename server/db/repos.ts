@@ -8,7 +8,9 @@ function withOwner(db: Db) {
   return db.selectFrom('repos').innerJoin('users', 'users.id', 'repos.owner_id').selectAll('repos').select('users.username as owner');
 }
 
-export function findRepo(db: Db, owner: string, name: string): Promise<RepoWithOwner | undefined> {
+export async function findRepo(db: Db, owner: string, name: string): Promise<RepoWithOwner | undefined> {
+  // Postgres text cannot hold NUL (the query would fail); no stored name can match one.
+  if (owner.includes('\0') || name.includes('\0')) return undefined;
   return withOwner(db)
     .where(sql<string>`lower(users.username)`, '=', owner.toLowerCase())
     .where(sql<string>`lower(repos.name)`, '=', name.toLowerCase())
@@ -81,6 +83,8 @@ function prefixQuery(q: string): string | null {
 export async function searchRepos(db: Db, s: RepoSearch): Promise<{ rows: RepoWithOwner[]; total: number }> {
   const tsquery = s.q ? prefixQuery(s.q) : null;
   if (s.q && !tsquery) return { rows: [], total: 0 };
+  // Filters with NUL can match nothing (and Postgres would reject the parameter).
+  if (s.owner?.includes('\0') || s.kind?.includes('\0')) return { rows: [], total: 0 };
   let query = withOwner(db).where((eb) => {
     const visible: Expression<SqlBool>[] = [eb('repos.private', '=', false)];
     if (s.viewerIsAdmin) visible.push(sql<SqlBool>`true`);

@@ -55,7 +55,33 @@ export interface PushesTable {
   created_at: CreatedAt;
 }
 
+export interface LfsObjectsTable {
+  oid: string;
+  /** bigint: pg returns it as a string. */
+  size: ColumnType<string, number, never>;
+  created_at: CreatedAt;
+}
+
+export interface LfsRepoObjectsTable {
+  repo_id: number;
+  oid: string;
+  uploader_id: number | null;
+  created_at: CreatedAt;
+}
+
+export interface LfsLocksTable {
+  id: Generated<number>;
+  repo_id: number;
+  path: string;
+  ref: string | null;
+  owner_id: number;
+  locked_at: CreatedAt;
+}
+
 export interface Database {
+  lfs_objects: LfsObjectsTable;
+  lfs_repo_objects: LfsRepoObjectsTable;
+  lfs_locks: LfsLocksTable;
   users: UsersTable;
   tokens: TokensTable;
   repos: ReposTable;

@@ -2,7 +2,9 @@ import { sql } from 'kysely';
 import type { Db } from './connect.ts';
 import type { UserRow } from './tables.ts';
 
-export function findUserByName(db: Db, username: string): Promise<UserRow | undefined> {
+export async function findUserByName(db: Db, username: string): Promise<UserRow | undefined> {
+  // Postgres text cannot hold NUL (the query would fail); no stored name can match one.
+  if (username.includes('\0')) return undefined;
   return db.selectFrom('users').selectAll().where(sql<string>`lower(username)`, '=', username.toLowerCase()).executeTakeFirst();
 }
 

@@ -15,7 +15,7 @@ export function accessLevel(principal: Principal | null, repo: Repo, collaborato
   let level: AccessLevel = repo.private ? 'none' : 'read';
   if (principal) {
     const { user } = principal;
-    if (user.isAdmin || user.id === repo.ownerId) level = 'admin';
+    if (isSiteAdmin(principal) || user.id === repo.ownerId) level = 'admin';
     else if (collaboratorRole && RANK[collaboratorRole] > RANK[level]) level = collaboratorRole;
     level = capByScopes(level, principal);
   }

@@ -2,7 +2,7 @@ import type { Db } from '../db/connect.ts';
 import type { TokenRow, UserRow } from '../db/tables.ts';
 import * as tokensDb from '../db/tokens.ts';
 import * as usersDb from '../db/users.ts';
-import { conflict, forbidden, invalid, notFound } from './errors.ts';
+import { conflict, DomainError, forbidden, invalid, notFound } from './errors.ts';
 import { type Principal, type Scope, SCOPES, type User } from './model.ts';
 import { assertUsername } from './names.ts';
 import { hashPassword, hashToken, looksLikeToken, newToken, randomSecret, verifyPassword } from './secrets.ts';
@@ -43,7 +43,9 @@ export class AccountService {
     }
     let email: string | null = null;
     if (input.email !== undefined && input.email !== null) {
-      if (typeof input.email !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(input.email) || input.email.length > 254) throw invalid('email is not valid');
+      if (typeof input.email !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(input.email) || input.email.length > 254 || hasControl(input.email)) {
+        throw invalid('email is not valid');
+      }
       email = input.email;
     }
     if (await usersDb.findUserByName(this.db, username)) throw conflict(`user "${username}" already exists`);
@@ -60,7 +62,13 @@ export class AccountService {
   async ensureAdmin(configuredPassword: string | null): Promise<{ username: string; generatedPassword: string | null } | null> {
     if ((await usersDb.countUsers(this.db)) > 0) return null;
     const password = configuredPassword ?? randomSecret(18);
-    await this.createUser({ username: 'admin', password, isAdmin: true });
+    try {
+      await this.createUser({ username: 'admin', password, isAdmin: true });
+    } catch (err) {
+      // Another process (a second replica, a CLI command) started at the same moment and won.
+      if (err instanceof DomainError && err.code === 'conflict') return null;
+      throw err;
+    }
     return { username: 'admin', generatedPassword: configuredPassword ? null : password };
   }
 
@@ -111,7 +119,7 @@ export class AccountService {
   }
 
   async createToken(principal: Principal, name: unknown, scopes: unknown): Promise<TokenInfo & { token: string }> {
-    if (typeof name !== 'string' || name.trim().length === 0 || name.length > 100) throw invalid('name must be 1-100 characters');
+    if (typeof name !== 'string' || name.trim().length === 0 || name.length > 100 || hasControl(name)) throw invalid('name must be 1-100 printable characters');
     const wanted = parseScopes(scopes);
     // A token can never carry more than the credential that created it.
     for (const scope of wanted) if (!principal.scopes.has(scope)) throw forbidden(`your credential lacks the "${scope}" scope`);
@@ -131,6 +139,12 @@ export class AccountService {
 
 function toTokenInfo(row: TokenRow): TokenInfo {
   return { id: row.id, name: row.name, scopes: row.scopes as Scope[], createdAt: row.created_at, lastUsedAt: row.last_used_at };
+}
+
+/** Control characters (NUL cannot even be stored in Postgres text). */
+function hasControl(value: string): boolean {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  return /[\x00-\x1f\x7f]/.test(value);
 }
 
 // A valid hash of a random password, checked against when the user does not exist.

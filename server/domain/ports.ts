@@ -58,6 +58,12 @@ export interface GitBlob {
   readonly content: Readable;
 }
 
+export interface LfsPointer {
+  readonly path: string;
+  readonly oid: string;
+  readonly size: number;
+}
+
 /** Bare repositories on disk, addressed by database id (never by URL text). */
 export interface GitBackend {
   create(repoId: number, defaultBranch: string): Promise<void>;
@@ -71,6 +77,8 @@ export interface GitBackend {
   listRepoIds(): Promise<number[]>;
   spawn(repoId: number, service: GitService, options: { advertise: boolean; protocol: string | null; env: Record<string, string> }): GitProcess;
   isAncestor(repoId: number, ancestor: string, descendant: string, quarantine: QuarantineEnv): Promise<boolean>;
+  /** LFS pointer files in the objects a push adds (read from its quarantine). */
+  newLfsPointers(repoId: number, tips: string[], quarantine: QuarantineEnv): Promise<LfsPointer[]>;
   maintain(repoId: number): Promise<void>;
   fsck(repoId: number): Promise<{ ok: boolean; output: string }>;
   refs(repoId: number): Promise<GitRef[]>;
@@ -82,3 +90,35 @@ export interface GitBackend {
 }
 
 export type { RefUpdate };
+
+/** Where an LFS client should send or fetch bytes itself (presigned URLs: bytes bypass mlgit). */
+export interface TransferAction {
+  readonly href: string;
+  readonly header: Record<string, string>;
+  readonly expiresInSeconds: number;
+}
+
+export interface StoredObject {
+  readonly size: number;
+}
+
+/**
+ * Content-addressed storage of LFS objects and run outputs, keyed by sha256 oid (64 lowercase
+ * hex, validated before any call). Implementations: local files, S3.
+ */
+export interface ObjectStore {
+  /** Size of a stored, verified object, or null. */
+  stat(oid: string): Promise<StoredObject | null>;
+  /**
+   * Streams `body` in, counting bytes and hashing sha256; rejects (DomainError 'invalid') on a
+   * size or hash mismatch, and only a verified object ever becomes visible.
+   */
+  put(oid: string, size: number, body: import('node:stream').Readable): Promise<void>;
+  /** The object's bytes, optionally a byte range [start, end] inclusive. */
+  get(oid: string, range?: { start: number; end: number }): Promise<import('node:stream').Readable>;
+  delete(oid: string): Promise<void>;
+  /** A presigned upload the client performs directly, or null when bytes go through mlgit. */
+  presignUpload(oid: string, size: number): Promise<TransferAction | null>;
+  /** A presigned download, or null when bytes come through mlgit. */
+  presignDownload(oid: string, size: number): Promise<TransferAction | null>;
+}

@@ -30,6 +30,8 @@ export class PushService {
     private readonly git: GitBackend,
     private readonly queue: JobQueue,
     private readonly maintenanceDelayMs: number,
+    /** Which of these LFS oids the repo has (uploaded there or inherited by a fork). */
+    private readonly lfsPresent: (repoId: number, oids: string[]) => Promise<Set<string>>,
   ) {}
 
   async preReceive(repo: Repo, updates: readonly RefUpdate[], quarantine: QuarantineEnv): Promise<HookVerdict> {
@@ -38,7 +40,25 @@ export class PushService {
       const problem = await this.checkUpdate(repo, update, quarantine);
       if (problem) messages.push(`error: ${update.ref}: ${problem}`);
     }
+    messages.push(...(await this.missingLfsObjects(repo, updates, quarantine)));
     return { ok: messages.length === 0, messages };
+  }
+
+  /** GitHub's GH008: a push whose LFS pointers name objects the server does not have is rejected. */
+  private async missingLfsObjects(repo: Repo, updates: readonly RefUpdate[], quarantine: QuarantineEnv): Promise<string[]> {
+    const tips = updates.map((u) => u.newSha).filter((sha) => sha !== ZERO_SHA);
+    const pointers = await this.git.newLfsPointers(repo.id, tips, quarantine);
+    if (pointers.length === 0) return [];
+    const present = await this.lfsPresent(repo.id, [...new Set(pointers.map((p) => p.oid))]);
+    const missing = pointers.filter((p) => !present.has(p.oid));
+    if (missing.length === 0) return [];
+    const shown = missing.slice(0, 20).map((p) => `  ${p.path} (${p.oid.slice(0, 12)}, ${p.size} bytes)`);
+    if (missing.length > 20) shown.push(`  ... and ${missing.length - 20} more`);
+    return [
+      `error: this push references ${missing.length} Git LFS object(s) that were not uploaded to this repository:`,
+      ...shown,
+      'hint: run `git lfs push --all origin` to upload them, then push again.',
+    ];
   }
 
   private async checkUpdate(repo: Repo, { ref, oldSha, newSha }: RefUpdate, quarantine: QuarantineEnv): Promise<string | null> {

@@ -189,5 +189,7 @@ function optionalBool(value: unknown, field: string): boolean | undefined {
 function optionalText(value: unknown, field: string, max: number): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value.length > max) throw invalid(`${field} must be a string of at most ${max} characters`);
+  // Postgres text cannot store NUL: refuse it here rather than fail in the database (a 500).
+  if (value.includes('\0')) throw invalid(`${field} must not contain NUL characters`);
   return value;
 }

@@ -14,7 +14,25 @@ const STATUS: Record<ErrorCode, number> = {
 
 export const REALM = 'Basic realm="mlgit"';
 
+/**
+ * Fastify's own request errors, translated at the edge so clients see the domain's codes and
+ * statuses: a body that fails its schema is `invalid` (422) exactly like one the domain rejects,
+ * so the same bad name gets the same answer whichever layer catches it.
+ */
+const FRAMEWORK: Record<string, { status: number; code: string; message?: string }> = {
+  FST_ERR_VALIDATION: { status: 422, code: 'invalid' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'bad_request', message: 'request body is not valid JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'bad_request', message: 'request body is empty but Content-Type is application/json' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'bad_request' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'too_large', message: 'request body is larger than the server accepts' },
+};
+
 export function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  // Answered before the request body was read (a refused push, a body over its cap, a wrong
+  // Content-Type): close the connection after this response. Otherwise the unread rest of the
+  // body (up to gigabytes) keeps the socket busy forever, and Node would read and discard it all.
+  if (!reply.request.raw.complete) reply.header('Connection', 'close');
   return reply.code(status).type('application/json').send({ error: { code, message } });
 }
 
@@ -27,9 +45,12 @@ export function registerErrorHandler(app: FastifyInstance): void {
       if (err.retryAfterSeconds !== undefined) reply.header('Retry-After', String(err.retryAfterSeconds));
       return sendError(reply, status, err.code, err.message);
     }
-    const status = (err as FastifyError).statusCode;
+    const fastifyError = err as FastifyError;
+    const translated = fastifyError.validation ? FRAMEWORK.FST_ERR_VALIDATION : fastifyError.code ? FRAMEWORK[fastifyError.code] : undefined;
+    if (translated) return sendError(reply, translated.status, translated.code, translated.message ?? err.message);
+    const status = fastifyError.statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
-      return sendError(reply, status, (err as FastifyError).code ?? 'bad_request', err.message);
+      return sendError(reply, status, fastifyError.code ?? 'bad_request', err.message);
     }
     request.log.error({ err }, 'request failed');
     return sendError(reply, 500, 'internal', `internal error (request id ${request.id})`);

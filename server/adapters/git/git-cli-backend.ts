@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type {
   GitBackend,
+  LfsPointer,
   GitBlob,
   GitCommit,
   GitProcess,
@@ -12,6 +13,7 @@ import type {
   QuarantineEnv,
 } from '../../domain/ports.ts';
 import { HOOK_NAMES, hookScript } from './hook-scripts.ts';
+import { newLfsPointers } from './lfs-pointers.ts';
 import { exitOf, gitEnv, runGit, runGitOk } from './run-git.ts';
 
 const SHA = /^[0-9a-f]{40}$/;
@@ -147,6 +149,10 @@ export class GitCliBackend implements GitBackend {
       env.GIT_ALTERNATE_OBJECT_DIRECTORIES = objects;
     }
     return env;
+  }
+
+  async newLfsPointers(repoId: number, tips: string[], quarantine: QuarantineEnv): Promise<LfsPointer[]> {
+    return newLfsPointers(this.repoPath(repoId), tips.filter((t) => SHA.test(t)), this.quarantineEnv(repoId, quarantine));
   }
 
   async maintain(repoId: number): Promise<void> {

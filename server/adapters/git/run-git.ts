@@ -24,18 +24,22 @@ export interface RunResult {
 const MAX_CAPTURE = 64 * 1024 * 1024;
 
 /** Runs a fixed git command to completion and captures its (bounded) output. */
-export function runGit(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
+export function runGit(args: string[], options: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { cwd: options.cwd, env: gitEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('git', args, { cwd: options.cwd, env: gitEnv(options.env), stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (options.input !== undefined) {
+      child.stdin!.on('error', () => {});
+      child.stdin!.end(options.input);
+    }
     const out: Buffer[] = [];
     let outBytes = 0;
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
       outBytes += chunk.length;
       if (outBytes > MAX_CAPTURE) child.kill('SIGKILL');
       else out.push(chunk);
     });
-    child.stderr.on('data', (chunk: Buffer) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-8192);
     });
     child.on('error', reject);
@@ -43,7 +47,7 @@ export function runGit(args: string[], options: { cwd?: string; env?: Record<str
   });
 }
 
-export async function runGitOk(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<string> {
+export async function runGitOk(args: string[], options: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Promise<string> {
   const result = await runGit(args, options);
   if (result.code !== 0) throw new Error(`git ${args[0]} failed (${result.code}): ${result.stderr.trim()}`);
   return result.stdout.toString();

@@ -7,10 +7,12 @@ import type { AuthFailureLimiter } from '../auth-failures.ts';
 import { type Authenticate, requirePrincipal } from '../authenticate.ts';
 import { presentUser } from './present.ts';
 
+// Types only: lengths and formats are checked by the domain, so every bad value is one 422 "invalid"
+// (a schema maxLength would turn a too-long name into a 400 of a different shape).
 const credentials = {
   type: 'object',
   required: ['username', 'password'],
-  properties: { username: { type: 'string', maxLength: 100 }, password: { type: 'string', maxLength: 1024 }, email: { type: 'string', maxLength: 254 } },
+  properties: { username: { type: 'string' }, password: { type: 'string' }, email: { type: 'string' } },
 } as const;
 
 export function registerAccountRoutes(

@@ -1,4 +1,5 @@
-const ENTRY = /^[A-Za-z0-9._-]{1,64}(=[A-Za-z0-9._-]{0,64})?$/;
+// A key starts with a letter or digit: option-like entries (`--upload-pack=...`, `-c`) are dropped.
+const ENTRY = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(=[A-Za-z0-9._-]{0,64})?$/;
 
 /**
  * The `Git-Protocol` header becomes GIT_PROTOCOL for git. Only `key[=value]` entries joined by

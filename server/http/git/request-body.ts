@@ -1,7 +1,16 @@
 import type { IncomingMessage } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { DomainError, invalid } from '../../domain/errors.ts';
+import { DomainError } from '../../domain/errors.ts';
+
+/**
+ * A request body git cannot make sense of (bad framing, bad gzip): 400 `bad_git_request`, the
+ * same answer whether mlgit or git itself notices. The error handler maps its statusCode.
+ */
+export class BadGitRequest extends Error {
+  readonly statusCode = 400;
+  readonly code = 'bad_git_request';
+}
 
 /** Fails the stream once more than `max` bytes have passed (the cap applies after gunzip). */
 function byteCap(max: number, what: string): Transform {
@@ -28,7 +37,7 @@ export function gitRequestBody(raw: IncomingMessage, max: number, what: string):
   const forward = (err: Error) => cap.destroy(err);
   if (encoding === 'gzip' || encoding === 'x-gzip') {
     const gunzip = createGunzip();
-    gunzip.on('error', () => forward(invalid('request body is not valid gzip')));
+    gunzip.on('error', () => forward(new BadGitRequest('malformed git request: request body is not valid gzip')));
     raw.on('error', forward);
     return raw.pipe(gunzip).pipe(cap);
   }

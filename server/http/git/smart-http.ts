@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../../config.ts';
-import { DomainError, invalid, notFound } from '../../domain/errors.ts';
+import { DomainError, notFound } from '../../domain/errors.ts';
 import type { HookSessions } from '../../domain/hook-sessions.ts';
 import type { Principal, Repo } from '../../domain/model.ts';
 import { repoNameFromUrl } from '../../domain/names.ts';
@@ -15,7 +15,7 @@ import type { Authenticate } from '../authenticate.ts';
 import { sendError } from '../errors.ts';
 import { isProtocolV2, sanitizeGitProtocol } from './git-protocol.ts';
 import { FLUSH, pktLine, pktLineProblem } from './pkt-line.ts';
-import { gitRequestBody, readWhole } from './request-body.ts';
+import { BadGitRequest, gitRequestBody, readWhole } from './request-body.ts';
 import { Slots } from './slots.ts';
 import { watchdog } from './watchdog.ts';
 
@@ -104,7 +104,7 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
   async function uploadPack(request: FastifyRequest, reply: FastifyReply, repo: Repo, release: () => void) {
     const body = await readWhole(gitRequestBody(request.raw, config.git.maxUploadRequestBytes, 'fetch negotiation'));
     const problem = pktLineProblem(body);
-    if (problem) throw invalid(`malformed git request: ${problem}`);
+    if (problem) throw new BadGitRequest(`malformed git request: ${problem}`);
     const protocol = sanitizeGitProtocol(request.headers['git-protocol']);
     const child = deps.git.spawn(repo.id, 'upload-pack', { advertise: false, protocol, env: {} });
     child.stdin.end(body);
@@ -113,6 +113,9 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
 
   async function receivePack(request: FastifyRequest, reply: FastifyReply, repo: Repo, principal: Principal, release: () => void) {
     const { user } = principal;
+    // Before spawning: an unsupported Content-Encoding throws here, and must not leave a git
+    // process waiting forever on a stdin nobody will write (nor an open hook session).
+    const body = gitRequestBody(request.raw, config.git.maxPushBytes, 'push');
     const secret = deps.hookSessions.open({ repoId: repo.id, pusherId: user.id, pusherName: user.username });
     const child = deps.git.spawn(repo.id, 'receive-pack', {
       advertise: false,
@@ -125,7 +128,6 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
         GIT_COMMITTER_EMAIL: user.email ?? `${user.username}@mlgit.invalid`,
       },
     });
-    const body = gitRequestBody(request.raw, config.git.maxPushBytes, 'push');
     pipeline(body, child.stdin).catch((err: unknown) => {
       request.log.info({ err: (err as Error).message }, 'push body ended early');
       child.kill();
@@ -164,18 +166,22 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
     });
 
     const first = await firstChunk(child);
-    const headers = {
+    const headers: Record<string, string> = {
       'Content-Type': contentType,
       'Cache-Control': 'no-cache, max-age=0, must-revalidate',
       Expires: 'Fri, 01 Jan 1980 00:00:00 GMT',
     };
+    // git answered without reading the whole body (e.g. commands ended by a flush, then garbage):
+    // close the connection afterwards instead of leaving the unread rest of the body on it.
+    if (!request.raw.complete) headers.Connection = 'close';
     if (first === null) {
       const { code, stderr } = await child.exited;
       // e.g. the `0000` probe git sends before a large push: nothing to say, all is well.
       if (code === 0) return reply.headers(headers).send(Buffer.concat(preamble));
       const message = (stderr.split('\n').find((l) => l.startsWith('fatal:')) ?? 'git rejected the request').replace(/^fatal:\s*/, '');
-      const tooLarge = input?.errored instanceof DomainError ? input.errored : null;
-      if (tooLarge) throw tooLarge;
+      // The body itself was refused (over its cap, not gzip): say so rather than what git saw of it.
+      const bodyError = input?.errored;
+      if (bodyError instanceof DomainError || bodyError instanceof BadGitRequest) throw bodyError;
       return sendError(reply, 400, 'bad_git_request', `malformed git request: ${message}`);
     }
     return reply.headers(headers).send(Readable.from(concatStreams(preamble, first, child.stdout, dog.touch)));

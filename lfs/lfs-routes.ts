@@ -1,0 +1,150 @@
+// Git LFS server API (git-lfs docs/api: batch.md, basic-transfers.md, locking.md) at
+// <repo>.git/info/lfs. Thin: parse, authenticate, call the domain, stream.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../server/config.ts';
+import { DomainError, notFound } from '../server/domain/errors.ts';
+import type { BatchRequest, LfsService } from '../server/domain/lfs.ts';
+import { LockExists, type LockService } from '../server/domain/lfs-locks.ts';
+import { repoNameFromUrl } from '../server/domain/names.ts';
+import type { Authenticate } from '../server/http/authenticate.ts';
+import { REALM } from '../server/http/errors.ts';
+import { baseUrl } from '../server/http/api/present.ts';
+import { parseRange } from './range.ts';
+
+const LFS_JSON = 'application/vnd.git-lfs+json';
+const DOCS = 'https://github.com/git-lfs/git-lfs/tree/main/docs/api';
+
+const STATUS: Record<DomainError['code'], number> = {
+  invalid: 422,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  rate_limited: 429,
+  unsupported_media_type: 415,
+};
+
+type RepoParams = { owner: string; repo: string };
+
+export interface LfsDeps {
+  config: Config;
+  lfs: LfsService;
+  locks: LockService;
+  authenticate: Authenticate;
+}
+
+function repoNames(params: RepoParams): { owner: string; name: string } {
+  const owner = repoNameFromUrl(params.owner);
+  const name = repoNameFromUrl(params.repo);
+  if (!owner || !name || owner !== params.owner) throw notFound('repository');
+  return { owner, name };
+}
+
+/** The action token the batch response put into the transfer's Authorization header. */
+function actionToken(request: FastifyRequest): string {
+  const header = request.headers.authorization ?? '';
+  return header.startsWith('RemoteAuth ') ? header.slice('RemoteAuth '.length) : '';
+}
+
+export async function registerLfsRoutes(app: FastifyInstance, deps: LfsDeps): Promise<void> {
+  await app.register(async (lfs) => {
+    lfs.addContentTypeParser([LFS_JSON, 'application/json'], { parseAs: 'string', bodyLimit: 10 * 1024 * 1024 }, (_req, body, done) => {
+      try {
+        done(null, JSON.parse(body as string));
+      } catch {
+        done(new DomainError('invalid', 'request body is not valid JSON'));
+      }
+    });
+    // Object bytes stay a stream all the way into the store.
+    lfs.addContentTypeParser('*', (_req, _payload, done) => done(null));
+
+    // LFS clients show `message`; errors keep the LFS media type (batch.md "Response Errors").
+    lfs.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
+      if (err instanceof LockExists) return reply.code(409).type(LFS_JSON).send({ lock: err.lock, message: err.message, request_id: request.id });
+      let status = err instanceof DomainError ? STATUS[err.code] : (err.statusCode ?? 500);
+      if (status < 400 || status > 599) status = 500;
+      if (status === 401) reply.header('LFS-Authenticate', REALM).header('WWW-Authenticate', REALM);
+      if (err instanceof DomainError && err.retryAfterSeconds !== undefined) reply.header('Retry-After', String(err.retryAfterSeconds));
+      if (status >= 500) request.log.error({ err }, 'lfs request failed');
+      const message = status >= 500 ? `internal error (request id ${request.id})` : err.message;
+      return reply.code(status).type(LFS_JSON).send({ message, request_id: request.id, documentation_url: DOCS });
+    });
+
+    const requireLfsJson = (request: FastifyRequest) => {
+      const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== LFS_JSON && type !== 'application/json') throw new DomainError('unsupported_media_type', `expected Content-Type ${LFS_JSON}`);
+    };
+
+    const prefix = '/:owner/:repo/info/lfs';
+
+    lfs.post<{ Params: RepoParams; Body: BatchRequest }>(`${prefix}/objects/batch`, async (request, reply) => {
+      requireLfsJson(request);
+      const { owner, name } = repoNames(request.params);
+      if (typeof request.body !== 'object' || request.body === null) throw new DomainError('invalid', 'request body must be a JSON object');
+      const base = baseUrl(request, deps.config.publicUrl);
+      const result = await deps.lfs.batch(await deps.authenticate(request), owner, name, request.body, (repo) => {
+        const root = `${base}/${repo.owner}/${repo.name}.git/info/lfs`;
+        return { object: (oid) => `${root}/objects/${oid}`, verify: `${root}/verify` };
+      });
+      return reply.type(LFS_JSON).send(result);
+    });
+
+    lfs.put<{ Params: RepoParams & { oid: string } }>(`${prefix}/objects/:oid`, async (request, reply) => {
+      const repo = await deps.lfs.repoByName(repoNames(request.params));
+      await deps.lfs.upload(repo, request.params.oid, actionToken(request), request.raw);
+      return reply.code(200).type(LFS_JSON).send({});
+    });
+
+    lfs.post<{ Params: RepoParams; Body: { oid?: unknown; size?: unknown } }>(`${prefix}/verify`, async (request, reply) => {
+      requireLfsJson(request);
+      const repo = await deps.lfs.repoByName(repoNames(request.params));
+      await deps.lfs.verify(repo, request.body?.oid, request.body?.size, actionToken(request));
+      return reply.code(200).type(LFS_JSON).send({});
+    });
+
+    lfs.get<{ Params: RepoParams & { oid: string } }>(`${prefix}/objects/:oid`, async (request, reply) => sendObject(request, reply, deps));
+
+    lfs.post<{ Params: RepoParams; Body: { path?: unknown; ref?: { name?: unknown } } }>(`${prefix}/locks`, async (request, reply) => {
+      requireLfsJson(request);
+      const { owner, name } = repoNames(request.params);
+      const lock = await deps.locks.create(await deps.authenticate(request), owner, name, request.body ?? {});
+      return reply.code(201).type(LFS_JSON).send({ lock });
+    });
+
+    lfs.get<{ Params: RepoParams; Querystring: { path?: string; id?: string; cursor?: string; limit?: string } }>(`${prefix}/locks`, async (request, reply) => {
+      const { owner, name } = repoNames(request.params);
+      return reply.type(LFS_JSON).send(await deps.locks.list(await deps.authenticate(request), owner, name, request.query));
+    });
+
+    lfs.post<{ Params: RepoParams; Body: { cursor?: unknown; limit?: unknown } }>(`${prefix}/locks/verify`, async (request, reply) => {
+      requireLfsJson(request);
+      const { owner, name } = repoNames(request.params);
+      return reply.type(LFS_JSON).send(await deps.locks.verify(await deps.authenticate(request), owner, name, request.body ?? {}));
+    });
+
+    lfs.post<{ Params: RepoParams & { id: string }; Body: { force?: unknown } }>(`${prefix}/locks/:id/unlock`, async (request, reply) => {
+      requireLfsJson(request);
+      const { owner, name } = repoNames(request.params);
+      const lock = await deps.locks.unlock(await deps.authenticate(request), owner, name, request.params.id, request.body?.force);
+      return reply.type(LFS_JSON).send({ lock });
+    });
+  });
+}
+
+/** Download through mlgit, with Range support so an interrupted download resumes. */
+async function sendObject(request: FastifyRequest<{ Params: RepoParams & { oid: string } }>, reply: FastifyReply, deps: LfsDeps) {
+  const repo = await deps.lfs.repoByName(repoNames(request.params));
+  const object = await deps.lfs.download(repo, request.params.oid, actionToken(request));
+  reply.header('Content-Type', 'application/octet-stream').header('X-Content-Type-Options', 'nosniff').header('Accept-Ranges', 'bytes');
+  const range = parseRange(request.headers.range, object.size);
+  if (range === 'unsatisfiable') return reply.code(416).header('Content-Range', `bytes */${object.size}`).send();
+  if (range) {
+    return reply
+      .code(206)
+      .header('Content-Range', `bytes ${range.start}-${range.end}/${object.size}`)
+      .header('Content-Length', String(range.end - range.start + 1))
+      .send(await object.open(range));
+  }
+  return reply.header('Content-Length', String(object.size)).send(await object.open());
+}

@@ -1,0 +1,42 @@
+import type { LfsPointer } from '../../domain/ports.ts';
+import { runGit, runGitOk } from './run-git.ts';
+
+// git-lfs docs/spec.md: a pointer is a small text blob; anything larger is not one.
+const MAX_POINTER_BYTES = 1024;
+const POINTER = /^version https:\/\/git-lfs\.github\.com\/spec\/v1\noid sha256:([0-9a-f]{64})\nsize (\d+)\n/;
+
+/**
+ * LFS pointers among the blobs that `tips` add to the repository (reachable from them but
+ * from no existing ref), read with the push's quarantine environment.
+ */
+export async function newLfsPointers(cwd: string, tips: string[], env: Record<string, string>): Promise<LfsPointer[]> {
+  if (tips.length === 0) return [];
+  // "<sha> <path>" for trees and blobs (paths may contain spaces), bare "<sha>" for commits.
+  const listed = await runGitOk(['rev-list', '--objects', '--stdin', '--not', '--all'], { cwd, env, input: tips.join('\n') + '\n' });
+  const pathOf = new Map<string, string>();
+  for (const line of listed.split('\n')) {
+    if (line.length > 41 && line[40] === ' ' && !pathOf.has(line.slice(0, 40))) pathOf.set(line.slice(0, 40), line.slice(41));
+  }
+  const candidates = [...pathOf.keys()];
+  if (candidates.length === 0) return [];
+  const checked = await runGitOk(['cat-file', '--batch-check=%(objectname) %(objecttype) %(objectsize)'], { cwd, env, input: candidates.join('\n') + '\n' });
+  const small = checked
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter(([, type, size]) => type === 'blob' && Number(size) <= MAX_POINTER_BYTES)
+    .map(([sha]) => sha!);
+  if (small.length === 0) return [];
+  const contents = (await runGit(['cat-file', '--batch'], { cwd, env, input: small.join('\n') + '\n' })).stdout;
+  const pointers: LfsPointer[] = [];
+  let offset = 0;
+  while (offset < contents.length) {
+    const headerEnd = contents.indexOf(0x0a, offset);
+    if (headerEnd < 0) break;
+    const [sha = '', , size = '0'] = contents.toString('latin1', offset, headerEnd).split(' ');
+    const body = contents.toString('utf8', headerEnd + 1, headerEnd + 1 + Number(size));
+    offset = headerEnd + 1 + Number(size) + 1;
+    const match = POINTER.exec(body);
+    if (match) pointers.push({ path: pathOf.get(sha) ?? sha, oid: match[1]!, size: Number(match[2]) });
+  }
+  return pointers;
+}

@@ -1,0 +1,84 @@
+import { sql } from 'kysely';
+import type { Db } from './connect.ts';
+
+/** Oids among `oids` that repo `repoId` may serve, with their sizes. */
+export async function repoObjects(db: Db, repoId: number, oids: readonly string[]): Promise<Map<string, number>> {
+  if (oids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('lfs_repo_objects')
+    .innerJoin('lfs_objects', 'lfs_objects.oid', 'lfs_repo_objects.oid')
+    .select(['lfs_objects.oid', 'lfs_objects.size'])
+    .where('lfs_repo_objects.repo_id', '=', repoId)
+    .where('lfs_objects.oid', 'in', oids)
+    .execute();
+  return new Map(rows.map((r) => [r.oid, Number(r.size)]));
+}
+
+/** Records a verified object and that `repoId` references it (both idempotent). */
+export async function recordObject(db: Db, oid: string, size: number, repoId: number, uploaderId: number | null): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    await tx.insertInto('lfs_objects').values({ oid, size }).onConflict((oc) => oc.column('oid').doNothing()).execute();
+    await tx
+      .insertInto('lfs_repo_objects')
+      .values({ repo_id: repoId, oid, uploader_id: uploaderId })
+      .onConflict((oc) => oc.columns(['repo_id', 'oid']).doNothing())
+      .execute();
+  });
+}
+
+/** A fork may serve what its source could at the time of forking. */
+export async function inheritObjects(db: Db, fromRepoId: number, toRepoId: number): Promise<void> {
+  await sql`
+    insert into lfs_repo_objects (repo_id, oid, uploader_id)
+    select ${toRepoId}, oid, uploader_id from lfs_repo_objects where repo_id = ${fromRepoId}
+    on conflict do nothing`.execute(db);
+}
+
+export function listRepoObjects(db: Db, repoId: number, limit: number, offset: number) {
+  return db
+    .selectFrom('lfs_repo_objects')
+    .innerJoin('lfs_objects', 'lfs_objects.oid', 'lfs_repo_objects.oid')
+    .select(['lfs_objects.oid', 'lfs_objects.size', 'lfs_repo_objects.created_at'])
+    .where('lfs_repo_objects.repo_id', '=', repoId)
+    .orderBy('lfs_repo_objects.created_at', 'desc')
+    .orderBy('lfs_objects.oid')
+    .limit(limit)
+    .offset(offset)
+    .execute();
+}
+
+export async function repoUsage(db: Db, repoId: number): Promise<{ objects: number; bytes: number }> {
+  const row = await db
+    .selectFrom('lfs_repo_objects')
+    .innerJoin('lfs_objects', 'lfs_objects.oid', 'lfs_repo_objects.oid')
+    .select((eb) => [eb.fn.countAll<string>().as('objects'), eb.fn.coalesce(eb.fn.sum<string>('lfs_objects.size'), sql<string>`0`).as('bytes')])
+    .where('lfs_repo_objects.repo_id', '=', repoId)
+    .executeTakeFirstOrThrow();
+  return { objects: Number(row.objects), bytes: Number(row.bytes) };
+}
+
+/** Distinct objects referenced by the repos a user owns (each object counted once). */
+export async function userUsage(db: Db, userId: number): Promise<{ objects: number; bytes: number }> {
+  const row = await sql<{ objects: string; bytes: string }>`
+    select count(*) as objects, coalesce(sum(size), 0) as bytes from lfs_objects
+    where oid in (select ro.oid from lfs_repo_objects ro join repos r on r.id = ro.repo_id where r.owner_id = ${userId})`.execute(db);
+  return { objects: Number(row.rows[0]?.objects ?? 0), bytes: Number(row.rows[0]?.bytes ?? 0) };
+}
+
+export function unreferencedObjects(db: Db) {
+  return db
+    .selectFrom('lfs_objects')
+    .select(['oid', 'size'])
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('lfs_repo_objects').select('repo_id').whereRef('lfs_repo_objects.oid', '=', 'lfs_objects.oid'))))
+    .execute();
+}
+
+/** Removes the object row unless a reference appeared meanwhile; true when it was removed. */
+export async function deleteObjectIfUnreferenced(db: Db, oid: string): Promise<boolean> {
+  const result = await db
+    .deleteFrom('lfs_objects')
+    .where('oid', '=', oid)
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('lfs_repo_objects').select('repo_id').where('lfs_repo_objects.oid', '=', oid))))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}

@@ -1,0 +1,204 @@
+import type { Readable } from 'node:stream';
+import type { Db } from '../db/connect.ts';
+import * as lfsDb from '../db/lfs.ts';
+import * as reposDb from '../db/repos.ts';
+import type { ActionTokens } from './action-tokens.ts';
+import { DomainError, forbidden, invalid, notFound } from './errors.ts';
+import type { Principal, Repo } from './model.ts';
+import type { ObjectStore, TransferAction } from './ports.ts';
+import { type RepoService, toRepo } from './repos.ts';
+
+export const OID = /^[0-9a-f]{64}$/;
+
+export interface BatchObjectRequest {
+  oid: unknown;
+  size: unknown;
+}
+
+export interface BatchRequest {
+  operation: unknown;
+  transfers?: unknown;
+  objects: unknown;
+  hash_algo?: unknown;
+}
+
+interface LfsAction {
+  href: string;
+  header: Record<string, string>;
+  expires_in: number;
+}
+
+export interface BatchObjectResponse {
+  oid: string;
+  size: number;
+  authenticated?: boolean;
+  actions?: Record<string, LfsAction>;
+  error?: { code: number; message: string };
+}
+
+export interface LfsLimits {
+  maxObjectBytes: number;
+  maxBatchObjects: number;
+}
+
+/** Builds the URLs of mlgit's own transfer endpoints for a repo (the HTTP layer knows the base). */
+export type TransferUrls = (repo: Repo) => { object: (oid: string) => string; verify: string };
+
+/**
+ * The Git LFS batch API and basic transfer (git-lfs docs/api/batch.md, basic-transfers.md):
+ * decides per object what the client must do, and records objects once their bytes are verified.
+ */
+export class LfsService {
+  constructor(
+    private readonly db: Db,
+    private readonly repos: RepoService,
+    private readonly store: ObjectStore,
+    private readonly tokens: ActionTokens,
+    private readonly limits: LfsLimits,
+  ) {}
+
+  async batch(principal: Principal | null, owner: string, name: string, request: BatchRequest, urls: TransferUrls) {
+    const operation = request.operation;
+    if (operation !== 'upload' && operation !== 'download') throw invalid('operation must be "upload" or "download"');
+    if (request.hash_algo !== undefined && request.hash_algo !== 'sha256') {
+      throw new DomainError('conflict', `unsupported hash algorithm "${String(request.hash_algo)}"; mlgit uses sha256`);
+    }
+    if (request.transfers !== undefined && (!Array.isArray(request.transfers) || !request.transfers.includes('basic'))) {
+      throw invalid('mlgit supports the "basic" transfer adapter only');
+    }
+    if (!Array.isArray(request.objects)) throw invalid('objects must be a list');
+    if (request.objects.length > this.limits.maxBatchObjects) throw new DomainError('too_large', `at most ${this.limits.maxBatchObjects} objects per batch`);
+    const { repo } = await this.repos.authorize(principal, owner, name, operation === 'upload' ? 'write' : 'read');
+
+    const objects = (request.objects as BatchObjectRequest[]).map((o) => ({ oid: o?.oid, size: o?.size }));
+    for (const o of objects) {
+      if (typeof o.size === 'number' && Number.isSafeInteger(o.size) && o.size > this.limits.maxObjectBytes) {
+        throw new DomainError('too_large', `object ${String(o.oid)} is ${o.size} bytes; this server accepts objects up to ${this.limits.maxObjectBytes} bytes`);
+      }
+    }
+    const valid = objects.filter((o) => typeof o.oid === 'string' && OID.test(o.oid)).map((o) => o.oid as string);
+    const known = await lfsDb.repoObjects(this.db, repo.id, valid);
+    const links = urls(repo);
+    const responses = await Promise.all(objects.map((o) => this.answer(operation, repo, o, known, links)));
+    return { transfer: 'basic', objects: responses, hash_algo: 'sha256' };
+  }
+
+  private async answer(
+    operation: 'upload' | 'download',
+    repo: Repo,
+    o: { oid: unknown; size: unknown },
+    known: Map<string, number>,
+    links: ReturnType<TransferUrls>,
+  ): Promise<BatchObjectResponse> {
+    const oid = typeof o.oid === 'string' ? o.oid : String(o.oid);
+    const size = typeof o.size === 'number' ? o.size : -1;
+    if (!OID.test(oid)) return { oid, size, error: { code: 422, message: 'oid must be 64 lowercase hex characters (sha256)' } };
+    if (!Number.isSafeInteger(size) || size < 0) return { oid, size, error: { code: 422, message: 'size must be a non-negative integer' } };
+    const knownSize = known.get(oid);
+
+    if (operation === 'download') {
+      if (knownSize === undefined) return { oid, size, error: { code: 404, message: 'object not found in this repository' } };
+      const presigned = await this.store.presignDownload(oid, knownSize);
+      return { oid, size: knownSize, authenticated: true, actions: { download: presigned ? lfsAction(presigned) : this.ownAction('download', repo, oid, knownSize, links.object(oid)) } };
+    }
+    // Already here for this repo: nothing to send. Known elsewhere only: the client must still
+    // prove it has the bytes by uploading them (no linking without proof of possession).
+    if (knownSize === size) return { oid, size, authenticated: true };
+    const presigned = await this.store.presignUpload(oid, size);
+    return {
+      oid,
+      size,
+      authenticated: true,
+      actions: {
+        upload: presigned ? lfsAction(presigned) : this.ownAction('upload', repo, oid, size, links.object(oid)),
+        verify: this.ownAction('verify', repo, oid, size, links.verify),
+      },
+    };
+  }
+
+  private ownAction(op: 'upload' | 'download' | 'verify', repo: Repo, oid: string, size: number, href: string): LfsAction {
+    const header: Record<string, string> = { Authorization: `RemoteAuth ${this.tokens.sign({ op, repoId: repo.id, oid, size })}` };
+    if (op === 'upload') header['Content-Type'] = 'application/octet-stream';
+    return { href, header, expires_in: this.tokens.ttlSeconds };
+  }
+
+  /** Transfer endpoints authenticate with an action token, not a user: the repo is looked up by name only. */
+  async repoByName(names: { owner: string; name: string }): Promise<Repo> {
+    const row = await reposDb.findRepo(this.db, names.owner, names.name);
+    if (!row) throw notFound('repository');
+    return toRepo(row);
+  }
+
+  /** Basic transfer upload through mlgit: stream, verify size + sha256, then record. */
+  async upload(repo: Repo, oid: string, actionToken: string, body: Readable): Promise<void> {
+    const claims = this.claims('upload', repo, oid, actionToken);
+    await this.store.put(oid, claims.size, body);
+    await lfsDb.recordObject(this.db, oid, claims.size, repo.id, null);
+  }
+
+  /** The verify action: the object must be in the store with the announced size. */
+  async verify(repo: Repo, oid: unknown, size: unknown, actionToken: string): Promise<void> {
+    if (typeof oid !== 'string' || !OID.test(oid)) throw invalid('oid must be 64 lowercase hex characters');
+    const claims = this.claims('verify', repo, oid, actionToken);
+    if (size !== claims.size) throw invalid(`size ${String(size)} does not match the announced ${claims.size}`);
+    const stored = await this.store.stat(oid);
+    if (!stored) throw notFound(`object ${oid}`);
+    if (stored.size !== claims.size) throw invalid(`stored object is ${stored.size} bytes, expected ${claims.size}`);
+    await lfsDb.recordObject(this.db, oid, claims.size, repo.id, null);
+  }
+
+  /** Basic transfer download through mlgit. */
+  async download(repo: Repo, oid: string, actionToken: string): Promise<{ size: number; open: (range?: { start: number; end: number }) => Promise<Readable> }> {
+    this.claims('download', repo, oid, actionToken);
+    const size = (await lfsDb.repoObjects(this.db, repo.id, [oid])).get(oid);
+    if (size === undefined) throw notFound(`object ${oid}`);
+    return { size, open: (range) => this.store.get(oid, range) };
+  }
+
+  private claims(op: 'upload' | 'download' | 'verify', repo: Repo, oid: string, token: string) {
+    if (!OID.test(oid)) throw invalid('oid must be 64 lowercase hex characters');
+    const claims = this.tokens.verify(token, { op, repoId: repo.id, oid });
+    if (!claims) throw forbidden('missing, expired or invalid transfer token; run the batch request again');
+    return claims;
+  }
+
+  async listObjects(principal: Principal | null, owner: string, name: string, page: { page: number; perPage: number }) {
+    const { repo } = await this.repos.authorize(principal, owner, name, 'read');
+    const [rows, usage] = await Promise.all([lfsDb.listRepoObjects(this.db, repo.id, page.perPage, (page.page - 1) * page.perPage), lfsDb.repoUsage(this.db, repo.id)]);
+    return { objects: rows.map((r) => ({ oid: r.oid, size: Number(r.size), created_at: r.created_at.toISOString() })), total: usage.objects, bytes: usage.bytes };
+  }
+
+  usage(repoId: number) {
+    return lfsDb.repoUsage(this.db, repoId);
+  }
+
+  userUsage(userId: number) {
+    return lfsDb.userUsage(this.db, userId);
+  }
+
+  /** Which of these oids this repo may serve (pre-receive checks pushed pointers against it). */
+  async present(repoId: number, oids: string[]): Promise<Set<string>> {
+    return new Set((await lfsDb.repoObjects(this.db, repoId, oids)).keys());
+  }
+
+  /** Removes objects no repository references any more. */
+  async collectGarbage(dryRun: boolean): Promise<{ oid: string; size: number }[]> {
+    const removed: { oid: string; size: number }[] = [];
+    for (const row of await lfsDb.unreferencedObjects(this.db)) {
+      if (dryRun) {
+        removed.push({ oid: row.oid, size: Number(row.size) });
+        continue;
+      }
+      // Row first: a concurrent upload that re-links the oid keeps it (and re-puts the bytes).
+      if (await lfsDb.deleteObjectIfUnreferenced(this.db, row.oid)) {
+        await this.store.delete(row.oid);
+        removed.push({ oid: row.oid, size: Number(row.size) });
+      }
+    }
+    return removed;
+  }
+}
+
+function lfsAction(action: TransferAction): LfsAction {
+  return { href: action.href, header: action.header, expires_in: action.expiresInSeconds };
+}
