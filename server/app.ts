@@ -26,6 +26,7 @@ import { randomSecret } from './domain/secrets.ts';
 import { registerAccountRoutes } from './http/api/account-routes.ts';
 import { registerBrowseRoutes } from './http/api/browse-routes.ts';
 import { registerHealthRoutes } from './http/api/health-routes.ts';
+import { registerLfsObjectRoutes } from './http/api/lfs-object-routes.ts';
 import { registerRepoRoutes } from './http/api/repo-routes.ts';
 import { AuthFailureLimiter } from './http/auth-failures.ts';
 import { makeAuthenticate } from './http/authenticate.ts';
@@ -62,6 +63,14 @@ export async function buildApp(config: Config): Promise<App> {
   const app = Fastify({
     logger: loggerOptions(config.logLevel),
     // Behind a proxy request ids arrive in X-Request-Id; otherwise each request gets a UUID.
+    // Types are checked, never coerced: {"username": 12345} is an error, not user "12345".
+    ajv: { customOptions: { coerceTypes: false } },
+    // Requests Node's HTTP parser rejects get the same error shape as everything else.
+    clientErrorHandler: (err, socket) => {
+      const body = JSON.stringify({ error: { code: 'bad_request', message: 'malformed HTTP request' } });
+      if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+      void err;
+    },
     // Repo paths and LFS oids are long; names are validated by the routes themselves.
     routerOptions: { maxParamLength: 1024 },
     // Malformed URLs (bad percent-encoding) get the same error shape as everything else.
@@ -91,7 +100,10 @@ export async function buildApp(config: Config): Promise<App> {
     : new LocalObjectStore(path.join(config.dataDir, 'lfs'));
   const lfs = new LfsService(db, repos, store, new ActionTokens(secret, config.lfs.actionTtlSeconds), config.lfs);
   const locks = new LockService(db, repos);
-  const pushes = new PushService(db, git, queue, config.maintenanceDelayMs, (repoId, oids) => lfs.present(repoId, oids));
+  const pushes = new PushService(db, git, queue, config.maintenanceDelayMs, {
+    present: (repoId, oids) => lfs.present(repoId, oids),
+    lockedByOthers: (repoId, userId, paths) => locks.lockedByOthers(repoId, userId, paths),
+  });
   pushes.registerWorkers();
   const hookSessions = new HookSessions();
   const limiter = new AuthFailureLimiter(config.authFailures.max, config.authFailures.windowSeconds * 1000);
@@ -99,7 +111,8 @@ export async function buildApp(config: Config): Promise<App> {
 
   registerHealthRoutes(app, db);
   registerAccountRoutes(app, { config, accounts, authenticate, limiter });
-  registerRepoRoutes(app, { config, repos, authenticate });
+  registerRepoRoutes(app, { config, repos, authenticate, lfsUsage: (repoId) => lfs.usage(repoId) });
+  registerLfsObjectRoutes(app, { lfs, accounts, authenticate });
   registerBrowseRoutes(app, { repos, git, authenticate });
   registerHookRoutes(app, { hookSessions, pushes, repos });
   await registerLfsRoutes(app, { config, lfs, locks, authenticate });

@@ -34,3 +34,4 @@ export function listLocks(db: Db, repoId: number, filter: { path?: string; id?: 
 export async function deleteLock(db: Db, repoId: number, id: number): Promise<void> {
   await db.deleteFrom('lfs_locks').where('repo_id', '=', repoId).where('id', '=', id).execute();
 }
+

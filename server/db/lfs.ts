@@ -14,6 +14,13 @@ export async function repoObjects(db: Db, repoId: number, oids: readonly string[
   return new Map(rows.map((r) => [r.oid, Number(r.size)]));
 }
 
+/** Oids among `oids` that any repo has recorded (the store may hold their bytes), with their sizes. */
+export async function knownObjects(db: Db, oids: readonly string[]): Promise<Map<string, number>> {
+  if (oids.length === 0) return new Map();
+  const rows = await db.selectFrom('lfs_objects').select(['oid', 'size']).where('oid', 'in', oids).execute();
+  return new Map(rows.map((r) => [r.oid, Number(r.size)]));
+}
+
 /** Records a verified object and that `repoId` references it (both idempotent). */
 export async function recordObject(db: Db, oid: string, size: number, repoId: number, uploaderId: number | null): Promise<void> {
   await db.transaction().execute(async (tx) => {

@@ -7,6 +7,12 @@ export interface ActionClaims {
   readonly repoId: number;
   readonly oid: string;
   readonly size: number;
+  /**
+   * On a verify token: the upload action went straight to the store (presigned), so the store
+   * checked the bytes and verify is what records the object. Without it, only an upload
+   * through mlgit can have recorded the object for the repo.
+   */
+  readonly direct?: boolean;
   /** Unix seconds. */
   readonly exp: number;
 }

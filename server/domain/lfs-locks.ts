@@ -98,6 +98,13 @@ export class LockService {
     };
   }
 
+  async lockedByOthers(repoId: number, userId: number, paths: string[]): Promise<{ path: string; owner: string }[]> {
+    // A repo holds few locks and a push may touch many paths: filter the locks, not the paths.
+    const touched = new Set(paths);
+    const rows = await locksDb.listLocks(this.db, repoId, { afterId: 0, limit: 100_000 });
+    return rows.filter((l) => l.owner_id !== userId && touched.has(l.path)).map((l) => ({ path: l.path, owner: l.owner }));
+  }
+
   async unlock(principal: Principal | null, owner: string, name: string, rawId: string, force: unknown): Promise<LfsLock> {
     const { repo, level } = await this.repos.authorize(principal, owner, name, 'write');
     const id = parseId(rawId);

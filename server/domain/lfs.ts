@@ -77,9 +77,12 @@ export class LfsService {
       }
     }
     const valid = objects.filter((o) => typeof o.oid === 'string' && OID.test(o.oid)).map((o) => o.oid as string);
-    const known = await lfsDb.repoObjects(this.db, repo.id, valid);
+    const [known, stored] = await Promise.all([
+      lfsDb.repoObjects(this.db, repo.id, valid),
+      operation === 'upload' ? lfsDb.knownObjects(this.db, valid) : new Map<string, number>(),
+    ]);
     const links = urls(repo);
-    const responses = await Promise.all(objects.map((o) => this.answer(operation, repo, o, known, links)));
+    const responses = await Promise.all(objects.map((o) => this.answer(operation, repo, o, known, stored, links)));
     return { transfer: 'basic', objects: responses, hash_algo: 'sha256' };
   }
 
@@ -88,6 +91,7 @@ export class LfsService {
     repo: Repo,
     o: { oid: unknown; size: unknown },
     known: Map<string, number>,
+    stored: Map<string, number>,
     links: ReturnType<TransferUrls>,
   ): Promise<BatchObjectResponse> {
     const oid = typeof o.oid === 'string' ? o.oid : String(o.oid);
@@ -102,22 +106,25 @@ export class LfsService {
       return { oid, size: knownSize, authenticated: true, actions: { download: presigned ? lfsAction(presigned) : this.ownAction('download', repo, oid, knownSize, links.object(oid)) } };
     }
     // Already here for this repo: nothing to send. Known elsewhere only: the client must still
-    // prove it has the bytes by uploading them (no linking without proof of possession).
+    // prove it has the bytes by uploading them (no linking without proof of possession). A
+    // presigned upload cannot prove that (the client may skip it and only call verify while the
+    // bytes are already in the store), so such objects go through mlgit, which hashes them.
     if (knownSize === size) return { oid, size, authenticated: true };
-    const presigned = await this.store.presignUpload(oid, size);
+    const presigned = stored.has(oid) ? null : await this.store.presignUpload(oid, size);
     return {
       oid,
       size,
       authenticated: true,
       actions: {
         upload: presigned ? lfsAction(presigned) : this.ownAction('upload', repo, oid, size, links.object(oid)),
-        verify: this.ownAction('verify', repo, oid, size, links.verify),
+        verify: this.ownAction('verify', repo, oid, size, links.verify, presigned !== null),
       },
     };
   }
 
-  private ownAction(op: 'upload' | 'download' | 'verify', repo: Repo, oid: string, size: number, href: string): LfsAction {
-    const header: Record<string, string> = { Authorization: `RemoteAuth ${this.tokens.sign({ op, repoId: repo.id, oid, size })}` };
+  private ownAction(op: 'upload' | 'download' | 'verify', repo: Repo, oid: string, size: number, href: string, direct = false): LfsAction {
+    const token = this.tokens.sign({ op, repoId: repo.id, oid, size, ...(direct ? { direct } : {}) });
+    const header: Record<string, string> = { Authorization: `RemoteAuth ${token}` };
     if (op === 'upload') header['Content-Type'] = 'application/octet-stream';
     return { href, header, expires_in: this.tokens.ttlSeconds };
   }
@@ -136,15 +143,31 @@ export class LfsService {
     await lfsDb.recordObject(this.db, oid, claims.size, repo.id, null);
   }
 
-  /** The verify action: the object must be in the store with the announced size. */
+  /**
+   * The verify action: the object must be in the store with the announced size, and uploaded
+   * for this repo. Bytes in the store alone prove nothing (another repo may have put them there):
+   * an upload through mlgit has already recorded the object for the repo; only after a presigned
+   * upload, where the store itself checked the bytes, does verify record it.
+   */
   async verify(repo: Repo, oid: unknown, size: unknown, actionToken: string): Promise<void> {
     if (typeof oid !== 'string' || !OID.test(oid)) throw invalid('oid must be 64 lowercase hex characters');
     const claims = this.claims('verify', repo, oid, actionToken);
     if (size !== claims.size) throw invalid(`size ${String(size)} does not match the announced ${claims.size}`);
+    const linked = (await lfsDb.repoObjects(this.db, repo.id, [oid])).get(oid);
+    if (linked === undefined) {
+      if (!claims.direct) throw notFound(`object ${oid} has not been uploaded to this repository`);
+      // Recorded by another repo since the batch: whether this client's PUT or that upload put
+      // the bytes there cannot be told apart, so the client has to send them through mlgit.
+      if ((await lfsDb.knownObjects(this.db, [oid])).has(oid)) {
+        throw new DomainError('conflict', `object ${oid} was stored meanwhile by another upload; push again to send it through mlgit`);
+      }
+    } else if (linked !== claims.size) {
+      throw invalid(`stored object is ${linked} bytes, expected ${claims.size}`);
+    }
     const stored = await this.store.stat(oid);
     if (!stored) throw notFound(`object ${oid}`);
     if (stored.size !== claims.size) throw invalid(`stored object is ${stored.size} bytes, expected ${claims.size}`);
-    await lfsDb.recordObject(this.db, oid, claims.size, repo.id, null);
+    if (linked === undefined) await lfsDb.recordObject(this.db, oid, claims.size, repo.id, null);
   }
 
   /** Basic transfer download through mlgit. */

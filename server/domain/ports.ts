@@ -79,6 +79,8 @@ export interface GitBackend {
   isAncestor(repoId: number, ancestor: string, descendant: string, quarantine: QuarantineEnv): Promise<boolean>;
   /** LFS pointer files in the objects a push adds (read from its quarantine). */
   newLfsPointers(repoId: number, tips: string[], quarantine: QuarantineEnv): Promise<LfsPointer[]>;
+  /** Paths that the commits a push adds touch (read from its quarantine). */
+  touchedPaths(repoId: number, tips: string[], quarantine: QuarantineEnv): Promise<string[]>;
   maintain(repoId: number): Promise<void>;
   fsck(repoId: number): Promise<{ ok: boolean; output: string }>;
   refs(repoId: number): Promise<GitRef[]>;

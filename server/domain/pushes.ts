@@ -5,6 +5,14 @@ import type { PushContext } from './hook-sessions.ts';
 import { type RefUpdate, type Repo, ZERO_SHA } from './model.ts';
 import type { GitBackend, JobQueue, QuarantineEnv } from './ports.ts';
 
+/** What pre-receive needs to know about LFS: stored objects and file locks. */
+export interface LfsGate {
+  /** Which of these oids the repo has (uploaded there or inherited by a fork). */
+  present(repoId: number, oids: string[]): Promise<Set<string>>;
+  /** Locks among `paths` held by someone other than `userId`. */
+  lockedByOthers(repoId: number, userId: number, paths: string[]): Promise<{ path: string; owner: string }[]>;
+}
+
 export interface HookVerdict {
   readonly ok: boolean;
   readonly messages: string[];
@@ -30,17 +38,17 @@ export class PushService {
     private readonly git: GitBackend,
     private readonly queue: JobQueue,
     private readonly maintenanceDelayMs: number,
-    /** Which of these LFS oids the repo has (uploaded there or inherited by a fork). */
-    private readonly lfsPresent: (repoId: number, oids: string[]) => Promise<Set<string>>,
+    private readonly lfs: LfsGate,
   ) {}
 
-  async preReceive(repo: Repo, updates: readonly RefUpdate[], quarantine: QuarantineEnv): Promise<HookVerdict> {
+  async preReceive(repo: Repo, pusherId: number, updates: readonly RefUpdate[], quarantine: QuarantineEnv): Promise<HookVerdict> {
     const messages: string[] = [];
     for (const update of updates) {
       const problem = await this.checkUpdate(repo, update, quarantine);
       if (problem) messages.push(`error: ${update.ref}: ${problem}`);
     }
     messages.push(...(await this.missingLfsObjects(repo, updates, quarantine)));
+    messages.push(...(await this.lockedPaths(repo, pusherId, updates, quarantine)));
     return { ok: messages.length === 0, messages };
   }
 
@@ -49,7 +57,7 @@ export class PushService {
     const tips = updates.map((u) => u.newSha).filter((sha) => sha !== ZERO_SHA);
     const pointers = await this.git.newLfsPointers(repo.id, tips, quarantine);
     if (pointers.length === 0) return [];
-    const present = await this.lfsPresent(repo.id, [...new Set(pointers.map((p) => p.oid))]);
+    const present = await this.lfs.present(repo.id, [...new Set(pointers.map((p) => p.oid))]);
     const missing = pointers.filter((p) => !present.has(p.oid));
     if (missing.length === 0) return [];
     const shown = missing.slice(0, 20).map((p) => `  ${p.path} (${p.oid.slice(0, 12)}, ${p.size} bytes)`);
@@ -71,6 +79,15 @@ export class PushService {
       return `branch "${branch}" is protected: force pushes are not allowed (fetch and merge or rebase first)`;
     }
     return null;
+  }
+
+  /** LFS file locks bind on the server too: a client that skips its own check is still refused. */
+  private async lockedPaths(repo: Repo, pusherId: number, updates: readonly RefUpdate[], quarantine: QuarantineEnv): Promise<string[]> {
+    const tips = updates.filter((u) => u.ref.startsWith('refs/heads/') && u.newSha !== ZERO_SHA).map((u) => u.newSha);
+    const paths = await this.git.touchedPaths(repo.id, tips, quarantine);
+    if (paths.length === 0) return [];
+    const locked = await this.lfs.lockedByOthers(repo.id, pusherId, paths);
+    return locked.map((l) => `error: ${l.path} is locked by ${l.owner}; ask them to unlock it (git lfs unlock) before pushing changes to it`);
   }
 
   /** Runs while the client waits: record and enqueue only (milliseconds). */

@@ -1,5 +1,6 @@
 import type { Db } from '../db/connect.ts';
 import * as collaboratorsDb from '../db/collaborators.ts';
+import * as lfsDb from '../db/lfs.ts';
 import * as reposDb from '../db/repos.ts';
 import * as usersDb from '../db/users.ts';
 import { accessLevel, atLeast } from './access.ts';
@@ -98,7 +99,11 @@ export class RepoService {
         defaultBranch: source.defaultBranch,
         forkParentId: source.id,
       },
-      (id) => this.git.fork(source.id, id, source.defaultBranch),
+      async (id) => {
+        await this.git.fork(source.id, id, source.defaultBranch);
+        // The fork may serve the LFS objects its source had: the same proof of possession.
+        await lfsDb.inheritObjects(this.db, source.id, id);
+      },
     );
   }
 

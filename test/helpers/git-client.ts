@@ -50,6 +50,11 @@ export class GitClient {
     return result.stdout;
   }
 
+  /** Installs git-lfs's filters into this client's global config (as `git lfs install` does for a user). */
+  async enableLfs(): Promise<void> {
+    await this.ok(['lfs', 'install', '--skip-repo']);
+  }
+
   /** A fresh working repo under HOME with one commit per entry of `commits` (file -> content). */
   async workRepo(name: string, commits: Record<string, string | Buffer>[] = [{ 'README.md': `# ${name}\n` }]): Promise<string> {
     const dir = path.join(this.home, name);

@@ -155,6 +155,16 @@ export class GitCliBackend implements GitBackend {
     return newLfsPointers(this.repoPath(repoId), tips.filter((t) => SHA.test(t)), this.quarantineEnv(repoId, quarantine));
   }
 
+  async touchedPaths(repoId: number, tips: string[], quarantine: QuarantineEnv): Promise<string[]> {
+    const valid = tips.filter((t) => SHA.test(t));
+    if (valid.length === 0) return [];
+    const out = await runGitOk(['log', '--format=', '--name-only', '-z', '--no-renames', ...valid, '--not', '--all'], {
+      cwd: this.repoPath(repoId),
+      env: this.quarantineEnv(repoId, quarantine),
+    });
+    return [...new Set(out.split('\0').map((p) => p.replace(/^\n/, '')).filter(Boolean))];
+  }
+
   async maintain(repoId: number): Promise<void> {
     const cwd = this.repoPath(repoId);
     // Bitmaps and the commit graph make pack generation for clones of big histories ~10x cheaper.

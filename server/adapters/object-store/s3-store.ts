@@ -6,12 +6,12 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Readable, pipeline } from 'node:stream';
 import { DomainError, invalid, notFound } from '../../domain/errors.ts';
 import type { ObjectStore, StoredObject, TransferAction } from '../../domain/ports.ts';
 import { assertOid, assertRange, assertSize, shardedPath } from './validate.ts';
+import { uploadStream } from './s3-multipart.ts';
 import { VerifyingStream } from './verifying-stream.ts';
 
 export interface S3ObjectStoreOptions {
@@ -96,35 +96,28 @@ export class S3ObjectStore implements ObjectStore {
     assertOid(oid);
     assertSize(size);
     if (size > MAX_OBJECT) throw new DomainError('too_large', `objects are limited to ${MAX_OBJECT} bytes (S3)`);
-    // Verification happens before the object becomes visible: Upload commits (PutObject for a
-    // single part, CompleteMultipartUpload otherwise) only after its source stream ends, and
-    // VerifyingStream turns a wrong size or hash into a stream error instead of an end, upon
-    // which Upload aborts the multipart upload. (The alternative, a temp key plus CopyObject,
-    // needs a multipart copy above 5 GiB, exactly the objects that come through here.)
+    // Nothing becomes visible before verification: uploadStream commits only after its
+    // source ends cleanly, and VerifyingStream fails instead of ending on a wrong size or hash.
+    // (The alternative, a temp key plus CopyObject, needs a multipart copy above 5 GiB,
+    // which is exactly the objects that come through here.)
     const verified = new VerifyingStream(oid, size);
-    // pipeline passes errors of `body` (client gone) on to `verified`, hence to the Upload,
-    // and destroys `body` when `verified` fails. Its callback has nothing left to report.
+    // pipeline passes errors of `body` (client gone) on to `verified`, and destroys `body`
+    // when `verified` fails or is destroyed; its callback has nothing left to report.
     pipeline(body, verified, () => {});
-    const upload = new Upload({
-      client: this.#client,
-      params: { Bucket: this.#bucket, Key: this.#key(oid), Body: verified, ContentLength: size, ContentType: CONTENT_TYPE },
-      // Memory is about (queueSize + 1) * partSize whatever the object size; the part size
-      // grows only past 156 GiB, where S3's 10,000-part limit forces it.
-      partSize: Math.max(PART_SIZE, Math.ceil(size / MAX_PARTS)),
-      queueSize: 2,
-    });
-    // Upload may replace the stream's error with one of its own when the follow-up
-    // AbortMultipartUpload fails (s3rver does not implement it): the verification error is
-    // the one the caller needs. Parts left by a failed abort are invisible, and a bucket
-    // lifecycle rule (AbortIncompleteMultipartUpload) reclaims them.
-    let verificationError: DomainError | undefined;
-    verified.once('error', (err) => {
-      if (err instanceof DomainError) verificationError = err;
-    });
     try {
-      await upload.done();
-    } catch (err) {
-      throw verificationError ?? err;
+      await uploadStream(
+        {
+          client: this.#client,
+          bucket: this.#bucket,
+          key: this.#key(oid),
+          contentType: CONTENT_TYPE,
+          size,
+          // Parts grow only past 156 GiB, where S3's 10,000-part limit forces it.
+          partSize: Math.max(PART_SIZE, Math.ceil(size / MAX_PARTS)),
+          queueSize: 2,
+        },
+        verified,
+      );
     } finally {
       // When S3 itself failed, stop reading the client's bytes.
       verified.destroy();
@@ -153,7 +146,7 @@ export class S3ObjectStore implements ObjectStore {
         out.Body.destroy();
         throw new Error(`S3 answered range ${range.start}-${range.end} with ${out.ContentRange ?? 'no Content-Range'}`);
       }
-      return Readable.from(firstBytes(out.Body, wanted));
+      return Readable.from(firstBytes(out.Body, wanted), { objectMode: false });
     } catch (err) {
       const status = httpStatus(err);
       if (status === 404) throw notFound(`object ${oid}`);

@@ -7,7 +7,10 @@ import { baseUrl, presentRepo } from './present.ts';
 
 type RepoParams = { owner: string; name: string };
 
-export function registerRepoRoutes(app: FastifyInstance, deps: { config: Config; repos: RepoService; authenticate: Authenticate }): void {
+export function registerRepoRoutes(
+  app: FastifyInstance,
+  deps: { config: Config; repos: RepoService; authenticate: Authenticate; lfsUsage: (repoId: number) => Promise<{ objects: number; bytes: number }> },
+): void {
   const { repos, authenticate } = deps;
   const base = (request: Parameters<typeof baseUrl>[0]) => baseUrl(request, deps.config.publicUrl);
 
@@ -40,7 +43,7 @@ export function registerRepoRoutes(app: FastifyInstance, deps: { config: Config;
 
   app.get<{ Params: RepoParams }>('/api/v1/repos/:owner/:name', async (request) => {
     const { repo } = await repos.authorize(await authenticate(request), request.params.owner, request.params.name, 'read');
-    return presentRepo(repo, base(request));
+    return { ...presentRepo(repo, base(request)), lfs: await deps.lfsUsage(repo.id) };
   });
 
   app.patch<{ Params: RepoParams; Body: RepoPatch }>('/api/v1/repos/:owner/:name', { schema: { body: { type: 'object' } } }, async (request) => {

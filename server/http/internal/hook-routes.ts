@@ -62,7 +62,7 @@ export function registerHookRoutes(app: FastifyInstance, deps: { hookSessions: H
       const updates: RefUpdate[] = request.body.updates.map((u) => ({ oldSha: u.old, newSha: u.new, ref: u.ref }));
       switch (request.params.hook) {
         case 'pre-receive':
-          return deps.pushes.preReceive(repo, updates, request.body.quarantine ?? {});
+          return deps.pushes.preReceive(repo, context.pusherId, updates, request.body.quarantine ?? {});
         case 'post-receive':
           await deps.pushes.postReceive(context, updates);
           return { ok: true, messages: [] };

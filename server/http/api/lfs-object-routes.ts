@@ -1,0 +1,24 @@
+import type { FastifyInstance } from 'fastify';
+import type { LfsService } from '../../domain/lfs.ts';
+import type { AccountService } from '../../domain/accounts.ts';
+import type { Authenticate } from '../authenticate.ts';
+import { parsePage, setPageHeaders } from './pagination.ts';
+
+/** LFS storage as seen through the REST API: objects per repo, bytes per user. */
+export function registerLfsObjectRoutes(app: FastifyInstance, deps: { lfs: LfsService; accounts: AccountService; authenticate: Authenticate }): void {
+  app.get<{ Params: { owner: string; name: string }; Querystring: { page?: string; per_page?: string } }>(
+    '/api/v1/repos/:owner/:name/lfs/objects',
+    async (request, reply) => {
+      const page = parsePage(request.query);
+      const result = await deps.lfs.listObjects(await deps.authenticate(request), request.params.owner, request.params.name, page);
+      setPageHeaders(request, reply, page, result.total);
+      return { objects: result.objects, total_objects: result.total, total_bytes: result.bytes };
+    },
+  );
+
+  app.get<{ Params: { username: string } }>('/api/v1/users/:username/storage', async (request) => {
+    const user = await deps.accounts.findUser(request.params.username);
+    const usage = await deps.lfs.userUsage(user.id);
+    return { username: user.username, lfs: usage };
+  });
+}
