@@ -16,6 +16,7 @@ const USAGE = `usage: mlgit <command>
   user create <name> [--admin] [--password P] [--email E]
   token create <user> [--scopes read,write] [--name N]
   repo create <owner>/<name> [--private] [--kind model|dataset] [--description D]
+  lfs gc [--dry-run]                         delete LFS objects that no repository references any more
   doctor                                     check git, data dir, database and hooks; repair missing hooks
 
 Configuration comes from the environment (see .env.example). With the embedded database,
@@ -48,6 +49,9 @@ export async function main(argv: string[]): Promise<number> {
         break;
       case 'repo':
         if (sub === 'create') return await withApp(config, (app) => createRepo(app, rest));
+        break;
+      case 'lfs':
+        if (sub === 'gc') return await withApp(config, (app) => lfsGc(app, rest));
         break;
       case 'doctor':
         return await withApp(config, (app) => runDoctor(app.services, config, (line) => process.stdout.write(`${line}\n`)));
@@ -123,5 +127,15 @@ async function createRepo(app: App, args: string[]): Promise<number> {
   if (!owner || !name || extra !== undefined) throw new DomainError('invalid', 'usage: mlgit repo create <owner>/<name> [--private]');
   const repo = await app.services.repos.create(await actAs(app, owner), { name, private: values.private ?? false, kind: values.kind, description: values.description });
   process.stdout.write(`created ${repo.owner}/${repo.name}${repo.private ? ' (private)' : ''}\n`);
+  return 0;
+}
+
+async function lfsGc(app: App, args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { 'dry-run': { type: 'boolean' } } });
+  const dryRun = values['dry-run'] ?? false;
+  const removed = await app.services.lfs.collectGarbage(dryRun);
+  for (const object of removed) process.stdout.write(`${dryRun ? 'would delete' : 'deleted'} ${object.oid} (${object.size} bytes)\n`);
+  const bytes = removed.reduce((sum, o) => sum + o.size, 0);
+  process.stdout.write(`${dryRun ? 'would free' : 'freed'} ${bytes} bytes in ${removed.length} object(s)\n`);
   return 0;
 }

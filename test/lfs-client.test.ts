@@ -86,6 +86,21 @@ t.test('the real git-lfs client against mlgit (local store)', async (t) => {
     t.equal((await server.api('GET', '/api/v1/repos/alice/many')).body.lfs.objects, 500);
   });
 
+  await t.test('lfs gc removes objects only when no repository references them', async (t) => {
+    const fork = await server.api('POST', '/api/v1/repos/alice/many/forks', { auth: bob.basic, body: { name: 'many-fork' } });
+    t.equal(fork.status, 201);
+    await server.api('DELETE', '/api/v1/repos/alice/many', { auth: alice.basic });
+    t.same(await server.services.lfs.collectGarbage(true), [], 'the fork still references every object');
+    await server.api('DELETE', '/api/v1/repos/bob/many-fork', { auth: bob.basic });
+    const planned = await server.services.lfs.collectGarbage(true);
+    t.equal(planned.length, 500, 'dry run lists the 500 orphans');
+    t.ok(await server.services.store.stat(planned[0]!.oid), 'dry run deletes nothing');
+    const removed = await server.services.lfs.collectGarbage(false);
+    t.equal(removed.length, 500);
+    t.equal(await server.services.store.stat(removed[0]!.oid), null, 'bytes are gone from the store');
+    t.ok(await server.services.store.stat(sha256(weights)), 'objects still referenced are kept');
+  });
+
   await t.test('a push whose LFS objects were not uploaded is rejected by pre-receive', async (t) => {
     await git.commit(work, { 'other.bin': randomBytes(4096) }, 'forgot to upload');
     const push = await git.run(['push', '--no-verify', 'origin', 'main'], { cwd: work });
