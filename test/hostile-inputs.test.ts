@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { sanitizeGitProtocol } from '../server/http/git/git-protocol.ts';
 import { GitClient } from './helpers/git-client.ts';
+import { gitProcesses } from './helpers/git-processes.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 
 interface RawResponse {
@@ -90,17 +91,6 @@ function assertErrorBody(t: Test, body: Buffer | string | unknown, code: string 
   t.type(parsed?.error?.message, 'string', `${what}: error message`);
 }
 
-/** Git processes the server spawned for its repos (found by their repo path under the data dir). */
-async function gitProcesses(server: TestServer): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of await fs.readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.startsWith('git\0') && cmdline.includes(path.join(server.dataDir, 'repos'))) found.push(cmdline.replace(/\0/g, ' ').trim());
-  }
-  return found;
-}
-
 /** The server still answers, and every git process it spawned has gone (they are killed asynchronously). */
 async function assertServing(t: Test, server: TestServer, what: string) {
   const health = await fetch(`${server.url}/healthz`);
@@ -108,7 +98,7 @@ async function assertServing(t: Test, server: TestServer, what: string) {
   t.same(await health.json(), { status: 'ok' }, `${what}: /healthz body`);
   let left: string[] = [];
   for (let i = 0; i < 40; i++) {
-    left = await gitProcesses(server);
+    left = await gitProcesses(server.dataDir);
     if (left.length === 0) break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -152,11 +152,12 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
     preamble: Buffer[] = [],
     input?: Readable,
   ) {
-    const dog = watchdog({ idleMs: config.git.idleTimeoutMs, totalMs: config.git.totalTimeoutMs }, (reason) => {
+    const socket = request.raw.socket;
+    const bytesMoved = () => socket.bytesRead + socket.bytesWritten;
+    const dog = watchdog({ idleMs: config.git.idleTimeoutMs, totalMs: config.git.totalTimeoutMs }, bytesMoved, (reason) => {
       request.log.warn({ reason }, 'git process timed out; killing it');
       child.kill();
     });
-    input?.on('data', dog.touch);
     // A client that disconnects must not leave git running.
     reply.raw.on('close', () => child.kill());
     child.exited.then(({ code, stderr }) => {
@@ -184,7 +185,9 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
       if (bodyError instanceof DomainError || bodyError instanceof BadGitRequest) throw bodyError;
       return sendError(reply, 400, 'bad_git_request', `malformed git request: ${message}`);
     }
-    return reply.headers(headers).send(Readable.from(concatStreams(preamble, first, child.stdout, dog.touch)));
+    // Put the peeked bytes back and hand git's stdout to Fastify as is: one pipe, with backpressure.
+    child.stdout.unshift(preamble.length ? Buffer.concat([...preamble, first]) : first);
+    return reply.headers(headers).send(child.stdout);
   }
 }
 
@@ -209,13 +212,4 @@ function firstChunk(child: GitProcess): Promise<Buffer | null> {
     child.stdout.on('readable', onReadable);
     child.stdout.on('end', onEnd);
   });
-}
-
-async function* concatStreams(preamble: Buffer[], first: Buffer, rest: Readable, touch: () => void): AsyncGenerator<Buffer> {
-  yield* preamble;
-  yield first;
-  for await (const chunk of rest) {
-    touch();
-    yield chunk as Buffer;
-  }
 }

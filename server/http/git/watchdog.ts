@@ -1,14 +1,21 @@
 /**
- * Fires `onTimeout` when no bytes moved for `idleMs` or the process ran past `totalMs`:
- * Fastify disables Node's request timeout, so without this a slow client holds a git
- * process forever. Callers `touch()` on every chunk in either direction.
+ * Fires `onTimeout` when `progress()` (bytes moved so far) stays the same for `idleMs`, or
+ * after `totalMs` in any case: Fastify disables Node's request timeout, so without this a
+ * slow or stalled client holds a git process forever. Polling a byte counter keeps the hot
+ * path free of per-chunk bookkeeping.
  */
-export function watchdog(limits: { idleMs: number; totalMs: number }, onTimeout: (reason: 'idle' | 'total') => void) {
+export function watchdog(limits: { idleMs: number; totalMs: number }, progress: () => number, onTimeout: (reason: 'idle' | 'total') => void) {
   const started = Date.now();
   let lastActivity = started;
+  let lastProgress = progress();
   const timer = setInterval(
     () => {
       const now = Date.now();
+      const current = progress();
+      if (current !== lastProgress) {
+        lastProgress = current;
+        lastActivity = now;
+      }
       const reason = now - started > limits.totalMs ? 'total' : now - lastActivity > limits.idleMs ? 'idle' : null;
       if (!reason) return;
       clearInterval(timer);
@@ -17,10 +24,5 @@ export function watchdog(limits: { idleMs: number; totalMs: number }, onTimeout:
     Math.min(1000, Math.max(50, Math.floor(limits.idleMs / 4))),
   );
   timer.unref();
-  return {
-    touch: () => {
-      lastActivity = Date.now();
-    },
-    stop: () => clearInterval(timer),
-  };
+  return { stop: () => clearInterval(timer) };
 }
