@@ -61,7 +61,9 @@ export async function registerLfsRoutes(app: FastifyInstance, deps: LfsDeps): Pr
 
     // LFS clients show `message`; errors keep the LFS media type (batch.md "Response Errors").
     lfs.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
-      if (err instanceof LockExists) return reply.code(409).type(LFS_JSON).send({ lock: err.lock, message: err.message, request_id: request.id });
+      if (err instanceof LockExists) {
+        return reply.code(409).type(LFS_JSON).send({ lock: err.lock, message: err.message, request_id: request.id, documentation_url: DOCS });
+      }
       let status = err instanceof DomainError ? STATUS[err.code] : (err.statusCode ?? 500);
       if (status < 400 || status > 599) status = 500;
       if (status === 401) reply.header('LFS-Authenticate', REALM).header('WWW-Authenticate', REALM);
@@ -90,10 +92,16 @@ export async function registerLfsRoutes(app: FastifyInstance, deps: LfsDeps): Pr
       return reply.type(LFS_JSON).send(result);
     });
 
-    lfs.put<{ Params: RepoParams & { oid: string } }>(`${prefix}/objects/:oid`, async (request, reply) => {
-      const repo = await deps.lfs.repoByName(repoNames(request.params));
-      await deps.lfs.upload(repo, request.params.oid, actionToken(request), request.raw);
-      return reply.code(200).type(LFS_JSON).send({});
+    // Uploads are bytes whatever Content-Type the client sends: no parser may buffer or consume
+    // them (text/plain and JSON parsers would, and then the object looks empty or too large).
+    await lfs.register(async (transfer) => {
+      transfer.removeAllContentTypeParsers();
+      transfer.addContentTypeParser('*', (_req, _payload, done) => done(null));
+      transfer.put<{ Params: RepoParams & { oid: string } }>(`${prefix}/objects/:oid`, async (request, reply) => {
+        const repo = await deps.lfs.repoByName(repoNames(request.params));
+        await deps.lfs.upload(repo, request.params.oid, actionToken(request), request.raw);
+        return reply.code(200).type(LFS_JSON).send({});
+      });
     });
 
     lfs.post<{ Params: RepoParams; Body: { oid?: unknown; size?: unknown } }>(`${prefix}/verify`, async (request, reply) => {

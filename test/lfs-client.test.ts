@@ -1,8 +1,10 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { GitClient } from './helpers/git-client.ts';
+import { startS3rver, S3RVER_BUCKET } from './helpers/s3rver.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -15,8 +17,25 @@ async function lfsRepo(git: GitClient, name: string, files: Record<string, Buffe
   return dir;
 }
 
-t.test('the real git-lfs client against mlgit (local store)', async (t) => {
-  const server: TestServer = await startServer(t);
+/** Local store: bytes go through mlgit. S3 (s3rver): presigned URLs, bytes go to the store directly. */
+const stores = {
+  local: async () => ({}),
+  s3: async (t: { teardown(fn: () => Promise<void>): void }) => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlgit-s3rver-'));
+    const s3 = await startS3rver(dir);
+    t.teardown(async () => {
+      await s3.stop();
+      await fs.rm(dir, { recursive: true, force: true });
+    });
+    const config = {
+      s3: { endpoint: `http://127.0.0.1:${s3.port}`, bucket: S3RVER_BUCKET, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true },
+    };
+    return config;
+  },
+};
+
+for (const [storeName, storeConfig] of Object.entries(stores)) t.test(`the real git-lfs client against mlgit (${storeName} store)`, async (t) => {
+  const server: TestServer = await startServer(t, { config: await storeConfig(t) });
   const git = await GitClient.create(t);
   await git.enableLfs();
   const alice = await server.user('alice');
@@ -38,6 +57,14 @@ t.test('the real git-lfs client against mlgit (local store)', async (t) => {
     t.same(listed.body.objects.map((o: { oid: string; size: number }) => [o.oid, o.size]), [[sha256(weights), weights.length]]);
     const repo = await server.api('GET', '/api/v1/repos/alice/weights');
     t.same(repo.body.lfs, { objects: 1, bytes: weights.length }, 'storage accounting on the repo');
+    const batch = await fetch(`${server.url}/alice/weights.git/info/lfs/objects/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/vnd.git-lfs+json', accept: 'application/vnd.git-lfs+json' },
+      body: JSON.stringify({ operation: 'download', objects: [{ oid: sha256(weights), size: weights.length }] }),
+    });
+    const href: string = (await batch.json()).objects[0].actions.download.href;
+    const expected = server.config.s3 ? server.config.s3.endpoint! : server.url;
+    t.ok(href.startsWith(expected), `download href goes to ${storeName === 's3' ? 'S3 directly (presigned)' : 'mlgit'}: ${href.slice(0, 60)}`);
   });
 
   await t.test('GIT_LFS_SKIP_SMUDGE clone, then git lfs pull; git lfs fetch --all', async (t) => {

@@ -1,20 +1,16 @@
 import t from 'tap';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdir, mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { createRequire } from 'node:module';
-import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { LocalObjectStore } from '../server/adapters/object-store/local-store.ts';
 import { S3ObjectStore } from '../server/adapters/object-store/s3-store.ts';
 import type { TransferAction } from '../server/domain/ports.ts';
 import { objectStoreContract } from './helpers/object-store-contract.ts';
+import { S3RVER_BUCKET as BUCKET, startS3rver } from './helpers/s3rver.ts';
 
-const BUCKET = 'mlgit-test';
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Every file below `root`, relative to it (directories alone do not count as stored). */
@@ -24,31 +20,6 @@ async function listFiles(root: string): Promise<string[]> {
     .filter((entry) => entry.isFile())
     .map((entry) => relative(root, join(entry.parentPath, entry.name)))
     .sort();
-}
-
-/**
- * s3rver in a child process of its own, like a real S3: its memory must not count in the
- * flat-memory case, and its buffering must not slow the store under test.
- */
-async function startS3rver(directory: string): Promise<{ port: number; stop: () => Promise<void> }> {
-  const script = `
-    const S3rver = require(process.argv[1]);
-    new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: process.argv[2], configureBuckets: [{ name: process.argv[3], configs: [] }] })
-      .run().then(({ port }) => console.log(port), (err) => { console.error(err); process.exit(1); });
-    process.stdin.on('end', () => process.exit(0)).resume(); // the test process is gone`;
-  const s3rverPath = createRequire(import.meta.url).resolve('s3rver');
-  const child = spawn(process.execPath, ['-e', script, s3rverPath, directory, BUCKET], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const exited = once(child, 'exit');
-  const [line] = (await Promise.race([once(createInterface({ input: child.stdout }), 'line'), exited])) as [string];
-  const port = Number(line);
-  if (!Number.isInteger(port) || port <= 0) throw new Error(`s3rver did not start: ${String(line)}`);
-  return {
-    port,
-    stop: async () => {
-      if (child.exitCode === null) child.kill();
-      await exited;
-    },
-  };
 }
 
 t.test('LocalObjectStore', async (t) => {
