@@ -99,7 +99,8 @@ export async function registerLfsRoutes(app: FastifyInstance, deps: LfsDeps): Pr
       transfer.addContentTypeParser('*', (_req, _payload, done) => done(null));
       transfer.put<{ Params: RepoParams & { oid: string } }>(`${prefix}/objects/:oid`, async (request, reply) => {
         const repo = await deps.lfs.repoByName(repoNames(request.params));
-        await deps.lfs.upload(repo, request.params.oid, actionToken(request), request.raw);
+        const length = request.headers['content-length'];
+        await deps.lfs.upload(repo, request.params.oid, actionToken(request), request.raw, length === undefined ? null : Number(length));
         return reply.code(200).type(LFS_JSON).send({});
       });
     });

@@ -137,8 +137,10 @@ export class LfsService {
   }
 
   /** Basic transfer upload through mlgit: stream, verify size + sha256, then record. */
-  async upload(repo: Repo, oid: string, actionToken: string, body: Readable): Promise<void> {
+  async upload(repo: Repo, oid: string, actionToken: string, body: Readable, contentLength: number | null): Promise<void> {
     const claims = this.claims('upload', repo, oid, actionToken);
+    // Refuse a declared length that cannot match before reading a byte: the client gets a clean 422.
+    if (contentLength !== null && contentLength !== claims.size) throw invalid(`Content-Length ${contentLength} does not match the object size ${claims.size}`);
     await this.store.put(oid, claims.size, body);
     await lfsDb.recordObject(this.db, oid, claims.size, repo.id, null);
   }
