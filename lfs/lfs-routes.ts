@@ -7,23 +7,13 @@ import type { BatchRequest, LfsService } from '../server/domain/lfs.ts';
 import { LockExists, type LockService } from '../server/domain/lfs-locks.ts';
 import { repoNameFromUrl } from '../server/domain/names.ts';
 import type { Authenticate } from '../server/http/authenticate.ts';
-import { REALM } from '../server/http/errors.ts';
+import { closeIfBodyUnread, REALM, STATUS } from '../server/http/errors.ts';
 import { baseUrl } from '../server/http/api/present.ts';
 import { parseRange } from './range.ts';
 
 const LFS_JSON = 'application/vnd.git-lfs+json';
 const DOCS = 'https://github.com/git-lfs/git-lfs/tree/main/docs/api';
 
-const STATUS: Record<DomainError['code'], number> = {
-  invalid: 422,
-  unauthenticated: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  too_large: 413,
-  rate_limited: 429,
-  unsupported_media_type: 415,
-};
 
 type RepoParams = { owner: string; repo: string };
 
@@ -66,10 +56,13 @@ export async function registerLfsRoutes(app: FastifyInstance, deps: LfsDeps): Pr
       }
       let status = err instanceof DomainError ? STATUS[err.code] : (err.statusCode ?? 500);
       if (status < 400 || status > 599) status = 500;
+      // A full disk is the store's condition, not a bug: LFS clients understand 507.
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') status = 507;
       if (status === 401) reply.header('LFS-Authenticate', REALM).header('WWW-Authenticate', REALM);
       if (err instanceof DomainError && err.retryAfterSeconds !== undefined) reply.header('Retry-After', String(err.retryAfterSeconds));
       if (status >= 500) request.log.error({ err }, 'lfs request failed');
-      const message = status >= 500 ? `internal error (request id ${request.id})` : err.message;
+      closeIfBodyUnread(reply);
+      const message = status === 507 ? 'the server is out of storage space' : status >= 500 ? `internal error (request id ${request.id})` : err.message;
       return reply.code(status).type(LFS_JSON).send({ message, request_id: request.id, documentation_url: DOCS });
     });
 

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { DomainError, type ErrorCode } from '../domain/errors.ts';
 
-const STATUS: Record<ErrorCode, number> = {
+export const STATUS: Record<ErrorCode, number> = {
   invalid: 422,
   unauthenticated: 401,
   forbidden: 403,
@@ -28,11 +28,17 @@ const FRAMEWORK: Record<string, { status: number; code: string; message?: string
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'too_large', message: 'request body is larger than the server accepts' },
 };
 
-export function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  // Answered before the request body was read (a refused push, a body over its cap, a wrong
-  // Content-Type): close the connection after this response. Otherwise the unread rest of the
-  // body (up to gigabytes) keeps the socket busy forever, and Node would read and discard it all.
+/**
+ * Answered before the request body was read (a refused push, a body over its cap, a wrong
+ * Content-Type, a full disk): close the connection after this response. Otherwise the unread
+ * rest of the body (up to gigabytes) keeps the socket busy, and Node would read and discard it all.
+ */
+export function closeIfBodyUnread(reply: FastifyReply): void {
   if (!reply.request.raw.complete) reply.header('Connection', 'close');
+}
+
+export function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  closeIfBodyUnread(reply);
   return reply.code(status).type('application/json').send({ error: { code, message } });
 }
 
