@@ -99,5 +99,10 @@ t.test('git smart HTTP with the real git client', async (t) => {
     const rows = await server.services.db.selectFrom('pushes').selectAll().execute();
     t.ok(rows.length >= 5, `${rows.length} pushes recorded`);
     t.ok(rows.every((r) => r.pusher_id !== null && /^[0-9a-f]{40}$/.test(r.new_sha)));
+    const log = await server.api('GET', '/api/v1/repos/alice/model/pushes?limit=2');
+    t.equal(log.status, 200);
+    t.equal(log.body.length, 2, 'the push log through the API, newest first');
+    t.match(log.body[0], { ref: String, before: /^[0-9a-f]{40}$/, after: /^[0-9a-f]{40}$/, pusher: 'alice', pushed_at: String });
+    t.ok(log.body[0].id > log.body[1].id);
   });
 });

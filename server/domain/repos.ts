@@ -1,6 +1,7 @@
 import type { Db } from '../db/connect.ts';
 import * as collaboratorsDb from '../db/collaborators.ts';
 import * as lfsDb from '../db/lfs.ts';
+import * as pushesDb from '../db/pushes.ts';
 import * as reposDb from '../db/repos.ts';
 import * as usersDb from '../db/users.ts';
 import { accessLevel, atLeast } from './access.ts';
@@ -182,6 +183,13 @@ export class RepoService {
   async collaborators(principal: Principal | null, owner: string, name: string) {
     const { repo } = await this.authorize(principal, owner, name, 'read');
     return collaboratorsDb.listCollaborators(this.db, repo.id);
+  }
+
+  /** The push log recorded by post-receive, newest first. */
+  async pushes(principal: Principal | null, owner: string, name: string, limit: number) {
+    const { repo } = await this.authorize(principal, owner, name, 'read');
+    const rows = await pushesDb.listPushes(this.db, repo.id, limit);
+    return rows.map((r) => ({ id: r.id, ref: r.ref, before: r.old_sha, after: r.new_sha, pusher: r.pusher, pushed_at: r.created_at.toISOString() }));
   }
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.ts';
+import { invalid } from '../../domain/errors.ts';
 import type { RepoPatch, RepoService } from '../../domain/repos.ts';
 import { type Authenticate, requirePrincipal } from '../authenticate.ts';
 import { parsePage, setPageHeaders } from './pagination.ts';
@@ -60,6 +61,12 @@ export function registerRepoRoutes(
     const principal = await requirePrincipal(authenticate, request);
     const fork = await repos.fork(principal, request.params.owner, request.params.name, request.body ?? {});
     return reply.code(201).send(presentRepo(fork, base(request)));
+  });
+
+  app.get<{ Params: RepoParams; Querystring: { limit?: string } }>('/api/v1/repos/:owner/:name/pushes', async (request) => {
+    const limit = request.query.limit === undefined ? 30 : Number(request.query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw invalid('limit must be between 1 and 500');
+    return repos.pushes(await authenticate(request), request.params.owner, request.params.name, limit);
   });
 
   app.get<{ Params: RepoParams }>('/api/v1/repos/:owner/:name/collaborators', async (request) =>
