@@ -3,9 +3,9 @@ import net from 'node:net';
 import { gitProcesses } from './helpers/git-processes.ts';
 import { startServer } from './helpers/server.ts';
 
-t.test('a stalled push is cut off by the idle timeout and its git process killed', async (t) => {
+t.test('a stalled push is cut off by the idle timeout and its git process killed; it held a slot until then', async (t) => {
   const server = await startServer(t, {
-    config: { git: { maxUploadRequestBytes: 10 * 1024 * 1024, maxPushBytes: 1024 ** 3, idleTimeoutMs: 1000, totalTimeoutMs: 60_000, maxPerRepo: 8, maxPerClient: 8 } },
+    config: { git: { maxUploadRequestBytes: 10 * 1024 * 1024, maxPushBytes: 1024 ** 3, idleTimeoutMs: 1500, totalTimeoutMs: 60_000, maxPerRepo: 8, maxPerClient: 1 } },
   });
   const alice = await server.user('alice');
   await server.api('POST', '/api/v1/repos', { auth: alice.basic, body: { name: 'slow' } });
@@ -29,6 +29,11 @@ t.test('a stalled push is cut off by the idle timeout and its git process killed
     await new Promise((r) => setTimeout(r, 20));
   }
   t.equal(running.length, 1, 'git receive-pack started');
+  const refused = await fetch(`${server.url}/alice/slow.git/info/refs?service=git-upload-pack`, {
+    headers: { authorization: `Basic ${Buffer.from(alice.tokenBasic).toString('base64')}` },
+  });
+  t.equal(refused.status, 429, 'one git process per client address: the second is refused');
+  t.ok(Number(refused.headers.get('retry-after')) > 0, 'with Retry-After');
   const elapsed = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 10_000))]);
   t.ok(elapsed > 0 && elapsed < 8000, `connection ended after ${elapsed} ms`);
   let left = running;
@@ -38,4 +43,6 @@ t.test('a stalled push is cut off by the idle timeout and its git process killed
   }
   t.same(left, [], 'the git process is gone');
   t.equal((await fetch(`${server.url}/healthz`)).status, 200);
+  const again = await fetch(`${server.url}/alice/slow.git/info/refs?service=git-upload-pack`);
+  t.equal(again.status, 200, 'the slot was released when the stalled push was killed');
 });
