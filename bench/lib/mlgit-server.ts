@@ -22,20 +22,27 @@ export interface MlgitStartOptions {
   readonly port: number;
   readonly adminPassword: string;
   readonly startTimeoutMs?: number;
+  /** Extra environment (e.g. the S3_* store settings), applied over the defaults above. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 const OUTPUT_TAIL_LINES = 100;
 
 export async function startMlgit(options: MlgitStartOptions): Promise<MlgitServer> {
+  // The object store is the bench's choice: S3_* settings of the developer's shell must not leak in.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('S3_')));
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...inherited,
     MLGIT_DATA_DIR: options.dataDir,
     PORT: String(options.port),
     MLGIT_ADMIN_PASSWORD: options.adminPassword,
     MLGIT_LOG_LEVEL: 'warn',
+    ...options.env,
   };
-  // Embedded PGlite: a developer's DATABASE_URL must not point the bench at a real database.
+  // Embedded PGlite by default: a developer's DATABASE_URL must not point the bench at a real
+  // database. BENCH_DATABASE_URL (a scratch database) measures the production configuration.
   delete env.DATABASE_URL;
+  if (process.env.BENCH_DATABASE_URL) env.DATABASE_URL = process.env.BENCH_DATABASE_URL;
   // Own process group, so stop() also reaches anything mlgit forks (a re-exec'd node, git children).
   const child = spawn(process.execPath, ['scripts/mlgit.mjs', 'serve'], {
     cwd: options.repoRoot,
@@ -56,12 +63,20 @@ export async function startMlgit(options: MlgitStartOptions): Promise<MlgitServe
       }
     });
   }
+  let stopping = false;
+  // A server that dies mid-benchmark otherwise shows up only as "fetch failed" in some later step.
+  child.once('exit', (code, signal) => {
+    if (!stopping) process.stderr.write(`[mlgit] pid ${pid} exited unexpectedly (${signal ?? `exit code ${code}`})\n`);
+  });
   const server: MlgitServer = {
     url: `http://127.0.0.1:${options.port}`,
     pid,
     dataDir: options.dataDir,
     outputTail: () => tail.join('\n'),
-    stop: () => stopGroup(child, pid),
+    stop: () => {
+      stopping = true;
+      return stopGroup(child, pid);
+    },
   };
   try {
     await waitHealthy(server.url, child, options.startTimeoutMs ?? 90_000);
@@ -209,4 +224,15 @@ async function isDirectory(target: string): Promise<boolean> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Git LFS storage accounting of a repo (GET /api/v1/repos/:owner/:name, field `lfs`). */
+export async function lfsUsage(server: MlgitServer, owner: string, name: string, authorization?: string): Promise<{ objects: number; bytes: number }> {
+  const res = await fetch(`${server.url}/api/v1/repos/${owner}/${name}`, { headers: authorization ? { authorization } : {} });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`GET /api/v1/repos/${owner}/${name}: ${res.status} ${text}`);
+  const body = JSON.parse(text) as { lfs?: { objects?: unknown; bytes?: unknown } };
+  const { objects, bytes } = body.lfs ?? {};
+  if (typeof objects !== 'number' || typeof bytes !== 'number') throw new Error(`no lfs usage in the repo API response: ${text.slice(0, 300)}`);
+  return { objects, bytes };
 }

@@ -16,12 +16,23 @@ export interface BenchOptions {
   readonly referenceOnly: boolean;
 }
 
-interface Knob {
+/** A whole-number option: `--flag N`, `--flag=N` or the environment variable `env`. */
+export interface Knob {
   readonly flag: string;
   readonly env: string;
   readonly fallback: number;
   readonly min: number;
 }
+
+/** An on/off option: `--flag` or `env=1`. */
+export interface Switch {
+  readonly flag: string;
+  readonly env: string;
+}
+
+export type ParsedKnobs<K extends Record<string, Knob>, S extends Record<string, Switch>> = { readonly [P in keyof K]: number } & {
+  readonly [P in keyof S]: boolean;
+};
 
 const KNOBS = {
   sizeMb: { flag: 'size-mb', env: 'BENCH_SIZE_MB', fallback: 200, min: 1 },
@@ -32,8 +43,23 @@ const KNOBS = {
   warmup: { flag: 'warmup', env: 'BENCH_WARMUP', fallback: 1, min: 0 },
 } as const satisfies Record<string, Knob>;
 
+const SWITCHES = {
+  referenceOnly: { flag: 'reference-only', env: 'BENCH_REFERENCE_ONLY' },
+} as const satisfies Record<string, Switch>;
+
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
-  const flags = parseFlags(argv);
+  return parseKnobs(argv, env, KNOBS, SWITCHES);
+}
+
+/** Parses any set of knobs and switches; unknown arguments are an error. */
+export function parseKnobs<K extends Record<string, Knob>, S extends Record<string, Switch>>(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  knobs: K,
+  switches: S,
+): ParsedKnobs<K, S> {
+  const switchFlags = new Set(Object.values(switches).map((entry) => entry.flag));
+  const flags = parseFlags(argv, new Set(Object.values(knobs).map((knob) => knob.flag)), switchFlags);
   const number = (knob: Knob): number => {
     const raw = flags.get(knob.flag) ?? env[knob.env];
     if (raw === undefined || raw === '') return knob.fallback;
@@ -43,25 +69,18 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     }
     return value;
   };
-  const referenceOnly = flags.has('reference-only') || env.BENCH_REFERENCE_ONLY === '1';
-  return {
-    sizeMb: number(KNOBS.sizeMb),
-    rounds: number(KNOBS.rounds),
-    concurrency: number(KNOBS.concurrency),
-    concurrentSizeMb: number(KNOBS.concurrentSizeMb),
-    concurrentRounds: number(KNOBS.concurrentRounds),
-    warmup: number(KNOBS.warmup),
-    referenceOnly,
-  };
+  const parsed: Record<string, number | boolean> = {};
+  for (const [key, knob] of Object.entries(knobs)) parsed[key] = number(knob);
+  for (const [key, entry] of Object.entries(switches)) parsed[key] = flags.has(entry.flag) || env[entry.env] === '1';
+  return parsed as ParsedKnobs<K, S>;
 }
 
-function parseFlags(argv: readonly string[]): Map<string, string> {
-  const known = new Set<string>([...Object.values(KNOBS).map((knob) => knob.flag), 'reference-only']);
+function parseFlags(argv: readonly string[], valued: ReadonlySet<string>, switches: ReadonlySet<string>): Map<string, string> {
   const flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i += 1) {
-    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i] as string);
-    if (!match?.[1] || !known.has(match[1])) throw new Error(`unknown argument "${argv[i]}"`);
-    if (match[1] === 'reference-only') {
+    const match = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(argv[i] as string);
+    if (!match?.[1] || !(valued.has(match[1]) || switches.has(match[1]))) throw new Error(`unknown argument "${argv[i]}"`);
+    if (switches.has(match[1])) {
       flags.set(match[1], '1');
     } else if (match[2] !== undefined) {
       flags.set(match[1], match[2]);

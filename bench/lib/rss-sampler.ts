@@ -16,6 +16,11 @@ export interface RssPeak {
   /** Most git processes seen at once: shows the clones really overlapped. */
   readonly maxGitProcesses: number;
   readonly samples: number;
+  /**
+   * Highest VmRSS of the root process alone, in KiB: the server without the hook processes it
+   * forks (mlgit's git hooks are node programs, so they count in nodeKb).
+   */
+  readonly rootKb?: number;
 }
 
 export interface RssSampler {
@@ -28,7 +33,7 @@ interface ProcEntry {
 }
 
 export function startRssSampler(rootPid: number, intervalMs = 100): RssSampler {
-  let peak: RssPeak = { nodeKb: 0, gitKb: 0, maxGitProcesses: 0, samples: 0 };
+  let peak: RssPeak = { nodeKb: 0, gitKb: 0, maxGitProcesses: 0, samples: 0, rootKb: 0 };
   let running: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
     // Never overlap two scans: a slow /proc walk must not pile up behind itself.
@@ -39,6 +44,7 @@ export function startRssSampler(rootPid: number, intervalMs = 100): RssSampler {
         gitKb: Math.max(peak.gitKb, sample.gitKb),
         maxGitProcesses: Math.max(peak.maxGitProcesses, sample.gitProcesses),
         samples: peak.samples + 1,
+        rootKb: Math.max(peak.rootKb ?? 0, sample.rootKb),
       };
     });
   }, intervalMs);
@@ -56,21 +62,36 @@ export async function nodeRssKb(rootPid: number): Promise<number> {
   return (await sampleTree(rootPid)).nodeKb;
 }
 
-async function sampleTree(rootPid: number): Promise<{ nodeKb: number; gitKb: number; gitProcesses: number }> {
+/** How many git processes run below `rootPid` right now (a server's background repack, hooks...). */
+export async function gitProcessCount(rootPid: number): Promise<number> {
+  return (await sampleTree(rootPid)).gitProcesses;
+}
+
+/** One reading of the RSS of a single process (not its children), in KiB; 0 once it is gone. */
+export function processRssKb(pid: number): Promise<number> {
+  return vmRssKb(pid);
+}
+
+async function sampleTree(rootPid: number): Promise<{ nodeKb: number; gitKb: number; gitProcesses: number; rootKb: number }> {
   const table = await readProcTable();
   let nodeKb = 0;
   let gitKb = 0;
   let gitProcesses = 0;
+  let rootKb = 0;
   for (const pid of descendantsAndSelf(rootPid, table)) {
     const comm = table.get(pid)?.comm ?? '';
     if (comm === 'node') {
-      nodeKb += await vmRssKb(pid);
+      const kb = await vmRssKb(pid);
+      nodeKb += kb;
+      if (pid === rootPid) rootKb = kb;
+    } else if (pid === rootPid) {
+      rootKb = await vmRssKb(pid);
     } else if (comm.startsWith('git')) {
       gitKb += await vmRssKb(pid);
       gitProcesses += 1;
     }
   }
-  return { nodeKb, gitKb, gitProcesses };
+  return { nodeKb, gitKb, gitProcesses, rootKb };
 }
 
 // /proc/<pid>/task/<tid>/children needs CONFIG_PROC_CHILDREN, which many kernels lack; walking the

@@ -14,14 +14,16 @@ export interface RunOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Written to the child's stdin, then stdin is closed. Without it stdin is closed at once. */
   readonly input?: string;
+  /** How much of the end of stdout and of stderr to keep (default 64 KiB each). */
+  readonly maxOutputChars?: number;
 }
 
 // Clones print little, but a failing one can print a lot; the tail is what explains the failure.
 const OUTPUT_TAIL_CHARS = 64 * 1024;
 
-function appendTail(current: string, chunk: Buffer): string {
+function appendTail(current: string, chunk: Buffer, limit = OUTPUT_TAIL_CHARS): string {
   const next = current + chunk.toString('utf8');
-  return next.length > OUTPUT_TAIL_CHARS ? next.slice(next.length - OUTPUT_TAIL_CHARS) : next;
+  return next.length > limit ? next.slice(next.length - limit) : next;
 }
 
 // Commands in flight, so an interrupted benchmark can stop them instead of leaving clones running.
@@ -60,8 +62,8 @@ export function runCommand(command: string, args: readonly string[], options: Ru
     running.add(child);
     let stdout = '';
     let stderr = '';
-    child.stdout?.on('data', (chunk: Buffer) => (stdout = appendTail(stdout, chunk)));
-    child.stderr?.on('data', (chunk: Buffer) => (stderr = appendTail(stderr, chunk)));
+    child.stdout?.on('data', (chunk: Buffer) => (stdout = appendTail(stdout, chunk, options.maxOutputChars)));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr = appendTail(stderr, chunk, options.maxOutputChars)));
     child.once('error', reject);
     child.once('close', (code, signal) => {
       running.delete(child);
