@@ -1,13 +1,11 @@
 import { parseArgs } from 'node:util';
-import { buildApp, type App } from './app.ts';
+import type { App } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { connectDatabase } from './db/connect.ts';
-import { migrateToLatest } from './db/migrate.ts';
-import { parseScopes } from './domain/accounts.ts';
 import { DomainError } from './domain/errors.ts';
 import { type Principal, SCOPES } from './domain/model.ts';
-import { serve } from './main.ts';
-import { runDoctor } from './doctor.ts';
+
+// The server's modules (Fastify, the AWS SDK, BullMQ, PGlite) load only for commands that use
+// them: usage and configuration errors answer at once.
 
 const USAGE = `usage: mlgit <command>
 
@@ -37,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve':
-        await serve(config);
+        await (await import('./main.ts')).serve(config);
         return 0;
       case 'migrate':
         return await migrate(config);
@@ -54,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
         if (sub === 'gc') return await withApp(config, (app) => lfsGc(app, rest));
         break;
       case 'doctor':
-        return await withApp(config, (app) => runDoctor(app.services, config, (line) => process.stdout.write(`${line}\n`)));
+        return await withApp(config, async (app) => (await import('./doctor.ts')).runDoctor(app.services, config, (line) => process.stdout.write(`${line}\n`)));
     }
   } catch (err) {
     if (err instanceof DomainError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
@@ -68,6 +66,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function migrate(config: Config): Promise<number> {
+  const { connectDatabase } = await import('./db/connect.ts');
+  const { migrateToLatest } = await import('./db/migrate.ts');
   const db = await connectDatabase(config.databaseUrl, config.dataDir);
   try {
     const lines = await migrateToLatest(db);
@@ -79,6 +79,7 @@ async function migrate(config: Config): Promise<number> {
 }
 
 async function withApp(config: Config, run: (app: App) => Promise<number>): Promise<number> {
+  const { buildApp } = await import('./app.ts');
   const built = await buildApp({ ...config, logLevel: 'warn' });
   try {
     if (built.firstAdmin?.generatedPassword) {
@@ -111,6 +112,7 @@ async function createToken(app: App, args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { scopes: { type: 'string' }, name: { type: 'string' } } });
   const [username] = positionals;
   if (!username) throw new DomainError('invalid', 'usage: mlgit token create <user> [--scopes read,write]');
+  const { parseScopes } = await import('./domain/accounts.ts');
   const scopes = parseScopes((values.scopes ?? 'read,write').split(','));
   const created = await app.services.accounts.createToken(await actAs(app, username), values.name ?? 'cli', scopes);
   process.stdout.write(`${created.token}\n`);

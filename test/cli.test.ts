@@ -26,7 +26,7 @@ function baseEnv(extra: Record<string, string>): Record<string, string> {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir(), LANG: 'C', MLGIT_LOG_LEVEL: 'warn', ...extra };
 }
 
-function mlgit(args: string[], env: Record<string, string>, timeoutMs = 30_000): Promise<Run> {
+function mlgit(args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
