@@ -12,12 +12,12 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cleanupOnSignals, isCleaningUp, onCleanup, runCleanup } from './lib/cleanup.ts';
+import { cleanupOnSignals, onCleanup, runBenchMain } from './lib/cleanup.ts';
 import { cloneBatch, verifiedClone, type CloneContext } from './lib/clones.ts';
 import { freePort } from './lib/free-port.ts';
 import { isolatedGitEnv } from './lib/git-env.ts';
 import { startHttpBackend } from './lib/http-backend-server.ts';
-import { basicAuth, createRepo, startMlgit, waitForBitmap, type MlgitServer } from './lib/mlgit-server.ts';
+import { basicAuth, BENCH_ADMIN, createRepo, startMlgit, waitForBitmap, type MlgitServer } from './lib/mlgit-server.ts';
 import { parseOptions, type BenchOptions } from './lib/options.ts';
 import { ensureGeneratedRepo, packBytes, type GeneratedRepo } from './lib/repo-generator.ts';
 import { nodeRssKb, startRssSampler, type RssPeak } from './lib/rss-sampler.ts';
@@ -26,8 +26,8 @@ import { median } from './lib/stats.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE_DIR = path.join(ROOT, 'bench', '.work', 'repos');
-const ADMIN_USER = 'admin';
-const ADMIN_PASSWORD = 'bench-admin-pw';
+const ADMIN_USER = BENCH_ADMIN.user;
+const ADMIN_PASSWORD = BENCH_ADMIN.password;
 const SINGLE_TARGET_RATIO = 1.1;
 const RSS_TARGET_MB = 300;
 
@@ -289,12 +289,4 @@ function summaryLines(options: BenchOptions, results: Measurements): string[] {
   ];
 }
 
-let exitCode = 1;
-try {
-  exitCode = await main();
-} catch (error) {
-  if (!isCleaningUp()) log(`clone benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-} finally {
-  await runCleanup();
-}
-process.exit(exitCode);
+await runBenchMain('clone benchmark', main);

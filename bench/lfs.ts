@@ -26,13 +26,13 @@ import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cleanupOnSignals, isCleaningUp, onCleanup, runCleanup } from './lib/cleanup.ts';
+import { cleanupOnSignals, onCleanup, runBenchMain } from './lib/cleanup.ts';
 import { startCountingProxy, type ByteCounts, type CountingProxy } from './lib/counting-proxy.ts';
 import { freePort } from './lib/free-port.ts';
 import { isolatedGitEnv } from './lib/git-env.ts';
 import { processCpuSeconds, reapedChildrenCpuSeconds } from './lib/cpu.ts';
 import { checkClone, createLfsWorkRepo, installLfs, withIdentity } from './lib/lfs-repo.ts';
-import { basicAuth, createRepo, lfsUsage, startMlgit, type MlgitServer } from './lib/mlgit-server.ts';
+import { basicAuth, BENCH_ADMIN, createRepo, lfsUsage, startMlgit, type MlgitServer } from './lib/mlgit-server.ts';
 import { parseKnobs, type Knob } from './lib/options.ts';
 import { ioDelta, readProcIo, type ProcIo } from './lib/proc-io.ts';
 import { totalBytes, writeRandomFile, writeRandomFiles, type RandomFile } from './lib/random-data.ts';
@@ -42,8 +42,8 @@ import { startS3rver } from './lib/s3rver.ts';
 import { median } from './lib/stats.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ADMIN_USER = 'admin';
-const ADMIN_PASSWORD = 'bench-admin-pw';
+const ADMIN_USER = BENCH_ADMIN.user;
+const ADMIN_PASSWORD = BENCH_ADMIN.password;
 const S3_BUCKET = 'mlgit-bench';
 const MiB = 1024 * 1024;
 const UPLOAD_TARGET = 0.6;
@@ -697,12 +697,4 @@ function summaryLines(options: Options, results: Results): string[] {
   return lines;
 }
 
-let exitCode = 1;
-try {
-  exitCode = await main();
-} catch (error) {
-  if (!isCleaningUp()) log(`lfs benchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-} finally {
-  await runCleanup();
-}
-process.exit(exitCode);
+await runBenchMain('lfs benchmark', main);

@@ -39,3 +39,16 @@ export function cleanupOnSignals(): void {
     });
   }
 }
+
+/** Runs a benchmark's main, always cleans up, and exits with its code (1 when it threw). */
+export async function runBenchMain(label: string, main: () => Promise<number>): Promise<never> {
+  let exitCode = 1;
+  try {
+    exitCode = await main();
+  } catch (error) {
+    if (!isCleaningUp()) process.stderr.write(`${label} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  } finally {
+    await runCleanup();
+  }
+  process.exit(exitCode);
+}

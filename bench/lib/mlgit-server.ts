@@ -28,6 +28,9 @@ export interface MlgitStartOptions {
 
 const OUTPUT_TAIL_LINES = 100;
 
+/** The admin both benchmarks create their mlgit with (MLGIT_ADMIN_PASSWORD). */
+export const BENCH_ADMIN = { user: 'admin', password: 'bench-admin-pw' } as const;
+
 export async function startMlgit(options: MlgitStartOptions): Promise<MlgitServer> {
   // The object store is the bench's choice: S3_* settings of the developer's shell must not leak in.
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('S3_')));

@@ -4,7 +4,6 @@ import { randomSecret } from './secrets.ts';
 export interface PushContext {
   readonly repoId: number;
   readonly pusherId: number;
-  readonly pusherName: string;
 }
 
 /**

@@ -116,7 +116,7 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
     // Before spawning: an unsupported Content-Encoding throws here, and must not leave a git
     // process waiting forever on a stdin nobody will write (nor an open hook session).
     const body = gitRequestBody(request.raw, config.git.maxPushBytes, 'push');
-    const secret = deps.hookSessions.open({ repoId: repo.id, pusherId: user.id, pusherName: user.username });
+    const secret = deps.hookSessions.open({ repoId: repo.id, pusherId: user.id });
     const child = deps.git.spawn(repo.id, 'receive-pack', {
       advertise: false,
       protocol: null,
