@@ -7,7 +7,7 @@ import type { BatchRequest, LfsService } from '../server/domain/lfs.ts';
 import { LockExists, type LockService } from '../server/domain/lfs-locks.ts';
 import { repoNameFromUrl } from '../server/domain/names.ts';
 import type { Authenticate } from '../server/http/authenticate.ts';
-import { closeIfBodyUnread, REALM, STATUS } from '../server/http/errors.ts';
+import { REALM, settleUnreadBody, STATUS } from '../server/http/errors.ts';
 import { baseUrl } from '../server/http/api/present.ts';
 import { parseRange } from './range.ts';
 
@@ -50,7 +50,7 @@ export async function registerLfsRoutes(app: FastifyInstance, deps: LfsDeps): Pr
     lfs.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
     // LFS clients show `message`; errors keep the LFS media type (batch.md "Response Errors").
-    lfs.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
+    lfs.setErrorHandler(async (err: Error & { statusCode?: number }, request, reply) => {
       if (err instanceof LockExists) {
         return reply.code(409).type(LFS_JSON).send({ lock: err.lock, message: err.message, request_id: request.id, documentation_url: DOCS });
       }
@@ -61,7 +61,7 @@ export async function registerLfsRoutes(app: FastifyInstance, deps: LfsDeps): Pr
       if (status === 401) reply.header('LFS-Authenticate', REALM).header('WWW-Authenticate', REALM);
       if (err instanceof DomainError && err.retryAfterSeconds !== undefined) reply.header('Retry-After', String(err.retryAfterSeconds));
       if (status >= 500) request.log.error({ err }, 'lfs request failed');
-      closeIfBodyUnread(reply);
+      await settleUnreadBody(reply);
       const message = status === 507 ? 'the server is out of storage space' : status >= 500 ? `internal error (request id ${request.id})` : err.message;
       return reply.code(status).type(LFS_JSON).send({ message, request_id: request.id, documentation_url: DOCS });
     });

@@ -76,7 +76,7 @@ export async function buildApp(config: Config): Promise<App> {
     // Malformed URLs (bad percent-encoding) get the same error shape as everything else.
     frameworkErrors: (err, _request, reply) => {
       // The hook's reply type is generic over route schemas that do not exist yet.
-      sendError(reply as unknown as FastifyReply, 400, 'bad_request', err.message);
+      void sendError(reply as unknown as FastifyReply, 400, 'bad_request', err.message);
     },
     genReqId: (req) => {
       const given = req.headers['x-request-id'];

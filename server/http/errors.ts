@@ -28,17 +28,38 @@ const FRAMEWORK: Record<string, { status: number; code: string; message?: string
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'too_large', message: 'request body is larger than the server accepts' },
 };
 
+const DRAIN_BYTES = 16 * 1024 * 1024;
+const DRAIN_MS = 2000;
+
 /**
- * Answered before the request body was read (a refused push, a body over its cap, a wrong
- * Content-Type, a full disk): close the connection after this response. Otherwise the unread
- * rest of the body (up to gigabytes) keeps the socket busy, and Node would read and discard it all.
+ * Answering before the request body was read (a refused push, a body over its cap, a wrong
+ * Content-Type, a full disk): read and discard a bounded rest of the body first, so a client
+ * still sending gets the answer instead of a broken pipe and the connection stays usable.
+ * A body larger than that (up to gigabytes) is not read: the connection closes after the answer.
  */
-export function closeIfBodyUnread(reply: FastifyReply): void {
-  if (!reply.request.raw.complete) reply.header('Connection', 'close');
+export async function settleUnreadBody(reply: FastifyReply): Promise<void> {
+  const raw = reply.request.raw;
+  if (raw.complete) return;
+  await new Promise<void>((resolve) => {
+    let seen = 0;
+    const timer = setTimeout(finish, DRAIN_MS);
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > DRAIN_BYTES) finish();
+    };
+    function finish() {
+      clearTimeout(timer);
+      raw.off('data', onData).off('end', finish).off('error', finish).off('close', finish);
+      resolve();
+    }
+    raw.on('data', onData).once('end', finish).once('error', finish).once('close', finish);
+    raw.resume();
+  });
+  if (!raw.complete) reply.header('Connection', 'close');
 }
 
-export function sendError(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  closeIfBodyUnread(reply);
+export async function sendError(reply: FastifyReply, status: number, code: string, message: string): Promise<FastifyReply> {
+  await settleUnreadBody(reply);
   return reply.code(status).type('application/json').send({ error: { code, message } });
 }
 
