@@ -34,6 +34,9 @@ import { registerErrorHandler, sendError } from './http/errors.ts';
 import { registerGitRoutes } from './http/git/smart-http.ts';
 import { registerHookRoutes } from './http/internal/hook-routes.ts';
 import { loggerOptions } from './logger.ts';
+import { registerRunRoutes } from './http/api/run-routes.ts';
+import { registerRunnerRoutes } from './http/runner/runner-routes.ts';
+import { wireRuns, type RunsWiring } from './wire-runs.ts';
 
 export interface Services {
   db: Db;
@@ -44,6 +47,7 @@ export interface Services {
   pushes: PushService;
   lfs: LfsService;
   store: ObjectStore;
+  runs: RunsWiring;
 }
 
 export interface App {
@@ -87,7 +91,7 @@ export async function buildApp(config: Config): Promise<App> {
     reply.header('X-Request-Id', request.id);
   });
   registerErrorHandler(app);
-  const secret = config.jwtSecret ?? (await persistentSecret(config.dataDir));
+  const secret = config.jwtSecret ?? (await persistentSecret(config.dataDir, 'jwt-secret'));
   await app.register(fastifyJwt, { secret });
 
   const git = new GitCliBackend(config.dataDir, config.git.maxPushBytes);
@@ -105,37 +109,41 @@ export async function buildApp(config: Config): Promise<App> {
     lockedByOthers: (repoId, userId, paths) => locks.lockedByOthers(repoId, userId, paths),
   });
   pushes.registerWorkers();
+  const runs = await wireRuns(app, { config, db, git, queue, repos, accounts, store, secret });
   const hookSessions = new HookSessions();
   const limiter = new AuthFailureLimiter(config.authFailures.max, config.authFailures.windowSeconds * 1000);
-  const authenticate = makeAuthenticate(app, accounts, limiter);
+  const authenticate = makeAuthenticate(app, accounts, limiter, (token) => runs.lifecycle.jobPrincipal(token));
 
   registerHealthRoutes(app, db);
   registerAccountRoutes(app, { config, accounts, authenticate, limiter });
   registerRepoRoutes(app, { config, repos, authenticate, lfsUsage: (repoId) => lfs.usage(repoId) });
   registerLfsObjectRoutes(app, { lfs, accounts, authenticate });
   registerBrowseRoutes(app, { repos, git, authenticate });
-  registerHookRoutes(app, { hookSessions, pushes, repos });
+  registerHookRoutes(app, { hookSessions, pushes, repos, dispatchPush: (...args) => runs.dispatcher.dispatchPush(...args) });
+  registerRunRoutes(app, { config, repos, authenticate, store, ...runs });
+  registerRunnerRoutes(app, { lifecycle: runs.lifecycle, runnerToken: runs.runnerToken });
   await registerLfsRoutes(app, { config, lfs, locks, authenticate });
   registerGitRoutes(app, { config, repos, git, hookSessions, authenticate, hookUrl: () => hookUrl(app) });
 
   const firstAdmin = await accounts.ensureAdmin(config.adminPassword);
   app.addHook('onClose', async () => {
+    runs.stop();
     await queue.close();
     await db.destroy();
   });
-  return { app, services: { db, git, queue, accounts, repos, pushes, lfs, store }, firstAdmin };
+  return { app, services: { db, git, queue, accounts, repos, pushes, lfs, store, runs }, firstAdmin };
 }
 
-/** Hooks run on this machine and reach the process on loopback, on whatever port it got. */
-function hookUrl(app: FastifyInstance): string {
+/** Hooks and the embedded runner reach the process on loopback, on whatever port it got. */
+export function hookUrl(app: FastifyInstance): string {
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('server is not listening on TCP');
   return `http://${address.family === 'IPv6' && address.address !== '::' ? '[::1]' : '127.0.0.1'}:${address.port}`;
 }
 
-/** Without MLGIT_JWT_SECRET the embedded default keeps a generated one in the data dir, so restarts keep sessions. */
-async function persistentSecret(dataDir: string): Promise<string> {
-  const file = path.join(dataDir, 'jwt-secret');
+/** Secrets not given in config (JWT key, runner token) are generated once and kept in the data dir, so restarts keep them. */
+export async function persistentSecret(dataDir: string, name: string): Promise<string> {
+  const file = path.join(dataDir, name);
   try {
     return (await fs.readFile(file, 'utf8')).trim();
   } catch {

@@ -19,6 +19,29 @@ export interface Config {
   readonly lfs: { readonly maxObjectBytes: number; readonly actionTtlSeconds: number; readonly maxBatchObjects: number };
   /** Set when LFS objects live in S3 (or an S3-compatible store) instead of the data dir. */
   readonly s3: S3Config | null;
+  readonly runs: RunsConfig;
+}
+
+export interface RunsConfig {
+  /** `embedded`: this process also runs jobs (the default); `off`: only `mlgit runner` processes do. */
+  readonly runner: 'embedded' | 'off';
+  readonly runtime: 'process' | 'docker';
+  readonly dockerSocket: string;
+  /** Shared secret of runners; the embedded default keeps a generated one in the data dir. */
+  readonly runnerToken: string | null;
+  readonly runnerConcurrency: number;
+  readonly runnerWorkDir: string | null;
+  readonly heartbeatMs: number;
+  readonly stallTimeoutMs: number;
+  readonly maxLogBytes: number;
+  readonly cancelSuperseded: boolean;
+  readonly defaultTimeoutSeconds: number;
+  readonly maxTimeoutSeconds: number;
+  readonly defaultMemoryBytes: number;
+  readonly maxMemoryBytes: number;
+  readonly maxCpus: number;
+  readonly pids: number;
+  readonly maxMatrixExpansions: number;
 }
 
 export interface S3Config {
@@ -97,6 +120,30 @@ function s3Config(env: Env): S3Config | null {
   };
 }
 
+function runsConfig(env: Env): RunsConfig {
+  const runnerToken = env.MLGIT_RUNNER_TOKEN || null;
+  if (runnerToken !== null && runnerToken.length < 32) throw new ConfigError('MLGIT_RUNNER_TOKEN must be at least 32 characters');
+  return {
+    runner: oneOf(env, 'MLGIT_RUNNER', ['embedded', 'off'] as const, 'embedded'),
+    runtime: oneOf(env, 'MLGIT_RUNTIME', ['process', 'docker'] as const, 'process'),
+    dockerSocket: env.MLGIT_DOCKER_SOCKET || '/var/run/docker.sock',
+    runnerToken,
+    runnerConcurrency: int(env, 'MLGIT_RUNNER_CONCURRENCY', 2, 1),
+    runnerWorkDir: env.MLGIT_RUNNER_WORK_DIR ? path.resolve(env.MLGIT_RUNNER_WORK_DIR) : null,
+    heartbeatMs: int(env, 'MLGIT_RUNNER_HEARTBEAT_MS', 2000, 100),
+    stallTimeoutMs: int(env, 'MLGIT_RUN_STALL_TIMEOUT_MS', 60_000, 500),
+    maxLogBytes: int(env, 'MLGIT_RUN_MAX_LOG_BYTES', 256 * MiB, 1024),
+    cancelSuperseded: oneOf(env, 'MLGIT_RUN_CANCEL_SUPERSEDED', ['true', 'false'] as const, 'true') === 'true',
+    defaultTimeoutSeconds: int(env, 'MLGIT_RUN_DEFAULT_TIMEOUT_SECONDS', 3600, 1),
+    maxTimeoutSeconds: int(env, 'MLGIT_RUN_MAX_TIMEOUT_SECONDS', 6 * 3600, 1),
+    defaultMemoryBytes: int(env, 'MLGIT_RUN_DEFAULT_MEMORY_BYTES', 2048 * MiB, 16 * MiB),
+    maxMemoryBytes: int(env, 'MLGIT_RUN_MAX_MEMORY_BYTES', 8192 * MiB, 16 * MiB),
+    maxCpus: int(env, 'MLGIT_RUN_MAX_CPUS', 2, 1),
+    pids: int(env, 'MLGIT_RUN_PIDS_LIMIT', 512, 16),
+    maxMatrixExpansions: int(env, 'MLGIT_RUN_MAX_MATRIX', 64, 1),
+  };
+}
+
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
   const jwtSecret = env.MLGIT_JWT_SECRET || null;
   if (jwtSecret !== null && jwtSecret.length < 32) {
@@ -133,6 +180,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       maxBatchObjects: int(env, 'MLGIT_LFS_MAX_BATCH_OBJECTS', 1000, 100),
     },
     s3: s3Config(env),
+    runs: runsConfig(env),
     ...overrides,
   };
   return Object.freeze(config);

@@ -77,6 +77,8 @@ export function unreferencedObjects(db: Db) {
     .selectFrom('lfs_objects')
     .select(['oid', 'size'])
     .where(({ not, exists, selectFrom }) => not(exists(selectFrom('lfs_repo_objects').select('repo_id').whereRef('lfs_repo_objects.oid', '=', 'lfs_objects.oid'))))
+    // Run outputs share the content-addressed store: bytes a run produced stay while the run does.
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('run_outputs').select('run_id').whereRef('run_outputs.oid', '=', 'lfs_objects.oid'))))
     .execute();
 }
 
@@ -86,6 +88,7 @@ export async function deleteObjectIfUnreferenced(db: Db, oid: string): Promise<b
     .deleteFrom('lfs_objects')
     .where('oid', '=', oid)
     .where(({ not, exists, selectFrom }) => not(exists(selectFrom('lfs_repo_objects').select('repo_id').where('lfs_repo_objects.oid', '=', oid))))
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('run_outputs').select('run_id').where('run_outputs.oid', '=', oid))))
     .executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
 }

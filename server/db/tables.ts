@@ -78,7 +78,64 @@ export interface LfsLocksTable {
   locked_at: CreatedAt;
 }
 
+export interface RunsTable {
+  id: Generated<number>;
+  repo_id: number;
+  commit_sha: string;
+  ref: string | null;
+  dispatch_id: string;
+  project: string;
+  job_id: string;
+  job: string;
+  kind: string;
+  trigger: string;
+  status: string;
+  attempt: Generated<number>;
+  spec: ColumnType<unknown, string, string>;
+  depends_on: Generated<number[]>;
+  cache_key: string | null;
+  cached_from: number | null;
+  created_by: number | null;
+  runner: string | null;
+  exit_code: number | null;
+  message: string | null;
+  metric_problems: ColumnType<string[], string | undefined, string>;
+  comparison: ColumnType<unknown, string | null | undefined, string | null>;
+  cancel_requested: Generated<boolean>;
+  created_at: CreatedAt;
+  enqueued_at: Timestamp | null;
+  started_at: Timestamp | null;
+  heartbeat_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+export interface RunMetricsTable {
+  run_id: number;
+  key: string;
+  value: number;
+}
+
+export interface RunMetricPointsTable {
+  run_id: number;
+  key: string;
+  /** bigint: pg returns it as a string. */
+  step: ColumnType<string, number, never>;
+  value: number;
+}
+
+export interface RunOutputsTable {
+  run_id: number;
+  name: string;
+  type: string;
+  oid: string;
+  size: ColumnType<string, number, never>;
+}
+
 export interface Database {
+  runs: RunsTable;
+  run_metrics: RunMetricsTable;
+  run_metric_points: RunMetricPointsTable;
+  run_outputs: RunOutputsTable;
   lfs_objects: LfsObjectsTable;
   lfs_repo_objects: LfsRepoObjectsTable;
   lfs_locks: LfsLocksTable;
@@ -93,3 +150,4 @@ export type UserRow = Selectable<UsersTable>;
 export type TokenRow = Selectable<TokensTable>;
 export type RepoRow = Selectable<ReposTable>;
 export type NewRepo = Insertable<ReposTable>;
+export type RunRow = Selectable<RunsTable>;

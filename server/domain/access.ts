@@ -12,6 +12,7 @@ export function atLeast(level: AccessLevel, wanted: Role): boolean {
  * token can never push even for the owner.
  */
 export function accessLevel(principal: Principal | null, repo: Repo, collaboratorRole: Role | null): AccessLevel {
+  if (principal?.job) return principal.job.repoIds.has(repo.id) ? 'read' : 'none';
   let level: AccessLevel = repo.private ? 'none' : 'read';
   if (principal) {
     const { user } = principal;

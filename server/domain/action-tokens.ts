@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { SignedTokens } from './signed-tokens.ts';
 
 export type TransferOperation = 'upload' | 'download' | 'verify';
 
@@ -22,40 +22,24 @@ export interface ActionClaims {
  * The user's own credentials are never echoed into action headers (protocols.md).
  */
 export class ActionTokens {
-  private readonly key: Buffer;
+  private readonly tokens: SignedTokens<Omit<ActionClaims, 'exp'>>;
 
   constructor(
     secret: string,
     readonly ttlSeconds: number,
   ) {
-    // A key of its own, so an action token can never pass as a session JWT or vice versa.
-    this.key = createHmac('sha256', secret).update('mlgit lfs action tokens v1').digest();
+    this.tokens = new SignedTokens(secret, 'mlgit lfs action tokens v1');
   }
 
   sign(claims: Omit<ActionClaims, 'exp'>, now = Date.now()): string {
-    const body = Buffer.from(JSON.stringify({ ...claims, exp: Math.floor(now / 1000) + this.ttlSeconds })).toString('base64url');
-    return `${body}.${this.mac(body)}`;
+    return this.tokens.sign(claims, this.ttlSeconds, now);
   }
 
   /** The claims when the token is authentic, unexpired and for exactly this operation and object. */
   verify(token: string, expected: { op: TransferOperation; repoId: number; oid: string }, now = Date.now()): ActionClaims | null {
-    const [body, mac, extra] = token.split('.');
-    if (!body || !mac || extra !== undefined) return null;
-    const wanted = Buffer.from(this.mac(body));
-    const given = Buffer.from(mac);
-    if (wanted.length !== given.length || !timingSafeEqual(wanted, given)) return null;
-    let claims: ActionClaims;
-    try {
-      claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as ActionClaims;
-    } catch {
-      return null;
-    }
-    if (claims.exp * 1000 < now) return null;
+    const claims = this.tokens.open(token, now);
+    if (!claims) return null;
     if (claims.op !== expected.op || claims.repoId !== expected.repoId || claims.oid !== expected.oid) return null;
     return claims;
-  }
-
-  private mac(body: string): string {
-    return createHmac('sha256', this.key).update(body).digest('base64url');
   }
 }

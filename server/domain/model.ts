@@ -14,7 +14,9 @@ export const SCOPES: readonly Scope[] = ['read', 'write', 'admin'];
 export interface Principal {
   readonly user: User;
   readonly scopes: ReadonlySet<Scope>;
-  readonly via: 'password' | 'token' | 'jwt';
+  readonly via: 'password' | 'token' | 'jwt' | 'job';
+  /** A runner fetching for one run: read access to exactly these repos, nothing else. */
+  readonly job?: { readonly runId: number; readonly repoIds: ReadonlySet<number> };
 }
 
 export type RepoKind = 'model' | 'dataset';

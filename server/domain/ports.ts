@@ -81,6 +81,11 @@ export interface GitBackend {
   newLfsPointers(repoId: number, tips: string[], quarantine: QuarantineEnv): Promise<LfsPointer[]>;
   /** Paths that the commits a push adds touch (read from its quarantine). */
   touchedPaths(repoId: number, tips: string[], quarantine: QuarantineEnv): Promise<string[]>;
+  /** Files that differ between two commits (`from` null: every file of `to`), capped at `limit`. */
+  changedPaths(repoId: number, from: string | null, to: string, limit: number): Promise<string[]>;
+  /** Object ids of the blobs under these literal path prefixes at a commit ('' = root tree itself). */
+  pathIds(repoId: number, commit: string, prefixes: readonly string[]): Promise<{ path: string; sha: string }[]>;
+  mergeBase(repoId: number, a: string, b: string): Promise<string | null>;
   maintain(repoId: number): Promise<void>;
   fsck(repoId: number): Promise<{ ok: boolean; output: string }>;
   refs(repoId: number): Promise<GitRef[]>;
@@ -123,4 +128,13 @@ export interface ObjectStore {
   presignUpload(oid: string, size: number): Promise<TransferAction | null>;
   /** A presigned download, or null when bytes come through mlgit. */
   presignDownload(oid: string, size: number): Promise<TransferAction | null>;
+}
+
+/** Job logs: appended while a run runs (bounded per run), read back and followed by users. */
+export interface RunLogStore {
+  /** Appends the stream; bytes beyond `maxBytes` in total are dropped after one truncation notice. */
+  append(runId: number, chunk: Readable, maxBytes: number): Promise<{ written: number; truncated: boolean }>;
+  size(runId: number): Promise<number>;
+  /** The log from byte `start` to its current end, or null when the run has no log yet. */
+  read(runId: number, start: number): Promise<Readable | null>;
 }

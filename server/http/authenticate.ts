@@ -3,6 +3,7 @@ import type { AccountService } from '../domain/accounts.ts';
 import { DomainError, unauthenticated } from '../domain/errors.ts';
 import type { Principal } from '../domain/model.ts';
 import type { AuthFailureLimiter } from './auth-failures.ts';
+import { JobTokens } from '../domain/runs/job-tokens.ts';
 
 export type Authenticate = (request: FastifyRequest) => Promise<Principal | null>;
 
@@ -11,7 +12,12 @@ export type Authenticate = (request: FastifyRequest) => Promise<Principal | null
  * `Bearer <jwt|token>` (API clients). No header -> anonymous. Wrong credentials -> 401,
  * counted per client address; too many -> 429 before any check runs.
  */
-export function makeAuthenticate(app: FastifyInstance, accounts: AccountService, limiter: AuthFailureLimiter): Authenticate {
+export function makeAuthenticate(
+  app: FastifyInstance,
+  accounts: AccountService,
+  limiter: AuthFailureLimiter,
+  jobPrincipal: (token: string) => Promise<Principal | null>,
+): Authenticate {
   const cache = new WeakMap<FastifyRequest, Promise<Principal | null>>();
 
   async function resolve(request: FastifyRequest): Promise<Principal | null> {
@@ -36,9 +42,13 @@ export function makeAuthenticate(app: FastifyInstance, accounts: AccountService,
       const decoded = Buffer.from(value, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       if (colon <= 0) return null;
-      return accounts.authenticateBasic(decoded.slice(0, colon), decoded.slice(colon + 1));
+      const secret = decoded.slice(colon + 1);
+      // Runners fetch with a job-scoped token (any user name, as git needs one).
+      if (JobTokens.looksLikeJobToken(secret)) return jobPrincipal(secret);
+      return accounts.authenticateBasic(decoded.slice(0, colon), secret);
     }
     if (scheme === 'bearer') {
+      if (JobTokens.looksLikeJobToken(value)) return jobPrincipal(value);
       const byToken = await accounts.authenticateToken(value);
       if (byToken) return byToken;
       try {

@@ -32,6 +32,8 @@ function serviceConfig(hooksDir: string, maxPushBytes: number): string[] {
     'receive.advertisePushOptions=true',
     `receive.maxInputSize=${maxPushBytes}`,
     'uploadpack.allowFilter=true',
+    // Runners fetch exactly the commit of their run (which may no longer be a ref tip).
+    'uploadpack.allowReachableSHA1InWant=true',
     'uploadpack.allowAnySHA1InWant=false',
   ].flatMap((c) => ['-c', c]);
 }
@@ -163,6 +165,35 @@ export class GitCliBackend implements GitBackend {
       env: this.quarantineEnv(repoId, quarantine),
     });
     return [...new Set(out.split('\0').map((p) => p.replace(/^\n/, '')).filter(Boolean))];
+  }
+
+  async changedPaths(repoId: number, from: string | null, to: string, limit: number): Promise<string[]> {
+    if (!SHA.test(to) || (from !== null && !SHA.test(from))) return [];
+    const args = from === null ? ['ls-tree', '-r', '--name-only', '-z', to] : ['diff', '--name-only', '-z', '--no-renames', from, to, '--'];
+    const out = await runGitOk(args, { cwd: this.repoPath(repoId) });
+    return out.split('\0').filter(Boolean).slice(0, limit);
+  }
+
+  async pathIds(repoId: number, commit: string, prefixes: readonly string[]): Promise<{ path: string; sha: string }[]> {
+    if (!SHA.test(commit)) return [];
+    const cwd = this.repoPath(repoId);
+    if (prefixes.includes('')) return [{ path: '', sha: (await runGitOk(['rev-parse', `${commit}^{tree}`], { cwd })).trim() }];
+    if (prefixes.length === 0) return [];
+    // ":(literal)" so a prefix is never read as a pathspec pattern or option.
+    const out = await runGitOk(['ls-tree', '-r', '-z', '--full-tree', commit, '--', ...prefixes.map((p) => `:(literal)${p}`)], { cwd });
+    return out
+      .split('\0')
+      .filter(Boolean)
+      .map((line) => {
+        const tab = line.indexOf('\t');
+        return { path: line.slice(tab + 1), sha: line.slice(0, tab).split(' ')[2] ?? '' };
+      });
+  }
+
+  async mergeBase(repoId: number, a: string, b: string): Promise<string | null> {
+    if (!SHA.test(a) || !SHA.test(b)) return null;
+    const result = await runGit(['merge-base', a, b], { cwd: this.repoPath(repoId) });
+    return result.code === 0 ? result.stdout.toString().trim() : null;
   }
 
   async maintain(repoId: number): Promise<void> {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { HookSessions } from '../../domain/hook-sessions.ts';
-import type { RefUpdate } from '../../domain/model.ts';
+import type { RefUpdate, Repo } from '../../domain/model.ts';
 import type { QuarantineEnv } from '../../domain/ports.ts';
 import type { PushService } from '../../domain/pushes.ts';
 import type { RepoService } from '../../domain/repos.ts';
@@ -49,7 +49,15 @@ function isLoopback(address: string): boolean {
  * The API that hooks/mlgit-hook.mjs calls from inside `git receive-pack`: loopback only, and
  * the push is identified by the one-time secret in the hook's environment.
  */
-export function registerHookRoutes(app: FastifyInstance, deps: { hookSessions: HookSessions; pushes: PushService; repos: RepoService }): void {
+export function registerHookRoutes(
+  app: FastifyInstance,
+  deps: {
+    hookSessions: HookSessions;
+    pushes: PushService;
+    repos: RepoService;
+    dispatchPush: (repo: Repo, pusherId: number, updates: RefUpdate[], pushOptions: string[]) => Promise<unknown>;
+  },
+): void {
   app.post<{ Params: { hook: string }; Body: HookBody }>(
     '/internal/hooks/:hook',
     { schema: { body: hookBody }, bodyLimit: 64 * 1024 * 1024 },
@@ -65,6 +73,10 @@ export function registerHookRoutes(app: FastifyInstance, deps: { hookSessions: H
           return deps.pushes.preReceive(repo, context.pusherId, updates, request.body.quarantine ?? {});
         case 'post-receive':
           await deps.pushes.postReceive(context, updates);
+          // The push has landed whatever happens here; a dispatch failure is logged, not shown as a push error.
+          await deps.dispatchPush(repo, context.pusherId, updates, request.body.push_options ?? []).catch((err: unknown) => {
+            request.log.error({ err, repoId: repo.id }, 'dispatching runs for a push failed');
+          });
           return { ok: true, messages: [] };
         default:
           return sendError(reply, 404, 'not_found', `unknown hook "${request.params.hook}"`);

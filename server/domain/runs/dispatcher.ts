@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto';
+import { parse as parseYaml } from 'yaml';
+import { formatIssue, parseManifest, parsePushOptions, pathsMatch, refMatchesTriggers, literalPrefix, type Manifest, type Scalar } from '../../../schema/manifest.ts';
+import type { Db } from '../../db/connect.ts';
+import * as resultsDb from '../../db/run-results.ts';
+import * as runsDb from '../../db/runs.ts';
+import { invalid } from '../errors.ts';
+import { type RefUpdate, type Repo, ZERO_SHA } from '../model.ts';
+import type { GitBackend } from '../ports.ts';
+import { toRun, type Run, type RunEvents } from './model.ts';
+import { resolveParams } from './params.ts';
+import { planRuns, type PlannedRun, type RunLimits } from './plan.ts';
+import type { RunScheduler } from './scheduler.ts';
+
+const MANIFEST = 'mlproject.yaml';
+const MAX_MANIFEST_BYTES = 1024 * 1024;
+const MAX_PARAMS_FILE_BYTES = 256 * 1024;
+const MAX_CHANGED_PATHS = 100_000;
+
+export interface DispatchOptions {
+  readonly limits: RunLimits;
+  /** A new push to a ref cancels the queued runs of older pushes to it. */
+  readonly cancelSuperseded: boolean;
+}
+
+/** Resolves `owner/name` of a dataset repo that the run's creator may read, or null. */
+export type DatasetRepoResolver = (creatorId: number | null, fullName: string) => Promise<{ id: number } | null>;
+
+export interface ManualRunRequest {
+  readonly ref?: unknown;
+  readonly jobs?: unknown;
+  readonly params?: unknown;
+}
+
+/** post-receive and the manual-run API: from a commit's manifest to run rows in the queue. */
+export class RunDispatcher {
+  constructor(
+    private readonly db: Db,
+    private readonly git: GitBackend,
+    private readonly scheduler: RunScheduler,
+    private readonly events: RunEvents,
+    private readonly resolveDatasetRepo: DatasetRepoResolver,
+    private readonly onCached: (run: Run) => Promise<void>,
+    private readonly options: DispatchOptions,
+  ) {}
+
+  /** Called from post-receive: never throws for a bad manifest (pre-receive has shown its errors). */
+  async dispatchPush(repo: Repo, pusherId: number | null, updates: readonly RefUpdate[], pushOptions: readonly string[]): Promise<Run[]> {
+    if (parsePushOptions([...pushOptions]).ciSkip) return [];
+    const created: Run[] = [];
+    for (const update of updates) {
+      if (update.newSha === ZERO_SHA) continue;
+      const isTag = update.ref.startsWith('refs/tags/');
+      if (!isTag && !update.ref.startsWith('refs/heads/')) continue;
+      const manifest = await this.loadManifest(repo, update.newSha);
+      if (!manifest) continue;
+      const triggered = refMatchesTriggers(manifest, update.ref, repo.defaultBranch);
+      if (!triggered.push) continue;
+      const pathFilter = isTag ? undefined : manifest.triggers?.push;
+      if (pathFilter && (pathFilter.paths || pathFilter.paths_ignore)) {
+        const from = update.oldSha === ZERO_SHA ? null : update.oldSha;
+        const changed = await this.git.changedPaths(repo.id, from, update.newSha, MAX_CHANGED_PATHS);
+        if (!pathsMatch(pathFilter, changed)) continue;
+      }
+      const dispatchId = randomUUID();
+      const runs = await this.createRuns(repo, manifest, {
+        commitSha: update.newSha,
+        ref: update.ref,
+        trigger: isTag ? 'tag' : 'push',
+        jobs: triggered.jobs,
+        overrides: {},
+        creatorId: pusherId,
+        dispatchId,
+        strictParams: false,
+      });
+      created.push(...runs);
+      if (this.options.cancelSuperseded) await this.cancelSuperseded(repo.id, update.ref, dispatchId, update.newSha);
+    }
+    return created;
+  }
+
+  /** POST .../runs: a manual run of a ref, with param overrides checked against the schema (422 on problems). */
+  async dispatchManual(repo: Repo, creatorId: number, request: ManualRunRequest): Promise<Run[]> {
+    const ref = request.ref === undefined ? repo.defaultBranch : request.ref;
+    if (typeof ref !== 'string' || ref.length === 0 || ref.length > 1024) throw invalid('"ref" must be a branch, tag or commit');
+    const jobs = request.jobs;
+    if (jobs !== undefined && (!Array.isArray(jobs) || jobs.some((j) => typeof j !== 'string') || jobs.length > 100)) {
+      throw invalid('"jobs" must be a list of job ids');
+    }
+    const params = request.params ?? {};
+    if (typeof params !== 'object' || params === null || Array.isArray(params)) throw invalid('"params" must be an object of param values');
+    const commitSha = await this.git.resolveCommit(repo.id, ref);
+    if (!commitSha) throw invalid(`ref "${ref}" does not name a commit in ${repo.owner}/${repo.name}`);
+    const text = await this.readManifestText(repo, commitSha);
+    if (text === null) throw invalid(`${MANIFEST} is missing at ${ref}`);
+    const parsed = parseManifest(text);
+    if (!parsed.manifest) throw invalid(`${MANIFEST} at ${ref} is invalid:\n${parsed.errors.map((e) => formatIssue(e)).join('\n')}`);
+    const manifest = parsed.manifest;
+    const allowed = manifest.triggers?.manual?.jobs ?? Object.keys(manifest.jobs);
+    const wanted = (jobs as string[] | undefined) ?? allowed;
+    const unknown = wanted.filter((j) => !manifest.jobs[j]);
+    if (unknown.length) throw invalid(`unknown job(s): ${unknown.join(', ')}; the manifest has ${Object.keys(manifest.jobs).join(', ')}`);
+    const notManual = wanted.filter((j) => !allowed.includes(j));
+    if (notManual.length) throw invalid(`job(s) ${notManual.join(', ')} may not be started manually (triggers.manual.jobs)`);
+    const fullRef = ref.startsWith('refs/') ? ref : (await this.git.refs(repo.id)).find((r) => r.name === `refs/heads/${ref}` || r.name === `refs/tags/${ref}`)?.name ?? null;
+    return this.createRuns(repo, manifest, {
+      commitSha,
+      ref: fullRef,
+      trigger: 'manual',
+      jobs: wanted,
+      overrides: params as Record<string, unknown>,
+      creatorId,
+      dispatchId: randomUUID(),
+      strictParams: true,
+    });
+  }
+
+  private async readManifestText(repo: Repo, commitSha: string): Promise<string | null> {
+    const file = await this.git.readFileAt(repo.id, commitSha, MANIFEST, MAX_MANIFEST_BYTES, {});
+    return file.kind === 'file' && file.content ? file.content.toString('utf8') : null;
+  }
+
+  private async loadManifest(repo: Repo, commitSha: string): Promise<Manifest | null> {
+    const text = await this.readManifestText(repo, commitSha);
+    return text === null ? null : parseManifest(text).manifest;
+  }
+
+  private async createRuns(
+    repo: Repo,
+    manifest: Manifest,
+    c: {
+      commitSha: string;
+      ref: string | null;
+      trigger: string;
+      jobs: readonly string[] | null;
+      overrides: Record<string, unknown>;
+      creatorId: number | null;
+      dispatchId: string;
+      strictParams: boolean;
+    },
+  ): Promise<Run[]> {
+    const layers = [{ source: 'params file', values: await this.paramsFile(repo, manifest, c.commitSha) }];
+    if (Object.keys(c.overrides).length) layers.push({ source: 'request', values: c.overrides });
+    const params = resolveParams(manifest.params?.schema, layers);
+    if (params.problems.length && c.strictParams) throw invalid(`invalid params: ${params.problems.join('; ')}`);
+
+    const remoteDatasets: Record<string, { repoId: number; repo: string; commit: string }> = {};
+    const datasetProblems: string[] = [];
+    for (const [name, dataset] of Object.entries(manifest.datasets ?? {})) {
+      if (!dataset.repo) continue;
+      const target = await this.resolveDatasetRepo(c.creatorId, dataset.repo);
+      const commit = target ? await this.git.resolveCommit(target.id, dataset.ref ?? 'HEAD') : null;
+      if (!target || !commit) datasetProblems.push(`dataset "${name}": ${dataset.repo}@${dataset.ref ?? 'HEAD'} is not readable or does not exist`);
+      else remoteDatasets[name] = { repoId: target.id, repo: dataset.repo, commit };
+    }
+    if (datasetProblems.length && c.strictParams) throw invalid(datasetProblems.join('; '));
+
+    const inputIds = await this.inputIdsAt(repo.id, c.commitSha, manifest);
+    let planned: PlannedRun[];
+    try {
+      planned = planRuns(manifest, {
+        commitSha: c.commitSha,
+        ref: c.ref,
+        selectedJobs: c.jobs,
+        params: params.values,
+        inputIds,
+        remoteDatasets,
+        limits: this.options.limits,
+      });
+    } catch (err) {
+      if (c.strictParams) throw invalid((err as Error).message);
+      return [];
+    }
+    const problems = [...params.problems, ...datasetProblems];
+    const runIdsByJob = new Map<string, number[]>();
+    const created: Run[] = [];
+    for (const plan of planned) {
+      const dependsOn = plan.dependsOnJobs.flatMap((j) => runIdsByJob.get(j) ?? []);
+      const hit = plan.cacheKey && !problems.length ? await runsDb.successfulRunByCacheKey(this.db, repo.id, plan.cacheKey) : undefined;
+      const row = await runsDb.insertRun(this.db, {
+        repo_id: repo.id,
+        commit_sha: c.commitSha,
+        ref: c.ref,
+        dispatch_id: c.dispatchId,
+        project: manifest.name,
+        job_id: plan.jobId,
+        job: plan.job,
+        kind: plan.kind,
+        trigger: c.trigger,
+        status: problems.length ? 'error' : hit ? 'cached' : 'queued',
+        spec: plan.spec,
+        depends_on: dependsOn,
+        cache_key: plan.cacheKey,
+        cached_from: hit ? (hit.cached_from ?? hit.id) : null,
+        created_by: c.creatorId,
+        message: problems.length ? problems.join('; ') : hit ? `cache hit: reuses run ${hit.cached_from ?? hit.id}` : null,
+      });
+      if (hit) await resultsDb.copyResults(this.db, hit.id, row.id);
+      runIdsByJob.set(plan.jobId, [...(runIdsByJob.get(plan.jobId) ?? []), row.id]);
+      const run = toRun(row);
+      created.push(run);
+      if (run.status === 'queued') this.events.queued(run);
+    }
+    for (const run of created) if (run.status !== 'queued') await this.onCached(run);
+    await this.scheduler.enqueueReady(c.dispatchId);
+    return created;
+  }
+
+  /** Committed param values (params.file, or params.yaml when present); a bad file counts as none. */
+  private async paramsFile(repo: Repo, manifest: Manifest, commitSha: string): Promise<Record<string, unknown>> {
+    const file = await this.git.readFileAt(repo.id, commitSha, manifest.params?.file ?? 'params.yaml', MAX_PARAMS_FILE_BYTES, {});
+    if (file.kind !== 'file' || !file.content) return {};
+    try {
+      const values: unknown = parseYaml(file.content.toString('utf8'), { maxAliasCount: 10 });
+      return values && typeof values === 'object' && !Array.isArray(values) ? (values as Record<string, Scalar>) : {};
+    } catch {
+      return {};
+    }
+  }
+
+  /** One ls-tree for every input and in-repo dataset path of the manifest; globs filtered here. */
+  private async inputIdsAt(repoId: number, commitSha: string, manifest: Manifest): Promise<(patterns: readonly string[] | undefined) => Record<string, string>> {
+    const patterns = new Set<string>();
+    for (const job of Object.values(manifest.jobs)) for (const p of job.inputs ?? []) patterns.add(p);
+    for (const d of Object.values(manifest.datasets ?? {})) if (!d.repo) patterns.add(d.path);
+    const prefixes = [...new Set([...patterns].map(literalPrefix))];
+    const entries = prefixes.includes('') ? [] : await this.git.pathIds(repoId, commitSha, prefixes);
+    const [root] = await this.git.pathIds(repoId, commitSha, ['']);
+    return (wanted) => {
+      // No `inputs`: any file may matter, so the whole tree is the input.
+      if (!wanted || wanted.length === 0 || wanted.some((p) => literalPrefix(p) === '')) return { '': root?.sha ?? '' };
+      const out: Record<string, string> = {};
+      for (const pattern of wanted) {
+        const prefix = literalPrefix(pattern);
+        const isGlob = prefix !== pattern.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+        for (const e of entries) {
+          const under = e.path === prefix || e.path.startsWith(`${prefix}/`);
+          if (under && (!isGlob || pathsMatch({ paths: [pattern] }, [e.path]))) out[e.path] = e.sha;
+        }
+        if (!Object.keys(out).some((p) => p === prefix || p.startsWith(`${prefix}/`))) out[pattern] = 'missing';
+      }
+      return out;
+    };
+  }
+
+  private async cancelSuperseded(repoId: number, ref: string, dispatchId: string, newSha: string): Promise<void> {
+    const older = await runsDb.queuedRunsOfRef(this.db, repoId, ref, dispatchId);
+    const cancelled = await runsDb.cancelQueued(this.db, older.map((r) => r.id), `superseded by a push of ${newSha.slice(0, 7)}`);
+    for (const row of cancelled) this.events.completed(toRun(row), {});
+    // Their dependents end too, saying which dependency was cancelled.
+    for (const dispatch of new Set(cancelled.map((r) => r.dispatch_id))) await this.scheduler.enqueueReady(dispatch);
+  }
+}

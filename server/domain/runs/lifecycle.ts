@@ -1,0 +1,212 @@
+import { Readable } from 'node:stream';
+import type { ClaimedJob, CompleteRequest, RunnerSignal } from '../../../schema/runner-protocol.ts';
+import type { Db } from '../../db/connect.ts';
+import * as resultsDb from '../../db/run-results.ts';
+import * as runsDb from '../../db/runs.ts';
+import { conflict, invalid, notFound } from '../errors.ts';
+import type { Principal, Repo } from '../model.ts';
+import type { ObjectStore, RunLogStore } from '../ports.ts';
+import { JobTokens } from './job-tokens.ts';
+import { toRun, type Run, type RunStatus } from './model.ts';
+import type { RetryWhen } from './plan.ts';
+import type { RunResults } from './results.ts';
+import type { RunScheduler } from './scheduler.ts';
+
+export interface LifecycleOptions {
+  readonly maxLogBytes: number;
+  /** A running run whose runner has been silent this long is retried or marked error. */
+  readonly stallTimeoutMs: number;
+}
+
+type RepoLookup = (id: number) => Promise<Repo | null>;
+
+const JOB_USER = { id: 0, username: 'mlgit-job', email: null, isAdmin: false, createdAt: new Date(0) } as const;
+
+/** The runner-facing half of a run's life: claim, heartbeat and logs, outputs, completion, retries, stalls, cancel. */
+export class RunLifecycle {
+  constructor(
+    private readonly db: Db,
+    private readonly repoById: RepoLookup,
+    private readonly store: ObjectStore,
+    private readonly logs: RunLogStore,
+    private readonly tokens: JobTokens,
+    private readonly scheduler: RunScheduler,
+    private readonly results: RunResults,
+    private readonly options: LifecycleOptions,
+  ) {}
+
+  async claim(runId: number, attempt: number, runner: string): Promise<ClaimedJob> {
+    const current = await runsDb.findRun(this.db, runId);
+    if (!current) throw notFound('run');
+    if (current.attempt !== attempt) throw conflict(`run ${runId} is at attempt ${current.attempt}, not ${attempt}`);
+    const row = await runsDb.claim(this.db, runId, runner.slice(0, 200));
+    if (!row) throw conflict(`run ${runId} is ${current.status}, not queued`);
+    const run = toRun(row);
+    const repo = await this.repoById(run.repoId);
+    if (!repo) throw notFound('repository');
+    await this.note(run, `[mlgit] run ${run.id} attempt ${run.attempt}: ${run.job} on ${run.commitSha.slice(0, 7)}, claimed by ${runner}\n`);
+    this.results.started(run);
+    const repoIds = [run.repoId, ...run.spec.datasets.map((d) => d.repoId)];
+    // Valid for the job's timeout plus time to fetch and report; every use also checks the attempt is running.
+    const token = this.tokens.mint({ runId: run.id, attempt: run.attempt, repoIds }, run.spec.job.timeoutSeconds + 1800);
+    const inputs = [];
+    for (const depId of run.dependsOn) {
+      for (const output of await resultsDb.outputsOfRun(this.db, depId)) {
+        inputs.push({ path: output.name, oid: output.oid, size: Number(output.size), href: `/api/v1/runner/runs/${run.id}/inputs/${output.oid}` });
+      }
+    }
+    return {
+      run: { id: run.id, attempt: run.attempt, repo: `${repo.owner}/${repo.name}`, commit: run.commitSha, ref: run.ref, job: run.job, project: run.project },
+      source: { url: `/${repo.owner}/${repo.name}.git`, username: 'mlgit-job', token },
+      datasets: run.spec.datasets.map((d) => ({ name: d.name, url: `/${d.repo}.git`, commit: d.commit })),
+      inputs,
+      spec: run.spec.job,
+    };
+  }
+
+  /** The principal a job token stands for, while its attempt runs; null otherwise. */
+  async jobPrincipal(token: string): Promise<Principal | null> {
+    const claims = this.tokens.open(token);
+    if (!claims) return null;
+    const row = await runsDb.findRun(this.db, claims.runId);
+    if (!row || row.status !== 'running' || row.attempt !== claims.attempt) return null;
+    return { user: JOB_USER, scopes: new Set(['read']), via: 'job', job: { runId: claims.runId, repoIds: new Set(claims.repoIds) } };
+  }
+
+  async heartbeat(runId: number, attempt: number): Promise<RunnerSignal> {
+    const cancel = await runsDb.heartbeat(this.db, runId, attempt);
+    if (cancel === undefined) throw conflict(`run ${runId} attempt ${attempt} is not running`);
+    return { cancel };
+  }
+
+  async appendLog(runId: number, attempt: number, body: Readable): Promise<RunnerSignal> {
+    const signal = await this.heartbeat(runId, attempt);
+    await this.logs.append(runId, body, this.options.maxLogBytes);
+    return signal;
+  }
+
+  /** Stores one declared output (hash and size verified by the store) and lists it on the run. */
+  async uploadOutput(runId: number, attempt: number, name: string, oid: string, size: number, body: Readable): Promise<void> {
+    await this.heartbeat(runId, attempt);
+    const run = toRun((await runsDb.findRun(this.db, runId))!);
+    const declared = run.spec.job.outputs.find((o) => o.path === name || `${o.path}.tar` === name);
+    if (!declared) throw invalid(`"${name}" is not an output declared by job ${run.jobId}`);
+    await this.store.put(oid, size, body);
+    await resultsDb.insertOutput(this.db, runId, { name, type: declared.type, oid, size });
+  }
+
+  /** An output of a run this run depends on (the runner places it in the workspace). */
+  async input(runId: number, oid: string): Promise<{ size: number; body: Readable }> {
+    const run = await runsDb.findRun(this.db, runId);
+    if (!run || run.status !== 'running') throw conflict(`run ${runId} is not running`);
+    for (const depId of run.depends_on) {
+      const output = (await resultsDb.outputsOfRun(this.db, depId)).find((o) => o.oid === oid);
+      if (output) return { size: Number(output.size), body: await this.store.get(oid) };
+    }
+    throw notFound('input');
+  }
+
+  async complete(runId: number, request: CompleteRequest): Promise<Run> {
+    const current = await runsDb.findRun(this.db, runId);
+    if (!current) throw notFound('run');
+    const run = toRun(current);
+    if (run.status !== 'running' || run.attempt !== request.attempt) throw conflict(`run ${runId} attempt ${request.attempt} is not running`);
+    const { status, reason, message } = settle(run, request);
+    if (this.shouldRetry(run, status, reason)) {
+      const requeued = await runsDb.requeue(this.db, runId, run.attempt, `attempt ${run.attempt} ${message}; retrying`);
+      if (requeued) {
+        await this.note(run, `[mlgit] attempt ${run.attempt} ${message}; retrying (${run.attempt} of ${run.spec.retries.max} retries used)\n`);
+        await this.scheduler.enqueue(toRun(requeued));
+        return toRun(requeued);
+      }
+    }
+    const row = await runsDb.finish(this.db, runId, run.attempt, { status, exitCode: request.exit_code, message });
+    if (!row) throw conflict(`run ${runId} attempt ${request.attempt} was settled meanwhile`);
+    await this.note(run, `[mlgit] ${message}\n`);
+    const finished = toRun(row);
+    await this.results.completed(finished, status === 'success' ? request.metrics : undefined);
+    await this.scheduler.enqueueReady(finished.dispatchId);
+    return finished;
+  }
+
+  /** Users cancel: queued runs end now, running ones are stopped by their runner at its next heartbeat. */
+  async cancel(run: Run): Promise<Run> {
+    if (run.status === 'queued') {
+      const [row] = await runsDb.cancelQueued(this.db, [run.id], 'cancelled by a user');
+      if (row) {
+        const cancelled = toRun(row);
+        await this.results.completed(cancelled, undefined);
+        await this.scheduler.enqueueReady(cancelled.dispatchId);
+        return cancelled;
+      }
+    }
+    if (run.status === 'running' || run.status === 'queued') {
+      await runsDb.requestCancel(this.db, run.id);
+      return toRun((await runsDb.findRun(this.db, run.id))!);
+    }
+    throw conflict(`run ${run.id} has already finished (${run.status})`);
+  }
+
+  /**
+   * Stall detection: a runner that died mid-job stops heartbeating; its run is retried (when
+   * retries.when allows infra_error) or marked error, never left running. Runs that were
+   * enqueued but never claimed (a queue lost with a restart) are enqueued again.
+   */
+  async sweep(now = Date.now()): Promise<{ retried: number; failed: number; reenqueued: number }> {
+    const stats = { retried: 0, failed: 0, reenqueued: 0 };
+    for (const row of await runsDb.stalledRuns(this.db, new Date(now - this.options.stallTimeoutMs))) {
+      const run = toRun(row);
+      const message = `runner ${run.runner ?? '?'} stopped responding (no heartbeat for ${Math.round(this.options.stallTimeoutMs / 1000)} s)`;
+      if (this.shouldRetry(run, 'error', 'infra_error')) {
+        const requeued = await runsDb.requeue(this.db, run.id, run.attempt, `attempt ${run.attempt}: ${message}; retrying`);
+        if (requeued) {
+          await this.note(run, `[mlgit] ${message}; retrying\n`);
+          await this.scheduler.enqueue(toRun(requeued));
+          stats.retried++;
+        }
+        continue;
+      }
+      const finished = await runsDb.finish(this.db, run.id, run.attempt, { status: 'error', exitCode: null, message });
+      if (finished) {
+        await this.note(run, `[mlgit] ${message}\n`);
+        await this.results.completed(toRun(finished), undefined);
+        await this.scheduler.enqueueReady(run.dispatchId);
+        stats.failed++;
+      }
+    }
+    for (const row of await runsDb.unclaimedRuns(this.db, new Date(now - this.options.stallTimeoutMs))) {
+      await this.scheduler.enqueue(toRun(row));
+      stats.reenqueued++;
+    }
+    return stats;
+  }
+
+  private shouldRetry(run: Run, status: RunStatus, reason: RetryWhen | null): boolean {
+    if (status === 'success' || status === 'cancelled' || run.attempt > run.spec.retries.max) return false;
+    const when = run.spec.retries.when;
+    return when.includes('any') || (reason !== null && when.includes(reason));
+  }
+
+  private async note(run: Run, text: string): Promise<void> {
+    await this.logs.append(run.id, Readable.from([Buffer.from(text)]), this.options.maxLogBytes + 4096);
+  }
+}
+
+/** The final status, the retries.when reason it counts as, and a sentence for the run and its log. */
+export function settle(run: Run, r: CompleteRequest): { status: RunStatus; reason: RetryWhen | null; message: string } {
+  const took = `after ${(r.duration_ms / 1000).toFixed(1)} s`;
+  switch (r.outcome) {
+    case 'exited':
+      return r.exit_code === 0
+        ? { status: 'success', reason: null, message: `succeeded ${took}` }
+        : { status: 'failed', reason: null, message: `failed with exit code ${r.exit_code} ${took}` };
+    case 'timeout':
+      return { status: 'timed_out', reason: 'timeout', message: `timed out after ${run.spec.job.timeoutSeconds} s` };
+    case 'oom':
+      return { status: 'failed', reason: 'oom', message: `ran out of memory (limit ${Math.round(run.spec.job.resources.memoryBytes / 2 ** 20)} MiB) ${took}` };
+    case 'cancelled':
+      return { status: 'cancelled', reason: null, message: `cancelled ${took}` };
+    case 'error':
+      return { status: 'error', reason: 'infra_error', message: `infrastructure error: ${(r.message ?? 'unknown').slice(0, 2000)}` };
+  }
+}

@@ -1,0 +1,113 @@
+import type { CompleteRequest } from '../../../schema/runner-protocol.ts';
+import type { Db } from '../../db/connect.ts';
+import * as resultsDb from '../../db/run-results.ts';
+import * as runsDb from '../../db/runs.ts';
+import { compareMetrics } from '../compare.ts';
+import { parseMetricsFile } from '../metrics-files.ts';
+import { renderNote, type NoteRun } from '../note-format.ts';
+import type { NotesWriter } from '../notes-writer.ts';
+import type { GitBackend } from '../ports.ts';
+import { durationMs, toRun, type Comparison, type Run, type RunEvents } from './model.ts';
+
+const BASELINE_HISTORY = 500;
+
+interface Log {
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * What a finished run leaves behind: metric rows (parsed by the server, never trusted as
+ * numbers from the runner), the baseline comparison, the git note of its commit, and the
+ * events (webhooks, commit statuses).
+ */
+export class RunResults {
+  constructor(
+    private readonly db: Db,
+    private readonly git: GitBackend,
+    private readonly notes: () => NotesWriter,
+    private readonly events: RunEvents,
+    private readonly log: Log,
+  ) {}
+
+  started(run: Run): void {
+    this.events.started(run);
+  }
+
+  async completed(run: Run, metricsFile: CompleteRequest['metrics']): Promise<void> {
+    if (metricsFile && run.spec.job.metrics) await this.recordMetrics(run, metricsFile);
+    const metrics = (await resultsDb.metricsOfRuns(this.db, [run.id])).get(run.id) ?? {};
+    let current = run;
+    if ((run.status === 'success' || run.status === 'cached') && run.spec.compare?.baseline) {
+      const comparison = await this.compare(run, metrics);
+      await runsDb.setComparison(this.db, run.id, comparison);
+      current = toRun((await runsDb.findRun(this.db, run.id))!);
+      if (comparison.regressed.length) this.events.regression(current, comparison);
+    }
+    try {
+      await this.notes().refresh(run.repoId, run.commitSha);
+    } catch (err) {
+      this.log.warn({ err, runId: run.id }, 'could not write the git note');
+    }
+    this.events.completed(current, metrics);
+  }
+
+  private async recordMetrics(run: Run, file: NonNullable<CompleteRequest['metrics']>): Promise<void> {
+    const spec = run.spec.job.metrics!;
+    if ('error' in file) {
+      await runsDb.setMetricProblems(this.db, run.id, [`${spec.path}: ${file.error}`]);
+      return;
+    }
+    const parsed = parseMetricsFile(file.text, spec.format);
+    await resultsDb.insertMetrics(this.db, run.id, parsed.summary, parsed.points);
+    if (parsed.problems.length) await runsDb.setMetricProblems(this.db, run.id, parsed.problems.map((p) => `${spec.path}: ${p}`));
+  }
+
+  /** Against the last successful run of the same job on the baseline branch at or before the merge-base. */
+  async compare(run: Run, metrics: Record<string, number>): Promise<Comparison> {
+    const compare = run.spec.compare!;
+    const baseline = compare.baseline!;
+    const tip = await this.git.resolveCommit(run.repoId, `refs/heads/${baseline}`);
+    const base = tip ? await this.git.mergeBase(run.repoId, tip, run.commitSha) : null;
+    let found: { ref: string; sha: string; runId: number; metrics: Record<string, number> } | null = null;
+    if (base) {
+      const history = (await this.git.commits(run.repoId, base, BASELINE_HISTORY)).map((c) => c.sha).filter((sha) => sha !== run.commitSha);
+      const candidates = await runsDb.successfulRunsOfJobOn(this.db, run.repoId, run.job, history);
+      const order = new Map(history.map((sha, i) => [sha, i]));
+      candidates.sort((a, b) => order.get(a.commit_sha)! - order.get(b.commit_sha)! || b.id - a.id);
+      const chosen = candidates[0];
+      if (chosen) {
+        found = { ref: baseline, sha: chosen.commit_sha, runId: chosen.id, metrics: (await resultsDb.metricsOfRuns(this.db, [chosen.id])).get(chosen.id) ?? {} };
+      }
+    }
+    const rows = compareMetrics({ base: found?.metrics ?? {}, head: metrics, goals: run.spec.goals, thresholds: compare.thresholds ?? {} });
+    return {
+      baseline: found && { ref: found.ref, sha: found.sha, runId: found.runId },
+      metrics: rows,
+      regressed: found ? rows.filter((r) => r.regressed).map((r) => r.metric) : [],
+    };
+  }
+
+  /** The note of a commit, rebuilt from Postgres (the one source of truth) by the notes writer. */
+  async renderNote(repoId: number, commitSha: string): Promise<string | null> {
+    const runs = (await runsDb.latestRunsOfCommit(this.db, repoId, commitSha)).map(toRun);
+    if (runs.length === 0) return null;
+    const metrics = await resultsDb.metricsOfRuns(this.db, runs.map((r) => r.id));
+    const noteRuns: NoteRun[] = runs.map((run) => {
+      const comparison = run.comparison;
+      const deltas: Record<string, number> = {};
+      for (const m of comparison?.metrics ?? []) if (m.delta !== null) deltas[m.metric] = m.delta;
+      return {
+        job: run.job,
+        status: run.status,
+        durationMs: durationMs(run),
+        runId: run.id,
+        metrics: metrics.get(run.id) ?? {},
+        ...(run.spec.primary ? { primary: run.spec.primary } : {}),
+        ...(comparison?.baseline ? { baseline: { ref: comparison.baseline.ref, sha: comparison.baseline.sha, deltas } } : {}),
+        ...(comparison?.regressed.length ? { regressed: [...comparison.regressed] } : {}),
+        ...(run.cachedFrom ? { cachedFrom: run.cachedFrom } : {}),
+      };
+    });
+    return renderNote({ project: runs[0]!.project, commitSha, runs: noteRuns });
+  }
+}

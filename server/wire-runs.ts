@@ -1,0 +1,126 @@
+// Part of the composition root (server/app.ts): builds the push-to-train services, the stall
+// sweeper and, in the embedded default, an in-process runner that talks to this server over HTTP
+// on loopback exactly as a remote `mlgit runner` would.
+import type { FastifyInstance } from 'fastify';
+import path from 'node:path';
+import { Runner, defaultRunnerName } from '../runner/runner.ts';
+import { createRuntime } from '../runner/runtime/index.ts';
+import type { ContainerRuntime } from '../runner/runtime/types.ts';
+import { hookUrl, persistentSecret } from './app.ts';
+import { FileLogStore } from './adapters/logs/file-log-store.ts';
+import type { Config } from './config.ts';
+import type { Db } from './db/connect.ts';
+import type { AccountService } from './domain/accounts.ts';
+import { NotesWriter } from './domain/notes-writer.ts';
+import type { GitBackend, JobQueue, ObjectStore, RunLogStore } from './domain/ports.ts';
+import type { RepoService } from './domain/repos.ts';
+import { RunDispatcher } from './domain/runs/dispatcher.ts';
+import { JobTokens } from './domain/runs/job-tokens.ts';
+import { RunLifecycle } from './domain/runs/lifecycle.ts';
+import type { RunEvents } from './domain/runs/model.ts';
+import { RunQueries } from './domain/runs/queries.ts';
+import { RunResults } from './domain/runs/results.ts';
+import { RUN_JOB, RunScheduler } from './domain/runs/scheduler.ts';
+
+export interface RunsWiring {
+  dispatcher: RunDispatcher;
+  lifecycle: RunLifecycle;
+  queries: RunQueries;
+  results: RunResults;
+  notes: NotesWriter;
+  logs: RunLogStore;
+  runnerToken: string;
+  runtime: ContainerRuntime | null;
+  /** Runs the stall sweep now (tests, and once at start to pick up what a restart lost). */
+  sweep(): Promise<unknown>;
+  stop(): void;
+}
+
+interface Deps {
+  config: Config;
+  db: Db;
+  git: GitBackend;
+  queue: JobQueue;
+  repos: RepoService;
+  accounts: AccountService;
+  store: ObjectStore;
+  secret: string;
+}
+
+export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEvents = loggingEvents(app)): Promise<RunsWiring> {
+  const { config, db, git, queue, repos, accounts, store } = deps;
+  const runs = config.runs;
+  const runnerToken = runs.runnerToken ?? (await persistentSecret(config.dataDir, 'runner-token'));
+  const logs = new FileLogStore(path.join(config.dataDir, 'run-logs'));
+  const scheduler = new RunScheduler(db, queue, events);
+  let notes: NotesWriter | null = null;
+  const results = new RunResults(db, git, () => notes!, events, app.log);
+  notes = new NotesWriter(git, (repoId, sha) => results.renderNote(repoId, sha), app.log);
+  const resolveDatasetRepo = async (creatorId: number | null, fullName: string) => {
+    const [owner, name] = fullName.split('/');
+    if (creatorId === null || !owner || !name) return null;
+    const principal = await accounts.principalForJwt(creatorId);
+    return repos.authorize(principal, owner, name, 'read').then(
+      (access) => ({ id: access.repo.id }),
+      () => null,
+    );
+  };
+  const dispatcher = new RunDispatcher(db, git, scheduler, events, resolveDatasetRepo, (run) => results.completed(run, undefined), {
+    cancelSuperseded: runs.cancelSuperseded,
+    limits: runs,
+  });
+  const lifecycle = new RunLifecycle(db, (id) => repos.byId(id), store, logs, new JobTokens(deps.secret), scheduler, results, {
+    maxLogBytes: runs.maxLogBytes,
+    stallTimeoutMs: runs.stallTimeoutMs,
+  });
+
+  let runtime: ContainerRuntime | null = null;
+  if (runs.runner === 'embedded') {
+    runtime = createRuntime({ kind: runs.runtime, dockerSocket: runs.dockerSocket });
+    const runner = new Runner({
+      serverUrl: () => hookUrl(app),
+      token: runnerToken,
+      name: `embedded-${defaultRunnerName()}`,
+      workDir: runs.runnerWorkDir ?? path.join(config.dataDir, 'runner'),
+      runtime,
+      heartbeatMs: runs.heartbeatMs,
+      log: app.log,
+    });
+    queue.process(RUN_JOB, (data) => runner.handle(data), { concurrency: runs.runnerConcurrency, attempts: 5 });
+  }
+
+  const sweep = () =>
+    lifecycle.sweep().catch((err: unknown) => {
+      app.log.error({ err }, 'run stall sweep failed');
+    });
+  const timer = setInterval(() => void sweep(), Math.max(250, Math.floor(runs.stallTimeoutMs / 2)));
+  timer.unref();
+  app.addHook('onReady', async () => {
+    await sweep();
+  });
+  return {
+    dispatcher,
+    lifecycle,
+    queries: new RunQueries(db, git),
+    results,
+    notes,
+    logs,
+    runnerToken,
+    runtime,
+    sweep,
+    stop: () => {
+      clearInterval(timer);
+      void runtime?.close();
+    },
+  };
+}
+
+/** Until webhooks and commit statuses are wired in, run transitions are logged. */
+function loggingEvents(app: FastifyInstance): RunEvents {
+  return {
+    queued: (run) => app.log.info({ runId: run.id, job: run.job }, 'run queued'),
+    started: (run) => app.log.info({ runId: run.id, job: run.job, attempt: run.attempt }, 'run started'),
+    completed: (run) => app.log.info({ runId: run.id, job: run.job, status: run.status }, 'run completed'),
+    regression: (run, comparison) => app.log.info({ runId: run.id, regressed: comparison.regressed }, 'metrics regression'),
+  };
+}
