@@ -72,7 +72,7 @@ class Collector {
   }
 
   /** Checks a key's charset and length once; false (with one problem per key) when unusable. */
-  private keyOk(key: string): boolean {
+  keyOk(key: string): boolean {
     if (key.length <= this.limits.maxKeyLength && KEY_PATTERN.test(key) && !key.includes('..') && !key.endsWith('.')) return true;
     if (!this.badKeys.has(key)) {
       const shown = JSON.stringify(key.length > 60 ? `${key.slice(0, 60)}...` : key);
@@ -340,7 +340,11 @@ function csvRecords(text: string): { records: string[][]; unterminated: boolean 
       i += 1;
       continue;
     }
-    if (ch === '"' && field === '') quoted = true;
+    // Whitespace before an opening quote (`a, "b"`) is tolerated; cells are trimmed anyway.
+    if (ch === '"' && field.trim() === '') {
+      quoted = true;
+      field = '';
+    }
     else if (ch === ',') {
       record.push(field);
       field = '';
@@ -380,7 +384,7 @@ function parseCsv(text: string, c: Collector): void {
       return false;
     }
     seen.add(name);
-    return true;
+    return name === 'step' || c.keyOk(name);
   });
   if (records.length === 0) c.problem('metrics csv has a header but no data rows');
   const stepColumn = names.indexOf('step');
