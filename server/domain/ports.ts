@@ -94,7 +94,25 @@ export interface GitBackend {
   tree(repoId: number, sha: string, path: string): Promise<GitTreeEntry[] | null>;
   blob(repoId: number, sha: string, path: string): Promise<GitBlob | null>;
   version(): Promise<string>;
+  /** Sha of refs/notes/mlproject (the server-owned results notes), or null before the first note. */
+  notesHead(repoId: number): Promise<string | null>;
+  /**
+   * Sets the mlproject note of `commit` to `text` with a compare-and-swap update of
+   * refs/notes/mlproject from `expectedHead` (null: the ref must not exist yet). 'unchanged' when
+   * the note under `expectedHead` already has this text; 'conflict' when the ref has moved.
+   */
+  writeNote(repoId: number, note: NoteWrite): Promise<NoteWriteResult>;
 }
+
+export const NOTES_REF = 'refs/notes/mlproject';
+
+export interface NoteWrite {
+  readonly commit: string;
+  readonly text: string;
+  readonly expectedHead: string | null;
+}
+
+export type NoteWriteResult = 'written' | 'unchanged' | 'conflict';
 
 export type { RefUpdate };
 

@@ -10,13 +10,19 @@ import type {
   GitRef,
   GitService,
   GitTreeEntry,
+  NoteWrite,
+  NoteWriteResult,
   QuarantineEnv,
 } from '../../domain/ports.ts';
+import { NOTES_REF } from '../../domain/ports.ts';
 import { HOOK_NAMES, hookScript } from './hook-scripts.ts';
 import { newLfsPointers } from './lfs-pointers.ts';
 import { exitOf, gitEnv, runGit, runGitOk } from './run-git.ts';
 
 const SHA = /^[0-9a-f]{40}$/;
+const ZERO_SHA = '0'.repeat(40);
+/** Identity of the notes commits: the server writes them, no user does. */
+const NOTES_IDENTITY = { GIT_AUTHOR_NAME: 'mlgit', GIT_AUTHOR_EMAIL: 'mlgit@localhost', GIT_COMMITTER_NAME: 'mlgit', GIT_COMMITTER_EMAIL: 'mlgit@localhost' };
 
 /**
  * Server-side settings passed with -c on every service call, so a repo's own config can never
@@ -284,6 +290,57 @@ export class GitCliBackend implements GitBackend {
 
   async version(): Promise<string> {
     return (await runGitOk(['--version'])).trim();
+  }
+
+  async notesHead(repoId: number): Promise<string | null> {
+    const result = await runGit(['rev-parse', '--verify', '--quiet', NOTES_REF], { cwd: this.repoPath(repoId) });
+    const sha = result.stdout.toString().trim();
+    return result.code === 0 && SHA.test(sha) ? sha : null;
+  }
+
+  /**
+   * Builds the next notes commit by hand (what `git notes add -f` does, minus its unconditional
+   * ref update): the note blob, the old notes tree with this commit's entry replaced, a commit
+   * whose parent is the old head, then `update-ref <new> <old>`, which git applies only if the
+   * ref still points at the old head. Always the flat layout (one entry per annotated commit,
+   * named by its full sha): git reads it, and mlgit is the only writer of this ref.
+   */
+  async writeNote(repoId: number, note: NoteWrite): Promise<NoteWriteResult> {
+    const { commit, text, expectedHead } = note;
+    if (!SHA.test(commit)) throw new Error(`writeNote: commit must be a full sha, got ${JSON.stringify(commit)}`);
+    if (expectedHead !== null && !SHA.test(expectedHead)) throw new Error(`writeNote: expectedHead must be a full sha or null`);
+    const cwd = this.repoPath(repoId);
+    const type = await runGit(['cat-file', '-t', commit], { cwd });
+    if (type.code !== 0 || type.stdout.toString().trim() !== 'commit') throw new Error(`writeNote: ${commit} is not a commit of repo ${repoId}`);
+
+    const blob = (await runGitOk(['hash-object', '-w', '--no-filters', '--stdin'], { cwd, input: text })).trim();
+    const entries: string[] = [];
+    if (expectedHead !== null) {
+      const listing = await runGitOk(['ls-tree', '-z', expectedHead], { cwd });
+      for (const entry of listing.split('\0')) {
+        if (!entry) continue;
+        const tab = entry.indexOf('\t');
+        if (entry.slice(tab + 1) === commit) {
+          if (entry.slice(0, tab).split(' ')[2] === blob) return 'unchanged';
+        } else {
+          entries.push(entry);
+        }
+      }
+    }
+    entries.push(`100644 blob ${blob}\t${commit}`);
+    // mktree sorts its input into git's tree order itself.
+    const tree = (await runGitOk(['mktree', '-z'], { cwd, input: entries.join('\0') + '\0' })).trim();
+    const parents = expectedHead !== null ? ['-p', expectedHead] : [];
+    const next = (
+      await runGitOk(['commit-tree', tree, ...parents, '-m', `mlgit: results of ${commit}`], { cwd, env: NOTES_IDENTITY })
+    ).trim();
+
+    const update = await runGit(['update-ref', NOTES_REF, next, expectedHead ?? ZERO_SHA], { cwd });
+    if (update.code === 0) return 'written';
+    // Lost the race: the ref moved, or another writer held its lock at that moment. The caller
+    // re-reads the head, re-renders and tries again; our objects are left for gc.
+    if ((await this.notesHead(repoId)) !== expectedHead || /\.lock|cannot lock/i.test(update.stderr)) return 'conflict';
+    throw new Error(`git update-ref ${NOTES_REF} failed (${update.code}): ${update.stderr.trim()}`);
   }
 }
 
