@@ -96,7 +96,7 @@ export async function buildApp(config: Config): Promise<App> {
 
   const git = new GitCliBackend(config.dataDir, config.git.maxPushBytes);
   const onQueueError = (name: string, err: unknown) => app.log.error({ err, job: name }, 'job queue error');
-  const queue: JobQueue = config.redisUrl ? new BullMqQueue({ redisUrl: config.redisUrl, prefix: 'mlgit', onError: onQueueError }) : new InProcessQueue(onQueueError);
+  const queue: JobQueue = config.redisUrl ? new BullMqQueue({ redisUrl: config.redisUrl, prefix: config.queuePrefix, onError: onQueueError }) : new InProcessQueue(onQueueError);
   const accounts = new AccountService(db);
   const repos = new RepoService(db, git);
   const store: ObjectStore = config.s3

@@ -10,6 +10,7 @@ import { type Principal, SCOPES } from './domain/model.ts';
 const USAGE = `usage: mlgit <command>
 
   serve                                      start the server (embedded defaults unless DATABASE_URL etc. are set)
+  runner                                     run jobs from the queue (needs REDIS_URL, MLGIT_SERVER_URL, MLGIT_RUNNER_TOKEN)
   migrate                                    apply database migrations
   user create <name> [--admin] [--password P] [--email E]
   token create <user> [--scopes read,write] [--name N]
@@ -37,6 +38,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve':
         await (await import('./main.ts')).serve(config);
         return 0;
+      case 'runner':
+        return await (await import('./runner-main.ts')).runRunner(config, (line) => process.stderr.write(`mlgit: ${line}\n`));
       case 'migrate':
         return await migrate(config);
       case 'user':

@@ -7,6 +7,8 @@ export interface Config {
   readonly dataDir: string;
   readonly databaseUrl: string | null;
   readonly redisUrl: string | null;
+  /** BullMQ key prefix: one per deployment sharing a Redis (and one per test). */
+  readonly queuePrefix: string;
   readonly publicUrl: string | null;
   readonly adminPassword: string | null;
   readonly jwtSecret: string | null;
@@ -26,6 +28,8 @@ export interface RunsConfig {
   /** `embedded`: this process also runs jobs (the default); `off`: only `mlgit runner` processes do. */
   readonly runner: 'embedded' | 'off';
   readonly runtime: 'process' | 'docker';
+  /** For `mlgit runner`: the server's URL as this runner reaches it. */
+  readonly serverUrl: string | null;
   readonly dockerSocket: string;
   /** Shared secret of runners; the embedded default keeps a generated one in the data dir. */
   readonly runnerToken: string | null;
@@ -126,6 +130,7 @@ function runsConfig(env: Env): RunsConfig {
   return {
     runner: oneOf(env, 'MLGIT_RUNNER', ['embedded', 'off'] as const, 'embedded'),
     runtime: oneOf(env, 'MLGIT_RUNTIME', ['process', 'docker'] as const, 'process'),
+    serverUrl: url(env, 'MLGIT_SERVER_URL', ['http:', 'https:']),
     dockerSocket: env.MLGIT_DOCKER_SOCKET || '/var/run/docker.sock',
     runnerToken,
     runnerConcurrency: int(env, 'MLGIT_RUNNER_CONCURRENCY', 2, 1),
@@ -155,6 +160,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     dataDir: path.resolve(env.MLGIT_DATA_DIR || './data'),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    queuePrefix: env.MLGIT_QUEUE_PREFIX || 'mlgit',
     publicUrl: url(env, 'MLGIT_PUBLIC_URL', ['http:', 'https:']),
     adminPassword: env.MLGIT_ADMIN_PASSWORD || null,
     jwtSecret,

@@ -76,13 +76,14 @@ export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEven
 
   let runtime: ContainerRuntime | null = null;
   if (runs.runner === 'embedded') {
-    runtime = createRuntime({ kind: runs.runtime, dockerSocket: runs.dockerSocket });
+    const embedded = createRuntime({ kind: runs.runtime, dockerSocket: runs.dockerSocket });
+    runtime = embedded;
     const runner = new Runner({
       serverUrl: () => hookUrl(app),
       token: runnerToken,
       name: `embedded-${defaultRunnerName()}`,
       workDir: runs.runnerWorkDir ?? path.join(config.dataDir, 'runner'),
-      runtime,
+      runtime: embedded,
       heartbeatMs: runs.heartbeatMs,
       log: app.log,
     });

@@ -1,0 +1,105 @@
+// `npm run demo`: the whole loop on this machine with embedded defaults. Starts mlgit, creates a
+// user and a repo, pushes examples/digits with the real git and git-lfs clients, waits for the
+// train and evaluate runs, fetches the notes and prints them with the metrics.
+import { spawnSync } from 'node:child_process';
+import { cp, mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { onCleanup, runBenchMain } from '../bench/lib/cleanup.ts';
+import { freePort } from '../bench/lib/free-port.ts';
+import { isolatedGitEnv } from '../bench/lib/git-env.ts';
+import { installLfs, withIdentity } from '../bench/lib/lfs-repo.ts';
+import { basicAuth, startMlgit } from '../bench/lib/mlgit-server.ts';
+import { runChecked } from '../bench/lib/run.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ADMIN_PASSWORD = 'demo-admin-password';
+const USER = { name: 'demo', password: 'demo-password-123' };
+const FINAL = ['success', 'failed', 'cancelled', 'timed_out', 'cached', 'error'];
+const RUN_TIMEOUT_MS = 10 * 60_000;
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** git-lfs for the push, and Debian's python3 with scikit-learn for the jobs (the embedded runtime runs them as local processes). */
+function ensurePrerequisites(): void {
+  const missing: string[] = [];
+  if (spawnSync('git', ['lfs', 'version']).status !== 0) missing.push('git-lfs');
+  if (spawnSync('/usr/bin/python3', ['-c', 'import sklearn, joblib']).status !== 0) missing.push('python3-sklearn');
+  if (missing.length === 0) return;
+  const canInstall = process.getuid?.() === 0 && spawnSync('apt-get', ['--version']).status === 0;
+  if (!canInstall) {
+    throw new Error(`the demo needs ${missing.join(' and ')}: run  sudo apt-get install -y ${missing.join(' ')}  and start it again`);
+  }
+  say(`installing ${missing.join(', ')} (apt-get) ...`);
+  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...missing]]) {
+    const result = spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed`);
+  }
+}
+
+async function api(url: string, auth: string, method: string, body?: unknown): Promise<any> {
+  const response = await fetch(url, { method, headers: { authorization: auth, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function main(): Promise<number> {
+  ensurePrerequisites();
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'mlgit-demo-'));
+  const port = await freePort();
+  say(`starting mlgit (embedded defaults, data in ${scratch}/data) on port ${port} ...`);
+  const server = await startMlgit({ repoRoot: ROOT, dataDir: path.join(scratch, 'data'), port, adminPassword: ADMIN_PASSWORD });
+  onCleanup(() => server.stop());
+  const admin = basicAuth('admin', ADMIN_PASSWORD);
+  await api(`${server.url}/api/v1/users`, admin, 'POST', { username: USER.name, password: USER.password });
+  const auth = basicAuth(USER.name, USER.password);
+  await api(`${server.url}/api/v1/repos`, auth, 'POST', { name: 'digits', description: 'scikit-learn digits classifier' });
+  say(`created user "${USER.name}" and repo ${USER.name}/digits`);
+
+  const env = withIdentity(await isolatedGitEnv(scratch));
+  await installLfs(env);
+  const work = path.join(scratch, 'digits');
+  await cp(path.join(ROOT, 'examples', 'digits'), work, { recursive: true });
+  const git = (...args: string[]) => runChecked('git', args, { env, cwd: work });
+  await git('init', '-q', '-b', 'main');
+  await git('add', '-A');
+  await git('commit', '-q', '-m', 'digits classifier');
+  const remote = `http://${USER.name}:${USER.password}@127.0.0.1:${port}/${USER.name}/digits.git`;
+  await git('remote', 'add', 'origin', remote);
+  say('$ git push origin main');
+  const push = await git('push', 'origin', 'main');
+  process.stdout.write(push.stderr.split('\n').filter((l) => l.startsWith('remote:') || l.includes('LFS')).map((l) => `  ${l}\n`).join(''));
+  const sha = (await git('rev-parse', 'HEAD')).stdout.trim();
+
+  say('waiting for the runs ...');
+  const deadline = Date.now() + RUN_TIMEOUT_MS;
+  let runs: any[] = [];
+  let shown = '';
+  for (;;) {
+    runs = await api(`${server.url}/api/v1/repos/${USER.name}/digits/runs?commit=${sha}`, auth, 'GET');
+    const line = runs.map((r) => `${r.job}: ${r.status}`).sort().join(', ');
+    if (line !== shown) say(`  ${(shown = line)}`);
+    if (runs.length >= 2 && runs.every((r) => FINAL.includes(r.status))) break;
+    if (Date.now() > deadline) throw new Error('the runs did not finish within 10 minutes');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+
+  await git('fetch', '-q', 'origin', 'refs/notes/mlproject:refs/notes/mlproject');
+  say('\n$ git log --notes=mlproject -1');
+  say((await git('log', '--notes=mlproject', '-1')).stdout);
+  const metrics = await api(`${server.url}/api/v1/repos/${USER.name}/digits/commits/${sha}/metrics`, auth, 'GET');
+  say(`$ curl ${server.url}/api/v1/repos/${USER.name}/digits/commits/${sha.slice(0, 7)}/metrics`);
+  for (const job of metrics.jobs) say(`  ${job.job.padEnd(10)} ${job.status.padEnd(8)} run ${job.id}  ${JSON.stringify(job.metrics)}`);
+  const failed = runs.filter((r) => r.status !== 'success');
+  for (const run of failed) {
+    say(`\nrun ${run.id} (${run.job}) ended ${run.status}: ${run.message ?? ''}; its log:`);
+    say(await (await fetch(`${server.url}/api/v1/repos/${USER.name}/digits/runs/${run.id}/logs`, { headers: { authorization: auth } })).text());
+  }
+  return failed.length === 0 ? 0 : 1;
+}
+
+await runBenchMain('demo', main);
