@@ -64,7 +64,7 @@ export function registerHookRoutes(app: FastifyInstance, deps: { hookSessions: H
         case 'pre-receive':
           return deps.pushes.preReceive(repo, context.pusherId, updates, request.body.quarantine ?? {});
         case 'post-receive':
-          await deps.pushes.postReceive(context, updates);
+          await deps.pushes.postReceive(context, updates, request.body.push_options ?? []);
           return { ok: true, messages: [] };
         default:
           return sendError(reply, 404, 'not_found', `unknown hook "${request.params.hook}"`);
