@@ -16,9 +16,9 @@ export type {
   Scalar,
   Threshold,
 } from './manifest/types.ts';
-export { DEFAULT_MAX_BYTES, DEFAULT_MAX_MATRIX_EXPANSIONS, MAX_ALIAS_COUNT } from './manifest/types.ts';
+export { DEFAULT_FILE, DEFAULT_MAX_BYTES, DEFAULT_MAX_MATRIX_EXPANSIONS, MAX_ALIAS_COUNT } from './manifest/types.ts';
 export { mlprojectSchema, schemaPath } from './manifest/json-schema.ts';
-export { parseManifest } from './manifest/parse.ts';
+export { fileIssue, parseManifest, tooLargeIssue } from './manifest/parse.ts';
 export { formatIssue, formatPath } from './manifest/issues.ts';
 export { didYouMean, levenshtein } from './manifest/suggestions.ts';
 export { expandMatrix, matrixSize, type MatrixExpansion } from './manifest/matrix.ts';

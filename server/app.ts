@@ -28,6 +28,7 @@ import { registerBrowseRoutes } from './http/api/browse-routes.ts';
 import { registerHealthRoutes } from './http/api/health-routes.ts';
 import { registerLfsObjectRoutes } from './http/api/lfs-object-routes.ts';
 import { registerRepoRoutes } from './http/api/repo-routes.ts';
+import { registerSchemaRoutes } from './http/api/schema-routes.ts';
 import { AuthFailureLimiter } from './http/auth-failures.ts';
 import { makeAuthenticate } from './http/authenticate.ts';
 import { registerErrorHandler, sendError } from './http/errors.ts';
@@ -115,6 +116,7 @@ export async function buildApp(config: Config): Promise<App> {
   const authenticate = makeAuthenticate(app, accounts, limiter, (token) => runs.lifecycle.jobPrincipal(token));
 
   registerHealthRoutes(app, db);
+  registerSchemaRoutes(app);
   registerAccountRoutes(app, { config, accounts, authenticate, limiter });
   registerRepoRoutes(app, { config, repos, authenticate, lfsUsage: (repoId) => lfs.usage(repoId) });
   registerLfsObjectRoutes(app, { lfs, accounts, authenticate });

@@ -17,11 +17,17 @@ const USAGE = `usage: mlgit <command>
   repo create <owner>/<name> [--private] [--kind model|dataset] [--description D]
   lfs gc [--dry-run]                         delete LFS objects that no repository references any more
   doctor                                     check git, data dir, database and hooks; repair missing hooks
+  validate [path]                            check an mlproject.yaml (default ./mlproject.yaml) as a push would; exit 1 on errors
 
 Configuration comes from the environment (see .env.example). With the embedded database,
 run admin commands while the server is stopped (PGlite allows one process), or use the REST API.`;
 
 export async function main(argv: string[]): Promise<number> {
+  // A local check that needs no configuration, database or server.
+  if (argv[0] === 'validate') {
+    const { validateCommand } = await import('./validate-manifest.ts');
+    return validateCommand(argv.slice(1), { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) });
+  }
   let config: Config;
   try {
     config = loadConfig();

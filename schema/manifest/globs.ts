@@ -53,7 +53,9 @@ export function matchesGlob(pattern: string, value: string): boolean {
   addState(tokens, states, 0);
   for (const ch of value) {
     const next = new Set<number>();
-    for (const i of states) {
+    for (const state of states) {
+      // A negative state is "inside the `**/` token at -state - 1": it must end with a `/`.
+      const i = state < 0 ? -state - 1 : state;
       const token = tokens[i];
       if (!token) continue;
       switch (token.t) {
@@ -70,8 +72,8 @@ export function matchesGlob(pattern: string, value: string): boolean {
           addState(tokens, next, i);
           break;
         case 'dirs':
-          // Any run of characters that ends with `/` (whole directories).
-          addState(tokens, next, i);
+          // Any run of characters that ends with `/` (whole directories), or nothing (addState).
+          next.add(-i - 1);
           if (ch === '/') addState(tokens, next, i + 1);
           break;
       }

@@ -8,21 +8,29 @@ import { isRecord } from './plain-data.ts';
 import { reportSchemaError } from './schema-errors.ts';
 import { checkSemantics } from './semantic-checks.ts';
 import { Locator, rangeStart } from './source-locations.ts';
-import { DEFAULT_MAX_BYTES, DEFAULT_MAX_MATRIX_EXPANSIONS, MAX_ALIAS_COUNT, type Manifest, type ParseOptions, type ParseResult } from './types.ts';
+import { DEFAULT_FILE, DEFAULT_MAX_BYTES, DEFAULT_MAX_MATRIX_EXPANSIONS, MAX_ALIAS_COUNT, type Manifest, type ManifestIssue, type ParseOptions, type ParseResult } from './types.ts';
+
+/** An error about the file as a whole (its kind or size): at 1:1, with no code frame. */
+export function fileIssue(message: string, file: string = DEFAULT_FILE): ManifestIssue {
+  return { file, line: 1, column: 1, path: '', message, severity: 'error', frame: '' };
+}
+
+/** The error for a manifest over the size limit; pre-receive reports it from the size alone, unread. */
+export function tooLargeIssue(bytes: number, maxBytes: number = DEFAULT_MAX_BYTES, file: string = DEFAULT_FILE): ManifestIssue {
+  return fileIssue(`manifest is ${bytes} bytes; the limit is ${maxBytes} bytes`, file);
+}
 
 /**
  * Parses and validates mlproject.yaml text. Never throws on bad input: every problem comes back
  * as an issue. `manifest` is set only when there are no errors.
  */
 export function parseManifest(text: string, options: ParseOptions = {}): ParseResult {
-  const file = options.file ?? 'mlproject.yaml';
+  const file = options.file ?? DEFAULT_FILE;
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
 
   // Size first, before the YAML parser sees a byte.
   if (text.length > maxBytes || Buffer.byteLength(text, 'utf8') > maxBytes) {
-    const r = new Reporter('', file, null);
-    r.at(0, '', `manifest is ${Buffer.byteLength(text, 'utf8')} bytes; the limit is ${maxBytes} bytes`);
-    return { manifest: null, errors: r.errors, warnings: [], data: null };
+    return { manifest: null, errors: [tooLargeIssue(Buffer.byteLength(text, 'utf8'), maxBytes, file)], warnings: [], data: null };
   }
 
   const lineCounter = new LineCounter();
@@ -72,6 +80,7 @@ export function parseManifest(text: string, options: ParseOptions = {}): ParseRe
     checkSemantics(data, text, r, loc, {
       maxMatrixExpansions: options.maxMatrixExpansions ?? DEFAULT_MAX_MATRIX_EXPANSIONS,
       treeHasPath: options.treeHasPath,
+      treeName: options.treeName,
     });
   }
 

@@ -19,6 +19,7 @@ const TAG_RE = /^(refs\/tags\/.+|v?[0-9]+(\.[0-9]+)*([-+._][0-9A-Za-z][0-9A-Za-z
 export interface SemanticOptions {
   maxMatrixExpansions: number;
   treeHasPath?: ((path: string) => boolean) | undefined;
+  treeName?: string | undefined;
 }
 
 /** Names a template may refer to, as declared by the manifest. */
@@ -53,7 +54,7 @@ class Checker {
     if (problem) return this.err(segments, problem);
     if (inTree && this.opts.treeHasPath && !p.includes('${{')) {
       const literal = literalPrefix(p);
-      if (literal && !this.opts.treeHasPath(literal)) this.err(segments, `path ${JSON.stringify(literal)} is not in the pushed tree`);
+      if (literal && !this.opts.treeHasPath(literal)) this.err(segments, `path ${JSON.stringify(literal)} is not in ${this.opts.treeName ?? 'the pushed tree'}`);
     }
   }
 

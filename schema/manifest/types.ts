@@ -100,6 +100,8 @@ export interface ParseOptions {
   maxMatrixExpansions?: number;
   /** When given, `inputs` and in-repo dataset paths must exist in the pushed tree. */
   treeHasPath?: (path: string) => boolean;
+  /** How messages name that tree (default `the pushed tree`; `mlgit validate` says `the git index`). */
+  treeName?: string;
 }
 
 export interface ParseResult {
@@ -113,6 +115,8 @@ export interface ParseResult {
   data: unknown;
 }
 
+/** The manifest's name, at the repository root. */
+export const DEFAULT_FILE = 'mlproject.yaml';
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_MATRIX_EXPANSIONS = 64;
 /** Aliases a manifest may expand; a few anchors for shared env are fine, a billion laughs are not. */

@@ -52,7 +52,7 @@ export function assertBranchName(name: unknown): string {
   return name;
 }
 
-/** A protected-branch pattern: a branch name in which `*` matches within one path segment. */
+/** A protected-branch pattern: a branch name in which `*` matches within one path segment and `**` across (schema/manifest/globs.ts). */
 export function assertBranchPattern(pattern: unknown): string {
   if (typeof pattern !== 'string') throw invalid('branch patterns must be strings');
   try {

@@ -58,6 +58,16 @@ export interface GitBlob {
   readonly content: Readable;
 }
 
+/** A file read from a commit's tree: what kind of entry it is, its size, and its bytes when small enough. */
+export interface FileAtCommit {
+  /** `other`: a directory or a submodule; `too_large`: a regular file over `maxBytes` (not read). */
+  readonly kind: 'file' | 'symlink' | 'other' | 'missing' | 'too_large';
+  /** Bytes of the blob (files, symlinks); 0 when missing or not a blob. */
+  readonly size: number;
+  /** Set for `file` only. */
+  readonly content?: Buffer;
+}
+
 export interface LfsPointer {
   readonly path: string;
   readonly oid: string;
@@ -86,6 +96,10 @@ export interface GitBackend {
   /** Object ids of the blobs under these literal path prefixes at a commit ('' = root tree itself). */
   pathIds(repoId: number, commit: string, prefixes: readonly string[]): Promise<{ path: string; sha: string }[]>;
   mergeBase(repoId: number, a: string, b: string): Promise<string | null>;
+  /** One path of a commit's tree, sized before it is read (read from the push's quarantine). */
+  readFileAt(repoId: number, commitSha: string, path: string, maxBytes: number, quarantine: QuarantineEnv): Promise<FileAtCommit>;
+  /** Every path (files and directories) of a commit's tree, at most `limit` of them (read from the push's quarantine). */
+  listPaths(repoId: number, commitSha: string, quarantine: QuarantineEnv, limit: number): Promise<string[]>;
   maintain(repoId: number): Promise<void>;
   fsck(repoId: number): Promise<{ ok: boolean; output: string }>;
   refs(repoId: number): Promise<GitRef[]>;

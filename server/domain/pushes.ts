@@ -1,7 +1,9 @@
+import { matchesAnyGlob } from '../../schema/manifest.ts';
 import type { Db } from '../db/connect.ts';
 import * as pushesDb from '../db/pushes.ts';
 import * as reposDb from '../db/repos.ts';
 import type { PushContext } from './hook-sessions.ts';
+import { checkPushedManifests } from './manifest-gate.ts';
 import { type RefUpdate, type Repo, ZERO_SHA } from './model.ts';
 import type { GitBackend, JobQueue, QuarantineEnv } from './ports.ts';
 
@@ -23,14 +25,6 @@ const SERVER_OWNED = [/^refs\/notes\/mlproject$/, /^refs\/mlgit\//];
 
 export const MAINTENANCE_JOB = 'repo.maintenance';
 
-function matchesBranch(patterns: readonly string[], branch: string): boolean {
-  return patterns.some((pattern) => {
-    if (!pattern.includes('*')) return pattern === branch;
-    const re = new RegExp('^' + pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*') + '$');
-    return re.test(branch);
-  });
-}
-
 /** Gates pushes synchronously (pre-receive) and records them (post-receive) without slow work. */
 export class PushService {
   constructor(
@@ -49,7 +43,9 @@ export class PushService {
     }
     messages.push(...(await this.missingLfsObjects(repo, updates, quarantine)));
     messages.push(...(await this.lockedPaths(repo, pusherId, updates, quarantine)));
-    return { ok: messages.length === 0, messages };
+    // Manifest warnings are shown but never block: the gate says whether it rejects.
+    const manifests = await checkPushedManifests(this.git, repo, updates, quarantine);
+    return { ok: messages.length === 0 && manifests.ok, messages: [...messages, ...manifests.messages] };
   }
 
   /** GitHub's GH008: a push whose LFS pointers name objects the server does not have is rejected. */
@@ -73,7 +69,7 @@ export class PushService {
     if (SERVER_OWNED.some((re) => re.test(ref))) return 'this ref is owned by mlgit and cannot be pushed to';
     if (!ref.startsWith('refs/heads/')) return null;
     const branch = ref.slice('refs/heads/'.length);
-    if (!matchesBranch(repo.protectedBranches, branch)) return null;
+    if (!matchesAnyGlob(repo.protectedBranches, branch)) return null;
     if (newSha === ZERO_SHA) return `branch "${branch}" is protected: it cannot be deleted`;
     if (oldSha !== ZERO_SHA && !(await this.git.isAncestor(repo.id, oldSha, newSha, quarantine))) {
       return `branch "${branch}" is protected: force pushes are not allowed (fetch and merge or rebase first)`;
@@ -90,7 +86,10 @@ export class PushService {
     return locked.map((l) => `error: ${l.path} is locked by ${l.owner}; ask them to unlock it (git lfs unlock) before pushing changes to it`);
   }
 
-  /** Runs while the client waits: record and enqueue only (milliseconds). */
+  /**
+   * Runs while the client waits: record and enqueue only (milliseconds). `pushOptions` are the
+   * `git push -o` values (parsePushOptions in schema/manifest.ts reads `ci.skip`).
+   */
   async postReceive(context: PushContext, updates: readonly RefUpdate[]): Promise<void> {
     await pushesDb.insertPushes(this.db, context.repoId, context.pusherId, updates);
     await reposDb.markPushed(this.db, context.repoId);

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type {
+  FileAtCommit,
   GitBackend,
   LfsPointer,
   GitBlob,
@@ -18,6 +19,7 @@ import { NOTES_REF } from '../../domain/ports.ts';
 import { HOOK_NAMES, hookScript } from './hook-scripts.ts';
 import { newLfsPointers } from './lfs-pointers.ts';
 import { exitOf, gitEnv, runGit, runGitOk } from './run-git.ts';
+import { listPaths, readFileAt } from './tree-files.ts';
 
 const SHA = /^[0-9a-f]{40}$/;
 const ZERO_SHA = '0'.repeat(40);
@@ -200,6 +202,16 @@ export class GitCliBackend implements GitBackend {
     if (!SHA.test(a) || !SHA.test(b)) return null;
     const result = await runGit(['merge-base', a, b], { cwd: this.repoPath(repoId) });
     return result.code === 0 ? result.stdout.toString().trim() : null;
+  }
+
+  async readFileAt(repoId: number, commitSha: string, filePath: string, maxBytes: number, quarantine: QuarantineEnv): Promise<FileAtCommit> {
+    if (!SHA.test(commitSha)) return { kind: 'missing', size: 0 };
+    return readFileAt(this.repoPath(repoId), commitSha, filePath, maxBytes, this.quarantineEnv(repoId, quarantine));
+  }
+
+  async listPaths(repoId: number, commitSha: string, quarantine: QuarantineEnv, limit: number): Promise<string[]> {
+    if (!SHA.test(commitSha)) return [];
+    return listPaths(this.repoPath(repoId), commitSha, this.quarantineEnv(repoId, quarantine), limit);
   }
 
   async maintain(repoId: number): Promise<void> {

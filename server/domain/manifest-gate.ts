@@ -1,0 +1,92 @@
+// pre-receive validation of mlproject.yaml (mlproject.md, "Errors"): every new branch or tag tip
+// that carries a manifest is parsed against its own pushed tree. Errors reject the push when the
+// ref runs jobs (its triggers, or the default branch without triggers); on other refs they are
+// shown as warnings. Warnings never block. Everything reaches the pusher as `remote:` lines in
+// the format of mlproject.md: a header per pushed commit, then each issue with its code frame.
+import {
+  DEFAULT_FILE,
+  DEFAULT_MAX_BYTES,
+  fileIssue,
+  formatIssue,
+  looseTriggers,
+  parseManifest,
+  refMatchesTriggers,
+  tooLargeIssue,
+  type ManifestIssue,
+} from '../../schema/manifest.ts';
+import { type RefUpdate, type Repo, ZERO_SHA } from './model.ts';
+import type { GitBackend, QuarantineEnv } from './ports.ts';
+
+/** Paths of the pushed tree kept for "path missing from the pushed tree"; bigger trees skip that check. */
+export const MAX_TREE_PATHS = 200_000;
+
+export interface ManifestVerdict {
+  readonly ok: boolean;
+  readonly messages: string[];
+}
+
+interface Checked {
+  errors: ManifestIssue[];
+  warnings: ManifestIssue[];
+  /** The document as data, for its triggers; null when it could not be read (then every ref counts). */
+  data: unknown;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export async function checkPushedManifests(git: GitBackend, repo: Repo, updates: readonly RefUpdate[], quarantine: QuarantineEnv): Promise<ManifestVerdict> {
+  // One check per pushed commit, however many refs point at it.
+  const refsByTip = new Map<string, string[]>();
+  for (const { ref, newSha } of updates) {
+    if (newSha === ZERO_SHA || !(ref.startsWith('refs/heads/') || ref.startsWith('refs/tags/'))) continue;
+    refsByTip.set(newSha, [...(refsByTip.get(newSha) ?? []), ref]);
+  }
+  let ok = true;
+  const messages: string[] = [];
+  for (const [tip, refs] of refsByTip) {
+    const checked = await checkTip(git, repo.id, tip, quarantine);
+    if (!checked || (checked.errors.length === 0 && checked.warnings.length === 0)) continue;
+    const triggers = looseTriggers(checked.data);
+    const running = refs.filter((ref) => refMatchesTriggers(triggers, ref, repo.defaultBranch).push);
+    const where = `${DEFAULT_FILE} in ${refs.join(', ')} (${tip.slice(0, 7)})`;
+    const { errors, warnings } = checked;
+    if (errors.length === 0) {
+      messages.push(`${where}: ${plural(warnings.length, 'warning')}`, ...warnings.map((w) => formatIssue(w)));
+    } else if (running.length > 0) {
+      ok = false;
+      const counts = warnings.length ? `${plural(errors.length, 'error')}, ${plural(warnings.length, 'warning')}` : plural(errors.length, 'error');
+      messages.push(`${where}: ${counts}; the push is rejected because ${running.join(', ')} runs jobs`, ...[...errors, ...warnings].map((i) => formatIssue(i)));
+    } else {
+      messages.push(
+        `${where}: ${plural(errors.length, 'error')} shown as warnings, not blocking: ${refs.join(', ')} does not trigger runs (see triggers); a push to a ref that does would be rejected`,
+        ...errors.map((e) => formatIssue({ ...e, severity: 'warning' })),
+        ...warnings.map((w) => formatIssue(w)),
+      );
+    }
+  }
+  return { ok, messages };
+}
+
+/** Reads and parses the manifest at one pushed commit; null when it has none. */
+async function checkTip(git: GitBackend, repoId: number, tip: string, quarantine: QuarantineEnv): Promise<Checked | null> {
+  const found = await git.readFileAt(repoId, tip, DEFAULT_FILE, DEFAULT_MAX_BYTES, quarantine);
+  const unreadable = (issue: ManifestIssue): Checked => ({ errors: [issue], warnings: [], data: null });
+  switch (found.kind) {
+    case 'missing':
+      return null;
+    case 'symlink':
+      return unreadable(fileIssue(`${DEFAULT_FILE} is a symbolic link; the manifest must be a regular file at the repository root`));
+    case 'other':
+      return unreadable(fileIssue(`${DEFAULT_FILE} is a directory or a submodule; the manifest must be a regular file at the repository root`));
+    case 'too_large':
+      return unreadable(tooLargeIssue(found.size, DEFAULT_MAX_BYTES));
+    case 'file':
+      break;
+  }
+  const paths = await git.listPaths(repoId, tip, quarantine, MAX_TREE_PATHS + 1);
+  const tree = paths.length > MAX_TREE_PATHS ? null : new Set(paths);
+  const result = parseManifest((found.content ?? Buffer.alloc(0)).toString('utf8'), tree ? { treeHasPath: (p) => tree.has(p) } : {});
+  const warnings = [...result.warnings];
+  if (!tree) warnings.push({ ...fileIssue(`the pushed tree has more than ${MAX_TREE_PATHS} paths; paths in the manifest were not checked against it`), severity: 'warning' });
+  return { errors: result.errors, warnings, data: result.data };
+}
