@@ -17,6 +17,7 @@ import { startServer } from './helpers/server.ts';
 const REPO = 1;
 
 interface Fixture {
+  dataDir: string;
   git: GitCliBackend;
   client: GitClient;
   dir: string;
@@ -42,7 +43,7 @@ async function bareRepo(t: Test): Promise<Fixture> {
     return sha;
   };
   const note = (sha: string) => client.ok(['notes', `--ref=${NOTES_REF}`, 'show', sha], { cwd: dir });
-  return { git, client, dir, commit, note };
+  return { dataDir, git, client, dir, commit, note };
 }
 
 /** The "database" of runs per commit that render reads: what Postgres is in production. */
@@ -151,7 +152,7 @@ t.test('NotesWriter: two writers (two server processes) racing through the CAS l
   const commit = await f.commit('train');
   const store = runStore();
   // Separate backends too: nothing shared but the repository on disk, as across processes.
-  const other = new GitCliBackend(path.dirname(path.dirname(path.dirname(f.dir))), 1024 * 1024 * 1024);
+  const other = new GitCliBackend(f.dataDir, 1024 * 1024 * 1024);
   const writers = [new NotesWriter(f.git, store.render), new NotesWriter(other, store.render)];
   await Promise.all(
     Array.from({ length: 50 }, async (_, i) => {
