@@ -322,13 +322,17 @@ export class GitCliBackend implements GitBackend {
     if (!SHA.test(commit)) throw new Error(`writeNote: commit must be a full sha, got ${JSON.stringify(commit)}`);
     if (expectedHead !== null && !SHA.test(expectedHead)) throw new Error(`writeNote: expectedHead must be a full sha or null`);
     const cwd = this.repoPath(repoId);
-    const type = await runGit(['cat-file', '-t', commit], { cwd });
+    // Independent reads run side by side: under load each git spawn is tens of milliseconds, and
+    // a shorter write is a smaller window for another writer to move the ref.
+    const [type, blobOut, listing] = await Promise.all([
+      runGit(['cat-file', '-t', commit], { cwd }),
+      runGitOk(['hash-object', '-w', '--no-filters', '--stdin'], { cwd, input: text }),
+      expectedHead === null ? Promise.resolve('') : runGitOk(['ls-tree', '-z', expectedHead], { cwd }),
+    ]);
     if (type.code !== 0 || type.stdout.toString().trim() !== 'commit') throw new Error(`writeNote: ${commit} is not a commit of repo ${repoId}`);
-
-    const blob = (await runGitOk(['hash-object', '-w', '--no-filters', '--stdin'], { cwd, input: text })).trim();
+    const blob = blobOut.trim();
     const entries: string[] = [];
     if (expectedHead !== null) {
-      const listing = await runGitOk(['ls-tree', '-z', expectedHead], { cwd });
       for (const entry of listing.split('\0')) {
         if (!entry) continue;
         const tab = entry.indexOf('\t');
