@@ -1,4 +1,18 @@
-export interface RuntimeLimits { cpus: number; memoryBytes: number; pids: number }
+/**
+ * The ContainerRuntime port: how the runner runs one job's commands in isolation. Two adapters:
+ * `docker` (Docker Engine API: Docker or Podman's `system service`) and `process` (a local child
+ * process, sandboxed with bubblewrap where available). Both pass test/helpers/container-runtime-contract.ts.
+ */
+
+export interface RuntimeLimits {
+  /** CPUs the job may use (fractions allowed), > 0. */
+  cpus: number;
+  /** Memory ceiling in bytes (swap included), > 0. */
+  memoryBytes: number;
+  /** Most processes/threads at once, > 0. */
+  pids: number;
+}
+
 export interface RunSpec {
   image: string;
   /** Shell commands run in order by /bin/sh -c with the workspace as cwd; stops at the first failure (that exit code is the result). */
@@ -20,8 +34,16 @@ export interface RunSpec {
   /** stdout+stderr interleaved in arrival order; awaited, so a slow consumer applies backpressure (memory stays flat). */
   onOutput: (chunk: Buffer) => Promise<void>;
 }
+
 export type Outcome = 'exited' | 'timeout' | 'oom' | 'cancelled';
-export interface RunResult { outcome: Outcome; exitCode: number | null; durationMs: number }
+
+export interface RunResult {
+  outcome: Outcome;
+  /** The exit code for 'exited' (and 'oom', where it is 137); null when we stopped the job. */
+  exitCode: number | null;
+  durationMs: number;
+}
+
 export interface ContainerRuntime {
   readonly name: 'docker' | 'process';
   /** Said to the user in the job log before the job runs, e.g. that the process runtime ignores `image`. */
@@ -29,5 +51,8 @@ export interface ContainerRuntime {
   run(spec: RunSpec): Promise<RunResult>;
   close(): Promise<void>;
 }
+
 /** Infrastructure failures (engine unreachable, image missing, cannot create container): the run becomes status `error`, retried per retries.when infra_error. */
-export class RuntimeError extends Error {}
+export class RuntimeError extends Error {
+  override readonly name = 'RuntimeError';
+}

@@ -1,0 +1,188 @@
+import type { Readable } from 'node:stream';
+import Docker from 'dockerode';
+import { checkSpec, jobArgv, jobEnv } from './job-spec.ts';
+import { handOver, jobUser } from './job-user.ts';
+import { OutputPump } from './output-pump.ts';
+import { watchForStop } from './stop-watch.ts';
+import { RuntimeError, type ContainerRuntime, type RunResult, type RunSpec } from './types.ts';
+
+export interface DockerRuntimeOptions {
+  /** Unix socket of the Docker Engine API (Docker's /var/run/docker.sock or Podman's `system service`). */
+  socketPath: string;
+}
+
+/** Where the job sees its mounts; the same paths in every container so manifests can rely on them. */
+const WORKSPACE = '/workspace';
+const OUTPUTS = '/outputs';
+/** SIGKILL's exit status: what the kernel's OOM killer leaves behind (Podman never sets OOMKilled). */
+const KILLED_EXIT = 137;
+const JOB_NOFILE = 8192;
+const JOB_NPROC = 4096;
+
+/**
+ * Runs jobs as containers through the Docker Engine API. Explicit create + attach + start + wait
+ * + remove rather than dockerode's run(): attaching before start is the only way not to lose the
+ * first lines of output, and owning each step is what lets us kill, classify and always remove.
+ */
+export class DockerRuntime implements ContainerRuntime {
+  readonly name = 'docker';
+  readonly warnings: readonly string[] = [];
+  private readonly docker: Docker;
+  /** Cancels in-flight runs on close(): their containers are killed and removed, not orphaned. */
+  private readonly closing = new AbortController();
+
+  constructor(private readonly options: DockerRuntimeOptions) {
+    this.docker = new Docker({ socketPath: options.socketPath });
+  }
+
+  async run(spec: RunSpec): Promise<RunResult> {
+    checkSpec(spec);
+    if (spec.signal.aborted) return { outcome: 'cancelled', exitCode: null, durationMs: 0 };
+    const user = jobUser();
+    await handOver([spec.workspace, spec.outputs], user);
+    const container = await this.create(spec, `${user.uid}:${user.gid}`);
+    try {
+      return await this.runCreated(container, spec);
+    } finally {
+      await container.remove({ force: true }).catch((error: unknown) => {
+        if (statusCode(error) !== 404) throw this.infraError('could not remove the job container', error);
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing.abort();
+  }
+
+  private async create(spec: RunSpec, user: string): Promise<Docker.Container> {
+    const memory = Math.round(spec.limits.memoryBytes);
+    try {
+      return await this.docker.createContainer({
+        Image: spec.image,
+        Cmd: jobArgv(spec.commands),
+        Env: Object.entries(jobEnv(spec, { home: '/tmp', outputDir: OUTPUTS })).map(([name, value]) => `${name}=${value}`),
+        WorkingDir: WORKSPACE,
+        User: user,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        OpenStdin: false,
+        NetworkDisabled: !spec.network,
+        Labels: { 'io.mlgit.job': 'true' },
+        HostConfig: {
+          Binds: [`${spec.workspace}:${WORKSPACE}:rw`, `${spec.outputs}:${OUTPUTS}:rw`],
+          ...(spec.network ? {} : { NetworkMode: 'none' }),
+          NanoCpus: Math.round(spec.limits.cpus * 1e9),
+          Memory: memory,
+          // Equal to Memory: no swap on top, so the limit is the limit.
+          MemorySwap: memory,
+          PidsLimit: spec.limits.pids,
+          ReadonlyRootfs: true,
+          // HOME is /tmp: pip caches, matplotlib configs and the like land there. Its pages count
+          // against the memory limit, so it needs no size of its own.
+          Tmpfs: { '/tmp': 'rw,nosuid,nodev,mode=1777' },
+          CapDrop: ['ALL'],
+          SecurityOpt: ['no-new-privileges'],
+          // Fixed, so a job sees the same limits on every engine. runc cannot raise a limit above the
+          // engine's own (Podman's service runs with nproc 32768), and Podman wants nproc given
+          // together with nofile. nproc counts per host user, so PidsLimit is the real pids bound.
+          Ulimits: [
+            { Name: 'nofile', Soft: JOB_NOFILE, Hard: JOB_NOFILE },
+            { Name: 'nproc', Soft: JOB_NPROC, Hard: JOB_NPROC },
+          ],
+        },
+      });
+    } catch (error) {
+      if (statusCode(error) === 404) {
+        throw new RuntimeError(
+          `image ${spec.image} is not available on the container engine at ${this.options.socketPath} (no registry is consulted). ` +
+            `Build or load it there first: for localhost/mlgit-python:bookworm run scripts/podman-setup.sh; for your own image, ` +
+            `\`docker build -t ${spec.image} .\` (or \`podman build\` against the same engine).`,
+          { cause: error },
+        );
+      }
+      throw this.infraError(`could not create a container from ${spec.image}`, error);
+    }
+  }
+
+  private async runCreated(container: Docker.Container, spec: RunSpec): Promise<RunResult> {
+    let attached: Readable;
+    try {
+      // hijack: a raw duplex to the container's output; attached before start so no line is lost.
+      attached = (await container.attach({ stream: true, stdout: true, stderr: true, hijack: true })) as unknown as Readable;
+    } catch (error) {
+      throw this.infraError('could not attach to the job container', error);
+    }
+    const pump = new OutputPump(spec.onOutput);
+    // Docker multiplexes stdout and stderr in 8-byte-framed records; both go to the one log.
+    this.docker.modem.demuxStream(attached, pump.sink, pump.sink);
+    pump.throttle(attached);
+    const output = pump.drained(attached);
+
+    const stopSignal = AbortSignal.any([spec.signal, this.closing.signal]);
+    try {
+      await container.start();
+    } catch (error) {
+      attached.destroy();
+      throw this.infraError('could not start the job container', error);
+    }
+    const started = Date.now();
+    spec.onStart?.();
+    // SIGKILL, not SIGTERM: the job's PID 1 is /bin/sh, which ignores SIGTERM, so a polite stop
+    // would only add the engine's grace period to every timeout and cancel.
+    const watch = watchForStop({ signal: stopSignal, timeoutMs: spec.timeoutMs }, () => {
+      container.kill({ signal: 'SIGKILL' }).catch(() => {
+        // Already exited (409/404): nothing left to stop.
+      });
+    });
+    try {
+      const [exitCode] = await Promise.all([exitCodeOf(container, output), output]);
+      const durationMs = Date.now() - started;
+      if (watch.reason !== undefined) return { outcome: watch.reason, exitCode: null, durationMs };
+      // Every job has a memory limit, and a SIGKILL we did not send is the OOM killer's.
+      return { outcome: exitCode === KILLED_EXIT ? 'oom' : 'exited', exitCode, durationMs };
+    } catch (error) {
+      attached.destroy();
+      if (error instanceof RuntimeError) throw error;
+      throw this.infraError('lost the job container while waiting for it', error);
+    } finally {
+      watch.dispose();
+    }
+  }
+
+  private infraError(what: string, error: unknown): RuntimeError {
+    const detail = error instanceof Error ? error.message : String(error);
+    return new RuntimeError(`${what} (engine at ${this.options.socketPath}): ${detail}`, { cause: error });
+  }
+}
+
+/**
+ * The container's exit code, as soon as the engine knows it. Podman's wait answers 0.5-1 s after
+ * the exit (it polls); the output stream ends right at the exit, and inspect reports the code a
+ * few hundred ms sooner than wait. So: wait, raced against inspect polled from the moment the
+ * output ended (backing off, in case the job merely closed its stdout and runs on).
+ */
+async function exitCodeOf(container: Docker.Container, outputEnded: Promise<void>): Promise<number> {
+  let settled = false;
+  const waited = (container.wait() as Promise<{ StatusCode: number }>).then((result) => result.StatusCode);
+  const polled = outputEnded.then(async () => {
+    for (let delay = 10; !settled; delay = Math.min(delay * 2, 1000)) {
+      const state = (await container.inspect()).State;
+      if (state.Status === 'exited' || state.Status === 'stopped') return state.ExitCode;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    return new Promise<number>(() => {}); // the wait won; this branch never settles
+  });
+  // The loser is abandoned; its rejection (the container is removed under it) must not surface.
+  waited.catch(() => {});
+  polled.catch(() => {});
+  try {
+    return await Promise.race([waited, polled]);
+  } finally {
+    settled = true;
+  }
+}
+
+function statusCode(error: unknown): number | undefined {
+  return typeof error === 'object' && error !== null && 'statusCode' in error ? Number(error.statusCode) : undefined;
+}
