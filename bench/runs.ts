@@ -12,8 +12,8 @@
  *
  *   node --import tsx bench/runs.ts [--pushes 20] [--matrix 50] [--runtime-process]
  *
- * The docker runtime (Podman's Docker Engine API, scripts/podman-setup.sh) is used when its socket
- * answers, else the process runtime. BENCH_DATABASE_URL selects Postgres (default: embedded PGlite);
+ * The docker runtime (Podman's Docker Engine API, started by scripts/podman-setup.sh) is used
+ * unless --runtime-process is given. BENCH_DATABASE_URL selects Postgres (default: embedded PGlite);
  * REDIS_URL (default redis://127.0.0.1:6379) the BullMQ Redis.
  */
 import { execFileSync } from 'node:child_process';
@@ -27,12 +27,21 @@ import { isolatedGitEnv } from './lib/git-env.ts';
 import { withIdentity } from './lib/lfs-repo.ts';
 import { basicAuth, BENCH_ADMIN, startMlgit, type MlgitServer } from './lib/mlgit-server.ts';
 import { parseKnobs, type Knob } from './lib/options.ts';
-import { podmanCommand, podmanSocket } from './lib/podman.ts';
+import { ensurePodman, JOB_IMAGE, podmanCli } from './lib/podman.ts';
 import { runChecked } from './lib/run.ts';
 import { median } from './lib/stats.ts';
 
+/** The fields of GET .../runs this script reads. */
+interface RunSummary {
+  id: number;
+  job: string;
+  status: string;
+  message: string | null;
+  finished_at: string;
+}
+
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const IMAGE = 'localhost/mlgit-python:bookworm';
+const IMAGE = JOB_IMAGE;
 const KNOBS = {
   pushes: { flag: 'pushes', env: 'BENCH_RUNS_PUSHES', fallback: 20, min: 1 },
   matrix: { flag: 'matrix', env: 'BENCH_RUNS_MATRIX', fallback: 50, min: 1 },
@@ -78,11 +87,11 @@ async function pushCommit(project: Project, i: number): Promise<{ sha: string; p
   return { sha: (await project.git('rev-parse', 'HEAD')).trim(), pushedAt };
 }
 
-async function runsOf(project: Project, sha: string): Promise<any[]> {
+async function runsOf(project: Project, sha: string): Promise<RunSummary[]> {
   const response = await fetch(`${project.server.url}/api/v1/repos/${BENCH_ADMIN.user}/${path.basename(path.dirname(project.dir))}/runs?commit=${sha}&per_page=100`, {
     headers: { authorization: project.auth },
   });
-  return (await response.json()) as any[];
+  return (await response.json()) as RunSummary[];
 }
 
 async function logOf(project: Project, runId: number): Promise<string> {
@@ -109,7 +118,7 @@ async function main(): Promise<number> {
   const options = parseKnobs(process.argv.slice(2), process.env, KNOBS, SWITCHES);
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'mlgit-bench-runs-'));
   onCleanup(() => rm(scratch, { recursive: true, force: true }));
-  const socket = options.processRuntime ? null : await podmanSocket();
+  const socket = options.processRuntime ? null : ensurePodman();
   const runtime = socket ? 'docker' : 'process';
   const env: NodeJS.ProcessEnv = {
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
@@ -155,7 +164,8 @@ async function main(): Promise<number> {
     const podman: number[] = [];
     for (let i = 0; i < options.pushes; i++) {
       const start = Date.now();
-      execFileSync(podmanCommand()[0]!, [...podmanCommand().slice(1), 'run', '--rm', '--network', 'none', IMAGE, 'true'], { stdio: 'ignore' });
+      const cli = podmanCli();
+      execFileSync(cli.command, [...cli.args, 'run', '--rm', '--network', 'none', IMAGE, 'true'], { stdio: 'ignore', env: cli.env });
       podman.push(Date.now() - start);
     }
     const ref = median(podman);

@@ -13,6 +13,15 @@ import { installLfs, withIdentity } from '../bench/lib/lfs-repo.ts';
 import { basicAuth, startMlgit } from '../bench/lib/mlgit-server.ts';
 import { runChecked } from '../bench/lib/run.ts';
 
+/** The fields of GET .../runs this script reads. */
+interface RunSummary {
+  id: number;
+  job: string;
+  status: string;
+  message: string | null;
+  finished_at: string;
+}
+
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ADMIN_PASSWORD = 'demo-admin-password';
 const USER = { name: 'demo', password: 'demo-password-123' };
@@ -40,11 +49,11 @@ function ensurePrerequisites(): void {
   }
 }
 
-async function api(url: string, auth: string, method: string, body?: unknown): Promise<any> {
+async function api<T = unknown>(url: string, auth: string, method: string, body?: unknown): Promise<T> {
   const response = await fetch(url, { method, headers: { authorization: auth, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await response.text();
   if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
+  return (text ? JSON.parse(text) : null) as T;
 }
 
 async function main(): Promise<number> {
@@ -77,10 +86,10 @@ async function main(): Promise<number> {
 
   say('waiting for the runs ...');
   const deadline = Date.now() + RUN_TIMEOUT_MS;
-  let runs: any[] = [];
+  let runs: RunSummary[] = [];
   let shown = '';
   for (;;) {
-    runs = await api(`${server.url}/api/v1/repos/${USER.name}/digits/runs?commit=${sha}`, auth, 'GET');
+    runs = await api<RunSummary[]>(`${server.url}/api/v1/repos/${USER.name}/digits/runs?commit=${sha}`, auth, 'GET');
     const line = runs.map((r) => `${r.job}: ${r.status}`).sort().join(', ');
     if (line !== shown) say(`  ${(shown = line)}`);
     if (runs.length >= 2 && runs.every((r) => FINAL.includes(r.status))) break;
@@ -91,7 +100,7 @@ async function main(): Promise<number> {
   await git('fetch', '-q', 'origin', 'refs/notes/mlproject:refs/notes/mlproject');
   say('\n$ git log --notes=mlproject -1');
   say((await git('log', '--notes=mlproject', '-1')).stdout);
-  const metrics = await api(`${server.url}/api/v1/repos/${USER.name}/digits/commits/${sha}/metrics`, auth, 'GET');
+  const metrics = await api<{ jobs: (RunSummary & { metrics: Record<string, number> })[] }>(`${server.url}/api/v1/repos/${USER.name}/digits/commits/${sha}/metrics`, auth, 'GET');
   say(`$ curl ${server.url}/api/v1/repos/${USER.name}/digits/commits/${sha.slice(0, 7)}/metrics`);
   for (const job of metrics.jobs) say(`  ${job.job.padEnd(10)} ${job.status.padEnd(8)} run ${job.id}  ${JSON.stringify(job.metrics)}`);
   const failed = runs.filter((r) => r.status !== 'success');

@@ -3,7 +3,9 @@ import type { GitClient } from './git-client.ts';
 import { startServer, type TestServer } from './server.ts';
 
 export const FINAL = ['success', 'failed', 'cancelled', 'timed_out', 'cached', 'error'];
-export const IMAGE = 'localhost/mlgit-python:bookworm';
+import { JOB_IMAGE } from './podman.ts';
+
+export const IMAGE = JOB_IMAGE;
 
 /** Runs settings for tests: quick heartbeats and stall detection, the given runtime. */
 export function runsConfig(overrides: Partial<RunsConfig> = {}): RunsConfig {
