@@ -147,12 +147,12 @@ for (const runtime of runtimes) {
           await new Promise((r) => setTimeout(r, 100));
         }
         t.equal(run.status, 'success');
-        t.same(run.metrics.accuracy, 0.95);
+        t.same(run.metrics.accuracy, 0.55, 'main is now the "worse model" commit: 0.5 + lr / 10');
       });
     });
 
     t.test('matrix, failures, retries, cancel, timeout', async (t) => {
-      const { sha } = await pushProject(server, client, alice, 'edge', {
+      const { sha, push } = await pushProject(server, client, alice, 'edge', {
         'mlproject.yaml': manifest(`jobs:
   sweep:
     kind: train
@@ -178,6 +178,7 @@ for (const runtime of runtimes) {
     timeout: 2s
 `),
       });
+      t.equal(push.code, 0, push.stderr);
       const settle = waitForRuns(server, alice.basic, 'alice/edge', sha, {
         timeoutMs: 90_000,
         done: (runs) => runs.length === 9 && runs.filter((r) => r.job !== 'sleeper').every((r) => ['success', 'failed', 'cancelled', 'timed_out', 'error'].includes(r.status)),
@@ -213,14 +214,15 @@ for (const runtime of runtimes) {
       t.equal(byJob.flaky.attempt, 2, 'retried once');
       t.match((await server.api('GET', `/api/v1/repos/alice/edge/runs/${byJob.flaky.id}/logs`, { auth: alice.basic })).body, 'retrying');
       t.equal(byJob.sleeper.status, 'cancelled');
-      t.ok(Date.now() - cancelAt < 15_000, `cancel took ${Date.now() - cancelAt} ms`);
+      const cancelMs = Date.parse(byJob.sleeper.finished_at) - cancelAt;
+      t.ok(cancelMs < 5000, `a running job stopped ${cancelMs} ms after the cancel request`);
       t.equal(byJob.slow.status, 'timed_out');
       t.ok(runs.length >= 9);
     });
 
     t.test('hostile jobs: symlinked outputs and metrics, garbage metrics, quoted params, no server secrets', async (t) => {
       const marker = path.join(os.tmpdir(), `mlgit-pwned-${process.pid}-${runtime.name}`);
-      const { sha } = await pushProject(server, client, alice, 'hostile', {
+      const { sha, push } = await pushProject(server, client, alice, 'hostile', {
         'mlproject.yaml': manifest(`params:
   schema:
     tag: {type: string, default: "x"}
@@ -232,7 +234,7 @@ jobs:
     metrics: {path: metrics.json}
   garbage:
     kind: evaluate
-    command: printf '{"acc": "high", "ok": 0.5, "nan": NaN, "nested": {"deep": [1, 2]}}' > m.json
+    command: cp garbage.json m.json
     metrics: {path: m.json}
   quoting:
     kind: custom
@@ -241,7 +243,9 @@ jobs:
     kind: custom
     command: env; cat ${JSON.stringify(path.join(server.dataDir, 'jwt-secret'))} || echo cannot-read-server-secret
 `),
+        'garbage.json': '{"acc": "high", "ok": 0.5, "nan": NaN, "nested": {"deep": [1, 2]}}',
       });
+      t.equal(push.code, 0, push.stderr);
       const runs = await waitForRuns(server, alice.basic, 'alice/hostile', sha, { count: 4 });
       const byJob: Record<string, any> = Object.fromEntries(runs.map((r) => [r.job, r]));
       const links = (await server.api('GET', `/api/v1/repos/alice/hostile/runs/${byJob.links.id}`, { auth: alice.basic })).body;

@@ -189,7 +189,9 @@ function cacheKeyOf(manifest: Manifest, job: Job, spec: StoredSpec, ctx: PlanCon
       return [d, remote ? `${remote.repo}@${remote.commit}:${manifest.datasets![d]!.path}` : (ctx.inputIds([manifest.datasets![d]!.path])[manifest.datasets![d]!.path] ?? null)];
     }),
   );
-  const material = { v: 1, manifestVersion: manifest.version, job: spec.job, params, inputs: ctx.inputIds(job.inputs), datasets, deps: depKeys };
+  // The commit itself is not an input: MLP_COMMIT/MLP_REF differ on every push while the work is the same.
+  const { MLP_COMMIT: _commit, MLP_REF: _ref, ...env } = spec.job.env;
+  const material = { v: 1, manifestVersion: manifest.version, job: { ...spec.job, env }, params, inputs: ctx.inputIds(job.inputs), datasets, deps: depKeys };
   return createHash('sha256').update(canonicalJson(material)).digest('hex');
 }
 
