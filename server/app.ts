@@ -10,11 +10,13 @@ import { GitCliBackend } from './adapters/git/git-cli-backend.ts';
 import { LocalObjectStore } from './adapters/object-store/local-store.ts';
 import { S3ObjectStore } from './adapters/object-store/s3-store.ts';
 import { BullMqQueue } from './adapters/queue/bullmq-queue.ts';
+import { HttpWebhookSender } from './adapters/webhooks/http-sender.ts';
 import { InProcessQueue } from './adapters/queue/in-process-queue.ts';
 import type { Config } from './config.ts';
 import { connectDatabase, type Db } from './db/connect.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { AccountService } from './domain/accounts.ts';
+import { AuditLog } from './domain/audit.ts';
 import { ActionTokens } from './domain/action-tokens.ts';
 import { LfsService } from './domain/lfs.ts';
 import { LockService } from './domain/lfs-locks.ts';
@@ -23,11 +25,18 @@ import type { GitBackend, JobQueue, ObjectStore } from './domain/ports.ts';
 import { PushService } from './domain/pushes.ts';
 import { RepoService } from './domain/repos.ts';
 import { randomSecret } from './domain/secrets.ts';
+import { SecretBox } from './domain/secret-box.ts';
+import { buildAllowList } from './domain/ssrf-guard.ts';
+import { StatusService } from './domain/statuses.ts';
+import { WebhookService } from './domain/webhooks.ts';
 import { registerAccountRoutes } from './http/api/account-routes.ts';
+import { registerAuditRoutes } from './http/api/audit-routes.ts';
 import { registerBrowseRoutes } from './http/api/browse-routes.ts';
 import { registerHealthRoutes } from './http/api/health-routes.ts';
 import { registerLfsObjectRoutes } from './http/api/lfs-object-routes.ts';
 import { registerRepoRoutes } from './http/api/repo-routes.ts';
+import { registerStatusRoutes } from './http/api/status-routes.ts';
+import { registerWebhookRoutes } from './http/api/webhook-routes.ts';
 import { AuthFailureLimiter } from './http/auth-failures.ts';
 import { makeAuthenticate } from './http/authenticate.ts';
 import { registerErrorHandler, sendError } from './http/errors.ts';
@@ -44,6 +53,9 @@ export interface Services {
   pushes: PushService;
   lfs: LfsService;
   store: ObjectStore;
+  webhooks: WebhookService;
+  statuses: StatusService;
+  audit: AuditLog;
 }
 
 export interface App {
@@ -87,12 +99,12 @@ export async function buildApp(config: Config): Promise<App> {
     reply.header('X-Request-Id', request.id);
   });
   registerErrorHandler(app);
-  const secret = config.jwtSecret ?? (await persistentSecret(config.dataDir));
+  const secret = config.jwtSecret ?? (await persistentSecret(config.dataDir, 'jwt-secret'));
   await app.register(fastifyJwt, { secret });
 
   const git = new GitCliBackend(config.dataDir, config.git.maxPushBytes);
   const onQueueError = (name: string, err: unknown) => app.log.error({ err, job: name }, 'job queue error');
-  const queue: JobQueue = config.redisUrl ? new BullMqQueue({ redisUrl: config.redisUrl, prefix: 'mlgit', onError: onQueueError }) : new InProcessQueue(onQueueError);
+  const queue: JobQueue = config.redisUrl ? new BullMqQueue({ redisUrl: config.redisUrl, prefix: config.redisPrefix, onError: onQueueError }) : new InProcessQueue(onQueueError);
   const accounts = new AccountService(db);
   const repos = new RepoService(db, git);
   const store: ObjectStore = config.s3
@@ -100,18 +112,43 @@ export async function buildApp(config: Config): Promise<App> {
     : new LocalObjectStore(path.join(config.dataDir, 'lfs'));
   const lfs = new LfsService(db, repos, store, new ActionTokens(secret, config.lfs.actionTtlSeconds), config.lfs);
   const locks = new LockService(db, repos);
-  const pushes = new PushService(db, git, queue, config.maintenanceDelayMs, {
-    present: (repoId, oids) => lfs.present(repoId, oids),
-    lockedByOthers: (repoId, userId, paths) => locks.lockedByOthers(repoId, userId, paths),
-  });
+  const webhooks = new WebhookService(
+    db,
+    queue,
+    repos,
+    git,
+    new SecretBox(config.secretKey ?? (await persistentSecret(config.dataDir, 'secret-key'))),
+    new HttpWebhookSender({ allow: buildAllowList(config.webhooks.allow), followRedirects: config.webhooks.followRedirects }),
+    { ...config.webhooks, userAgent: `mlgit-hookshot/${await packageVersion()}`, publicUrl: () => config.publicUrl?.replace(/\/+$/, '') ?? hookUrl(app) },
+    (message, fields) => app.log.warn(fields, message),
+  );
+  webhooks.registerWorkers();
+  webhooks.startPruning(3_600_000, (err) => app.log.error({ err }, 'pruning webhook deliveries failed'));
+  // onMetrics (CI metrics stored like runner metrics) is connected with statuses.setOnMetrics once the runs tables exist.
+  const statuses = new StatusService(db, git, webhooks);
+  const audit = new AuditLog(db);
+  const pushes = new PushService(
+    db,
+    git,
+    queue,
+    config.maintenanceDelayMs,
+    {
+      present: (repoId, oids) => lfs.present(repoId, oids),
+      lockedByOthers: (repoId, userId, paths) => locks.lockedByOthers(repoId, userId, paths),
+    },
+    (context, updates) => webhooks.onPushed(context, updates),
+  );
   pushes.registerWorkers();
   const hookSessions = new HookSessions();
   const limiter = new AuthFailureLimiter(config.authFailures.max, config.authFailures.windowSeconds * 1000);
   const authenticate = makeAuthenticate(app, accounts, limiter);
 
   registerHealthRoutes(app, db);
-  registerAccountRoutes(app, { config, accounts, authenticate, limiter });
-  registerRepoRoutes(app, { config, repos, authenticate, lfsUsage: (repoId) => lfs.usage(repoId) });
+  registerAccountRoutes(app, { config, accounts, authenticate, limiter, audit });
+  registerRepoRoutes(app, { config, repos, authenticate, lfsUsage: (repoId) => lfs.usage(repoId), audit, events: webhooks });
+  registerWebhookRoutes(app, { webhooks, audit, authenticate });
+  registerStatusRoutes(app, { statuses, repos, authenticate });
+  registerAuditRoutes(app, { audit, authenticate });
   registerLfsObjectRoutes(app, { lfs, accounts, authenticate });
   registerBrowseRoutes(app, { repos, git, authenticate });
   registerHookRoutes(app, { hookSessions, pushes, repos });
@@ -120,10 +157,11 @@ export async function buildApp(config: Config): Promise<App> {
 
   const firstAdmin = await accounts.ensureAdmin(config.adminPassword);
   app.addHook('onClose', async () => {
+    webhooks.stopPruning();
     await queue.close();
     await db.destroy();
   });
-  return { app, services: { db, git, queue, accounts, repos, pushes, lfs, store }, firstAdmin };
+  return { app, services: { db, git, queue, accounts, repos, pushes, lfs, store, webhooks, statuses, audit }, firstAdmin };
 }
 
 /** Hooks run on this machine and reach the process on loopback, on whatever port it got. */
@@ -133,9 +171,12 @@ function hookUrl(app: FastifyInstance): string {
   return `http://${address.family === 'IPv6' && address.address !== '::' ? '[::1]' : '127.0.0.1'}:${address.port}`;
 }
 
-/** Without MLGIT_JWT_SECRET the embedded default keeps a generated one in the data dir, so restarts keep sessions. */
-async function persistentSecret(dataDir: string): Promise<string> {
-  const file = path.join(dataDir, 'jwt-secret');
+/**
+ * Without MLGIT_JWT_SECRET / MLGIT_SECRET_KEY the embedded default keeps a generated secret in
+ * the data dir, so restarts keep sessions and can still open stored webhook secrets.
+ */
+async function persistentSecret(dataDir: string, name: 'jwt-secret' | 'secret-key'): Promise<string> {
+  const file = path.join(dataDir, name);
   try {
     return (await fs.readFile(file, 'utf8')).trim();
   } catch {
@@ -143,4 +184,10 @@ async function persistentSecret(dataDir: string): Promise<string> {
     await fs.writeFile(file, secret, { mode: 0o600, flag: 'wx' }).catch(() => {});
     return (await fs.readFile(file, 'utf8')).trim();
   }
+}
+
+/** For the webhook User-Agent (mlgit-hookshot/<version>). */
+async function packageVersion(): Promise<string> {
+  const pkg = JSON.parse(await fs.readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }
