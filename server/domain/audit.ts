@@ -45,7 +45,7 @@ export class AuditLog {
     await auditDb.insertAudit(this.db, {
       action: entry.action,
       actorId: entry.actor?.id ?? null,
-      actorName: entry.actor?.username ?? entry.actorName?.slice(0, 200) ?? null,
+      actorName: entry.actor?.username ?? (entry.actorName === undefined ? null : printable(entry.actorName)),
       target: entry.target ?? null,
       details: entry.details ?? null,
       address: entry.address,
@@ -59,4 +59,10 @@ export class AuditLog {
       total,
     };
   }
+}
+
+/** A name someone typed at a failed login is untrusted: NUL cannot be stored, control characters would forge log lines. */
+function printable(value: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is replaced
+  return value.slice(0, 200).replace(/[\x00-\x1f\x7f]/g, '?');
 }
