@@ -123,7 +123,7 @@ export async function buildApp(config: Config): Promise<App> {
     (message, fields) => app.log.warn(fields, message),
   );
   webhooks.registerWorkers();
-  webhooks.startPruning(3_600_000, (err) => app.log.error({ err }, 'pruning webhook deliveries failed'));
+  webhooks.startHousekeeping(600_000, (err) => app.log.error({ err }, 'webhook housekeeping failed'));
   // onMetrics (CI metrics stored like runner metrics) is connected with statuses.setOnMetrics once the runs tables exist.
   const statuses = new StatusService(db, git, webhooks);
   const audit = new AuditLog(db);
@@ -157,7 +157,7 @@ export async function buildApp(config: Config): Promise<App> {
 
   const firstAdmin = await accounts.ensureAdmin(config.adminPassword);
   app.addHook('onClose', async () => {
-    webhooks.stopPruning();
+    webhooks.stopHousekeeping();
     await queue.close();
     await db.destroy();
   });

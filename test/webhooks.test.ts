@@ -254,6 +254,24 @@ function suite(queue: Queue, prefixes: string[]) {
       t.equal((await server.api('GET', `/api/v1/repos/${repo}/hooks/abc`, { auth })).status, 422);
     });
 
+    await t.test('a delivery whose job was lost (crash, restart) is recovered, once', async (t) => {
+      receiver.received.length = 0;
+      const hook = await createHook(server, auth, repo, { url: receiver.url, events: ['push'] });
+      const id = '11111111-2222-4333-8444-555555555555';
+      await sql`insert into webhook_deliveries (id, hook_id, repo_id, event, url, request_body, created_at)
+                values (${id}, ${hook.id}, null, 'push', ${receiver.url}, '{"lost":true}', now() - interval '10 minutes')`.execute(server.services.db);
+      t.equal(await server.services.webhooks.recoverStalled(), 1);
+      t.equal(await server.services.webhooks.recoverStalled(), 1, 'a second sweep before it ran enqueues again...');
+      const recovered = () => receiver.received.filter((r) => r.headers['x-mlgit-delivery'] === id);
+      await waitFor(() => recovered().length >= 1);
+      await server.services.queue.drain();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      t.equal(recovered().length, 1, '...but it is delivered once');
+      t.same(recovered()[0]!.json, { lost: true });
+      t.equal(await server.services.webhooks.recoverStalled(), 0, 'nothing left to recover');
+      await server.api('DELETE', `/api/v1/repos/${repo}/hooks/${hook.id}`, { auth });
+    });
+
     await t.test('repo.deleted goes out after the repository is gone; old deliveries are pruned', async (t) => {
       await createRepo(server, auth, 'doomed');
       receiver.received.length = 0;

@@ -170,3 +170,18 @@ export async function pruneDeliveries(db: Db, before: Date): Promise<number> {
   const result = await db.deleteFrom('webhook_deliveries').where('created_at', '<', before).where('status', '<>', 'pending').executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/**
+ * Pending deliveries nobody is working on: their next attempt was due (or their last attempt
+ * started) before `before`. After a crash or a restart of the in-process queue, these are lost jobs.
+ */
+export function stalledDeliveries(db: Db, before: Date, limit: number): Promise<{ id: string; attempts: number }[]> {
+  return db
+    .selectFrom('webhook_deliveries')
+    .select(['id', 'attempts'])
+    .where('status', '=', 'pending')
+    .where(sql<Date>`coalesce(next_attempt_at, last_attempt_at, created_at)`, '<', before)
+    .orderBy('created_at')
+    .limit(limit)
+    .execute();
+}

@@ -65,6 +65,8 @@ export interface WebhookOptions extends DeliveryOptions {
 
 const PUSH_JOB = 'webhook.push';
 const MAX_HOOKS_PER_REPO = 50;
+/** How long past due a pending delivery must be before it counts as lost. */
+const STALL_MARGIN_MS = 60_000;
 
 function toHook(row: webhooksDb.WebhookRow): Hook {
   return {
@@ -308,12 +310,25 @@ export class WebhookService {
     return webhooksDb.pruneDeliveries(this.db, new Date(now.getTime() - this.options.retentionDays * 86_400_000));
   }
 
-  startPruning(intervalMs: number, onError: (err: unknown) => void): void {
-    this.pruneTimer = setInterval(() => void this.prune().catch(onError), intervalMs);
+  /**
+   * Re-enqueues pending deliveries whose job was lost (a crash between attempts, or a restart
+   * with the in-process queue). Safe to run any time: the attempt claim makes a duplicate job a no-op.
+   */
+  async recoverStalled(now = new Date()): Promise<number> {
+    const stalled = await webhooksDb.stalledDeliveries(this.db, new Date(now.getTime() - STALL_MARGIN_MS - this.options.timeoutMs), 1000);
+    for (const { id, attempts } of stalled) await this.worker.enqueue(id, attempts + 1);
+    return stalled.length;
+  }
+
+  /** Housekeeping on a timer: recover lost deliveries now and then, prune the log. */
+  startHousekeeping(intervalMs: number, onError: (err: unknown) => void): void {
+    const run = () => void Promise.all([this.recoverStalled(), this.prune()]).catch(onError);
+    run();
+    this.pruneTimer = setInterval(run, intervalMs);
     this.pruneTimer.unref();
   }
 
-  stopPruning(): void {
+  stopHousekeeping(): void {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.pruneTimer = null;
   }
