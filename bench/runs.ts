@@ -122,7 +122,7 @@ async function main(): Promise<number> {
   const runtime = socket ? 'docker' : 'process';
   const env: NodeJS.ProcessEnv = {
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    MLGIT_QUEUE_PREFIX: `bench-runs-${process.pid}`,
+    MLGIT_REDIS_PREFIX: `bench-runs-${process.pid}`,
     MLGIT_RUNTIME: runtime,
     ...(socket ? { MLGIT_DOCKER_SOCKET: socket } : {}),
   };

@@ -10,11 +10,13 @@ import { GitCliBackend } from './adapters/git/git-cli-backend.ts';
 import { LocalObjectStore } from './adapters/object-store/local-store.ts';
 import { S3ObjectStore } from './adapters/object-store/s3-store.ts';
 import { BullMqQueue } from './adapters/queue/bullmq-queue.ts';
+import { HttpWebhookSender } from './adapters/webhooks/http-sender.ts';
 import { InProcessQueue } from './adapters/queue/in-process-queue.ts';
 import type { Config } from './config.ts';
 import { connectDatabase, type Db } from './db/connect.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { AccountService } from './domain/accounts.ts';
+import { AuditLog } from './domain/audit.ts';
 import { ActionTokens } from './domain/action-tokens.ts';
 import { LfsService } from './domain/lfs.ts';
 import { LockService } from './domain/lfs-locks.ts';
@@ -23,12 +25,19 @@ import type { GitBackend, JobQueue, ObjectStore } from './domain/ports.ts';
 import { PushService } from './domain/pushes.ts';
 import { RepoService } from './domain/repos.ts';
 import { randomSecret } from './domain/secrets.ts';
+import { SecretBox } from './domain/secret-box.ts';
+import { buildAllowList } from './domain/ssrf-guard.ts';
+import { StatusService } from './domain/statuses.ts';
+import { WebhookService } from './domain/webhooks.ts';
 import { registerAccountRoutes } from './http/api/account-routes.ts';
+import { registerAuditRoutes } from './http/api/audit-routes.ts';
 import { registerBrowseRoutes } from './http/api/browse-routes.ts';
 import { registerHealthRoutes } from './http/api/health-routes.ts';
 import { registerLfsObjectRoutes } from './http/api/lfs-object-routes.ts';
 import { registerRepoRoutes } from './http/api/repo-routes.ts';
 import { registerSchemaRoutes } from './http/api/schema-routes.ts';
+import { registerStatusRoutes } from './http/api/status-routes.ts';
+import { registerWebhookRoutes } from './http/api/webhook-routes.ts';
 import { AuthFailureLimiter } from './http/auth-failures.ts';
 import { makeAuthenticate } from './http/authenticate.ts';
 import { registerErrorHandler, sendError } from './http/errors.ts';
@@ -49,6 +58,9 @@ export interface Services {
   lfs: LfsService;
   store: ObjectStore;
   runs: RunsWiring;
+  webhooks: WebhookService;
+  statuses: StatusService;
+  audit: AuditLog;
 }
 
 export interface App {
@@ -97,7 +109,7 @@ export async function buildApp(config: Config): Promise<App> {
 
   const git = new GitCliBackend(config.dataDir, config.git.maxPushBytes);
   const onQueueError = (name: string, err: unknown) => app.log.error({ err, job: name }, 'job queue error');
-  const queue: JobQueue = config.redisUrl ? new BullMqQueue({ redisUrl: config.redisUrl, prefix: config.queuePrefix, onError: onQueueError }) : new InProcessQueue(onQueueError);
+  const queue: JobQueue = config.redisUrl ? new BullMqQueue({ redisUrl: config.redisUrl, prefix: config.redisPrefix, onError: onQueueError }) : new InProcessQueue(onQueueError);
   const accounts = new AccountService(db);
   const repos = new RepoService(db, git);
   const store: ObjectStore = config.s3
@@ -105,10 +117,32 @@ export async function buildApp(config: Config): Promise<App> {
     : new LocalObjectStore(path.join(config.dataDir, 'lfs'));
   const lfs = new LfsService(db, repos, store, new ActionTokens(secret, config.lfs.actionTtlSeconds), config.lfs);
   const locks = new LockService(db, repos);
-  const pushes = new PushService(db, git, queue, config.maintenanceDelayMs, {
-    present: (repoId, oids) => lfs.present(repoId, oids),
-    lockedByOthers: (repoId, userId, paths) => locks.lockedByOthers(repoId, userId, paths),
-  });
+  const webhooks = new WebhookService(
+    db,
+    queue,
+    repos,
+    git,
+    new SecretBox(config.secretKey ?? (await persistentSecret(config.dataDir, 'secret-key'))),
+    new HttpWebhookSender({ allow: buildAllowList(config.webhooks.allow), followRedirects: config.webhooks.followRedirects }),
+    { ...config.webhooks, userAgent: `mlgit-hookshot/${await packageVersion()}`, publicUrl: () => config.publicUrl?.replace(/\/+$/, '') ?? hookUrl(app) },
+    (message, fields) => app.log.warn(fields, message),
+  );
+  webhooks.registerWorkers();
+  webhooks.startHousekeeping(600_000, (err) => app.log.error({ err }, 'webhook housekeeping failed'));
+  // onMetrics (CI metrics stored like runner metrics) is connected with statuses.setOnMetrics once the runs tables exist.
+  const statuses = new StatusService(db, git, webhooks);
+  const audit = new AuditLog(db);
+  const pushes = new PushService(
+    db,
+    git,
+    queue,
+    config.maintenanceDelayMs,
+    {
+      present: (repoId, oids) => lfs.present(repoId, oids),
+      lockedByOthers: (repoId, userId, paths) => locks.lockedByOthers(repoId, userId, paths),
+    },
+    (context, updates) => webhooks.onPushed(context, updates),
+  );
   pushes.registerWorkers();
   const runs = await wireRuns(app, { config, db, git, queue, repos, accounts, store, secret });
   const hookSessions = new HookSessions();
@@ -117,8 +151,11 @@ export async function buildApp(config: Config): Promise<App> {
 
   registerHealthRoutes(app, db);
   registerSchemaRoutes(app);
-  registerAccountRoutes(app, { config, accounts, authenticate, limiter });
-  registerRepoRoutes(app, { config, repos, authenticate, lfsUsage: (repoId) => lfs.usage(repoId) });
+  registerAccountRoutes(app, { config, accounts, authenticate, limiter, audit });
+  registerRepoRoutes(app, { config, repos, authenticate, lfsUsage: (repoId) => lfs.usage(repoId), audit, events: webhooks });
+  registerWebhookRoutes(app, { webhooks, audit, authenticate });
+  registerStatusRoutes(app, { statuses, repos, authenticate });
+  registerAuditRoutes(app, { audit, authenticate });
   registerLfsObjectRoutes(app, { lfs, accounts, authenticate });
   registerBrowseRoutes(app, { repos, git, authenticate });
   registerHookRoutes(app, { hookSessions, pushes, repos, dispatchPush: (...args) => runs.dispatcher.dispatchPush(...args) });
@@ -130,10 +167,11 @@ export async function buildApp(config: Config): Promise<App> {
   const firstAdmin = await accounts.ensureAdmin(config.adminPassword);
   app.addHook('onClose', async () => {
     runs.stop();
+    webhooks.stopHousekeeping();
     await queue.close();
     await db.destroy();
   });
-  return { app, services: { db, git, queue, accounts, repos, pushes, lfs, store, runs }, firstAdmin };
+  return { app, services: { db, git, queue, accounts, repos, pushes, lfs, store, runs, webhooks, statuses, audit }, firstAdmin };
 }
 
 /** Hooks and the embedded runner reach the process on loopback, on whatever port it got. */
@@ -143,8 +181,11 @@ export function hookUrl(app: FastifyInstance): string {
   return `http://${address.family === 'IPv6' && address.address !== '::' ? '[::1]' : '127.0.0.1'}:${address.port}`;
 }
 
-/** Secrets not given in config (JWT key, runner token) are generated once and kept in the data dir, so restarts keep them. */
-export async function persistentSecret(dataDir: string, name: string): Promise<string> {
+/**
+ * Secrets not given in config (MLGIT_JWT_SECRET, MLGIT_SECRET_KEY, MLGIT_RUNNER_TOKEN) are generated
+ * once and kept in the data dir, so restarts keep sessions, runners and stored webhook secrets working.
+ */
+export async function persistentSecret(dataDir: string, name: 'jwt-secret' | 'secret-key' | 'runner-token'): Promise<string> {
   const file = path.join(dataDir, name);
   try {
     return (await fs.readFile(file, 'utf8')).trim();
@@ -153,4 +194,10 @@ export async function persistentSecret(dataDir: string, name: string): Promise<s
     await fs.writeFile(file, secret, { mode: 0o600, flag: 'wx' }).catch(() => {});
     return (await fs.readFile(file, 'utf8')).trim();
   }
+}
+
+/** For the webhook User-Agent (mlgit-hookshot/<version>). */
+async function packageVersion(): Promise<string> {
+  const pkg = JSON.parse(await fs.readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseAllowEntry } from './domain/ssrf-guard.ts';
 
 /** Parsed once at start, validated, frozen. Every variable is documented in .env.example. */
 export interface Config {
@@ -7,8 +8,6 @@ export interface Config {
   readonly dataDir: string;
   readonly databaseUrl: string | null;
   readonly redisUrl: string | null;
-  /** BullMQ key prefix: one per deployment sharing a Redis (and one per test). */
-  readonly queuePrefix: string;
   readonly publicUrl: string | null;
   readonly adminPassword: string | null;
   readonly jwtSecret: string | null;
@@ -22,6 +21,11 @@ export interface Config {
   /** Set when LFS objects live in S3 (or an S3-compatible store) instead of the data dir. */
   readonly s3: S3Config | null;
   readonly runs: RunsConfig;
+  /** BullMQ key prefix: one per deployment (tests use a unique one). */
+  readonly redisPrefix: string;
+  /** Encrypts webhook secrets at rest; generated into the data dir when unset. */
+  readonly secretKey: string | null;
+  readonly webhooks: WebhookConfig;
 }
 
 export interface RunsConfig {
@@ -46,6 +50,19 @@ export interface RunsConfig {
   readonly maxCpus: number;
   readonly pids: number;
   readonly maxMatrixExpansions: number;
+}
+
+export interface WebhookConfig {
+  /** Hosts, addresses and CIDRs that hooks may target even though they are loopback/private. */
+  readonly allow: readonly string[];
+  readonly disableAfter: number;
+  readonly retentionDays: number;
+  readonly timeoutMs: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  readonly maxAttempts: number;
+  readonly followRedirects: boolean;
+  readonly concurrency: number;
 }
 
 export interface S3Config {
@@ -149,18 +166,41 @@ function runsConfig(env: Env): RunsConfig {
   };
 }
 
+function allowList(env: Env, name: string): string[] {
+  const entries = (env[name] ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  for (const entry of entries) if (!parseAllowEntry(entry)) throw new ConfigError(`${name}: "${entry}" is not a host name, an IP address or a CIDR range`);
+  return entries;
+}
+
+function webhookConfig(env: Env): WebhookConfig {
+  return {
+    allow: allowList(env, 'MLGIT_WEBHOOK_ALLOW'),
+    disableAfter: int(env, 'MLGIT_WEBHOOK_DISABLE_AFTER', 20, 1),
+    retentionDays: int(env, 'MLGIT_WEBHOOK_RETENTION_DAYS', 30, 1),
+    timeoutMs: int(env, 'MLGIT_WEBHOOK_TIMEOUT_MS', 10_000, 100),
+    backoffBaseMs: int(env, 'MLGIT_WEBHOOK_BACKOFF_BASE_MS', 10_000, 1),
+    backoffMaxMs: int(env, 'MLGIT_WEBHOOK_BACKOFF_MAX_MS', 3_600_000, 1),
+    maxAttempts: int(env, 'MLGIT_WEBHOOK_MAX_ATTEMPTS', 8, 1),
+    followRedirects: oneOf(env, 'MLGIT_WEBHOOK_FOLLOW_REDIRECTS', ['true', 'false'] as const, 'false') === 'true',
+    concurrency: int(env, 'MLGIT_WEBHOOK_CONCURRENCY', 8, 1),
+  };
+}
+
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
   const jwtSecret = env.MLGIT_JWT_SECRET || null;
   if (jwtSecret !== null && jwtSecret.length < 32) {
     throw new ConfigError('MLGIT_JWT_SECRET must be at least 32 characters');
   }
+  const secretKey = env.MLGIT_SECRET_KEY || null;
+  if (secretKey !== null && secretKey.length < 32) throw new ConfigError('MLGIT_SECRET_KEY must be at least 32 characters');
+  const redisPrefix = env.MLGIT_REDIS_PREFIX || 'mlgit';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) throw new ConfigError('MLGIT_REDIS_PREFIX must be 1-64 letters, digits, _ . -');
   const config: Config = {
     port: int(env, 'PORT', 3000),
     host: env.HOST || '0.0.0.0',
     dataDir: path.resolve(env.MLGIT_DATA_DIR || './data'),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
-    queuePrefix: env.MLGIT_QUEUE_PREFIX || 'mlgit',
     publicUrl: url(env, 'MLGIT_PUBLIC_URL', ['http:', 'https:']),
     adminPassword: env.MLGIT_ADMIN_PASSWORD || null,
     jwtSecret,
@@ -187,6 +227,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     },
     s3: s3Config(env),
     runs: runsConfig(env),
+    redisPrefix,
+    secretKey,
+    webhooks: webhookConfig(env),
     ...overrides,
   };
   return Object.freeze(config);

@@ -22,7 +22,7 @@ export async function runRunner(config: Config, say: (line: string) => void): Pr
     return 2;
   }
   const log = pino(loggerOptions(config.logLevel) as pino.LoggerOptions);
-  const queue = new BullMqQueue({ redisUrl: config.redisUrl!, prefix: config.queuePrefix, onError: (name, err) => log.error({ err, job: name }, 'job queue error') });
+  const queue = new BullMqQueue({ redisUrl: config.redisUrl!, prefix: config.redisPrefix, onError: (name, err) => log.error({ err, job: name }, 'job queue error') });
   const runtime = createRuntime({ kind: runs.runtime, dockerSocket: runs.dockerSocket });
   const name = defaultRunnerName();
   const runner = new Runner({

@@ -49,7 +49,24 @@ for (const [engine, open] of engines) {
       t.same(await tables(db), []);
       const up = await migrateToLatest(db);
       t.ok(up.length > 0 && up.every((line) => line.endsWith('Success')), up.join('\n'));
-      t.same(await tables(db), ['collaborators', 'lfs_locks', 'lfs_objects', 'lfs_repo_objects', 'pushes', 'repos', 'run_metric_points', 'run_metrics', 'run_outputs', 'runs', 'tokens', 'users']);
+      t.same(await tables(db), [
+        'audit_log',
+        'collaborators',
+        'commit_statuses',
+        'lfs_locks',
+        'lfs_objects',
+        'lfs_repo_objects',
+        'pushes',
+        'repos',
+        'run_metric_points',
+        'run_metrics',
+        'run_outputs',
+        'runs',
+        'tokens',
+        'users',
+        'webhook_deliveries',
+        'webhooks',
+      ]);
       t.same(await migrateToLatest(db), [], 'a second run is a no-op');
       await migrateDownAll(db);
       t.same(await tables(db), []);

@@ -15,7 +15,7 @@ const REDIS_URL = process.env.MLGIT_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 t.test('a separate runner process on BullMQ, killed mid-job', async (t) => {
   const prefix = `mlgit-test-${randomBytes(4).toString('hex')}`;
   const runnerToken = randomBytes(24).toString('hex');
-  const server = await startRunsServer(t, { runner: 'off', runnerToken, stallTimeoutMs: 2500 }, { config: { redisUrl: REDIS_URL, queuePrefix: prefix } });
+  const server = await startRunsServer(t, { runner: 'off', runnerToken, stallTimeoutMs: 2500 }, { config: { redisUrl: REDIS_URL, redisPrefix: prefix } });
   const client = await GitClient.create(t);
   const alice = await server.user('alice');
   const runners = new Set<ChildProcess>();
@@ -27,7 +27,7 @@ t.test('a separate runner process on BullMQ, killed mid-job', async (t) => {
       env: {
         PATH: process.env.PATH ?? '',
         REDIS_URL,
-        MLGIT_QUEUE_PREFIX: prefix,
+        MLGIT_REDIS_PREFIX: prefix,
         MLGIT_SERVER_URL: server.url,
         MLGIT_RUNNER_TOKEN: runnerToken,
         MLGIT_RUNTIME: 'process',

@@ -1,5 +1,8 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
+/** jsonb: written as JSON text (pg would turn a JS array into a Postgres array), read back parsed. */
+type Json<T> = ColumnType<T, string | null, string | null>;
+
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 
@@ -131,11 +134,77 @@ export interface RunOutputsTable {
   size: ColumnType<string, number, never>;
 }
 
+export interface WebhooksTable {
+  id: Generated<number>;
+  repo_id: number;
+  url: string;
+  secret_enc: string | null;
+  events: string[];
+  active: Generated<boolean>;
+  content_type: Generated<string>;
+  consecutive_failures: Generated<number>;
+  disabled_reason: string | null;
+  creator_id: number | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  hook_id: number | null;
+  repo_id: number | null;
+  event: string;
+  url: string;
+  secret_enc: string | null;
+  request_body: string;
+  request_headers: Json<Record<string, string> | null>;
+  status: Generated<'pending' | 'delivered' | 'failed'>;
+  attempts: Generated<number>;
+  response_status: number | null;
+  response_headers: Json<Record<string, string> | null>;
+  response_body: string | null;
+  error: string | null;
+  duration_ms: number | null;
+  redelivery_of: string | null;
+  created_at: CreatedAt;
+  last_attempt_at: Timestamp | null;
+  next_attempt_at: Timestamp | null;
+}
+
+export interface CommitStatusesTable {
+  id: Generated<number>;
+  repo_id: number;
+  sha: string;
+  state: string;
+  context: string;
+  description: string | null;
+  target_url: string | null;
+  metrics: Json<Record<string, number> | null>;
+  creator_id: number | null;
+  created_at: CreatedAt;
+}
+
+export interface AuditLogTable {
+  /** bigint: pg returns it as a string. */
+  id: ColumnType<string, never, never>;
+  action: string;
+  actor_id: number | null;
+  actor_name: string | null;
+  target: string | null;
+  details: Json<Record<string, unknown> | null>;
+  address: string | null;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   runs: RunsTable;
   run_metrics: RunMetricsTable;
   run_metric_points: RunMetricPointsTable;
   run_outputs: RunOutputsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  commit_statuses: CommitStatusesTable;
+  audit_log: AuditLogTable;
   lfs_objects: LfsObjectsTable;
   lfs_repo_objects: LfsRepoObjectsTable;
   lfs_locks: LfsLocksTable;
@@ -151,3 +220,7 @@ export type TokenRow = Selectable<TokensTable>;
 export type RepoRow = Selectable<ReposTable>;
 export type NewRepo = Insertable<ReposTable>;
 export type RunRow = Selectable<RunsTable>;
+export type WebhookRow = Selectable<WebhooksTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
+export type CommitStatusRow = Selectable<CommitStatusesTable>;
+export type AuditRow = Selectable<AuditLogTable>;

@@ -33,6 +33,8 @@ export class PushService {
     private readonly queue: JobQueue,
     private readonly maintenanceDelayMs: number,
     private readonly lfs: LfsGate,
+    /** Told about every accepted push after it is recorded (webhooks); must only enqueue. */
+    private readonly onPushed: (context: PushContext, updates: readonly RefUpdate[]) => Promise<void> = async () => {},
   ) {}
 
   async preReceive(repo: Repo, pusherId: number, updates: readonly RefUpdate[], quarantine: QuarantineEnv): Promise<HookVerdict> {
@@ -95,6 +97,7 @@ export class PushService {
     await reposDb.markPushed(this.db, context.repoId);
     // One pending maintenance per repo: a burst of pushes is repacked once.
     await this.queue.enqueue(MAINTENANCE_JOB, { repoId: context.repoId }, { jobId: `maintenance-${context.repoId}`, delayMs: this.maintenanceDelayMs });
+    await this.onPushed(context, updates);
   }
 
   /** Background repack + commit-graph after pushes, so clones of big histories stay cheap. */

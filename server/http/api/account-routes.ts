@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.ts';
 import { isSiteAdmin } from '../../domain/access.ts';
 import type { AccountService } from '../../domain/accounts.ts';
+import type { AuditLog } from '../../domain/audit.ts';
 import { forbidden, invalid, unauthenticated } from '../../domain/errors.ts';
 import type { AuthFailureLimiter } from '../auth-failures.ts';
 import { type Authenticate, requirePrincipal } from '../authenticate.ts';
@@ -17,7 +18,7 @@ const credentials = {
 
 export function registerAccountRoutes(
   app: FastifyInstance,
-  deps: { config: Config; accounts: AccountService; authenticate: Authenticate; limiter: AuthFailureLimiter },
+  deps: { config: Config; accounts: AccountService; authenticate: Authenticate; limiter: AuthFailureLimiter; audit: AuditLog },
 ): void {
   const { accounts, authenticate } = deps;
 
@@ -42,8 +43,10 @@ export function registerAccountRoutes(
     const user = await accounts.checkPassword(request.body.username, request.body.password);
     if (!user) {
       deps.limiter.recordFailure(request.ip);
+      await deps.audit.record({ action: 'login.failed', actor: null, actorName: request.body.username, address: request.ip });
       throw unauthenticated('wrong username or password');
     }
+    await deps.audit.record({ action: 'login', actor: user, address: request.ip });
     const token = app.jwt.sign({ sub: String(user.id), name: user.username }, { expiresIn: deps.config.jwtTtlSeconds });
     return { token, expires_in: deps.config.jwtTtlSeconds };
   });
@@ -54,6 +57,7 @@ export function registerAccountRoutes(
     async (request, reply) => {
       const principal = await requirePrincipal(authenticate, request);
       const created = await accounts.createToken(principal, request.body.name, request.body.scopes);
+      await deps.audit.record({ action: 'token.create', actor: principal.user, target: principal.user.username, details: { token_id: created.id, name: created.name, scopes: created.scopes }, address: request.ip });
       return reply.code(201).send({ id: created.id, name: created.name, scopes: created.scopes, token: created.token, created_at: created.createdAt.toISOString() });
     },
   );
@@ -74,6 +78,7 @@ export function registerAccountRoutes(
     const id = Number(request.params.id);
     if (!Number.isSafeInteger(id) || id <= 0) throw invalid('token id must be a positive integer');
     await accounts.revokeToken(principal.user.id, id);
+    await deps.audit.record({ action: 'token.revoke', actor: principal.user, target: principal.user.username, details: { token_id: id }, address: request.ip });
     return reply.code(204).send();
   });
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.ts';
+import type { AuditLog } from '../../domain/audit.ts';
 import { invalid } from '../../domain/errors.ts';
 import type { RepoPatch, RepoService } from '../../domain/repos.ts';
 import { type Authenticate, requirePrincipal } from '../authenticate.ts';
@@ -10,9 +11,17 @@ type RepoParams = { owner: string; name: string };
 
 export function registerRepoRoutes(
   app: FastifyInstance,
-  deps: { config: Config; repos: RepoService; authenticate: Authenticate; lfsUsage: (repoId: number) => Promise<{ objects: number; bytes: number }> },
+  deps: {
+    config: Config;
+    repos: RepoService;
+    authenticate: Authenticate;
+    lfsUsage: (repoId: number) => Promise<{ objects: number; bytes: number }>;
+    audit: AuditLog;
+    /** Webhook events (WebhookService.emit). */
+    events: { emit(repoId: number, event: 'repo.created' | 'repo.deleted', payload: Record<string, unknown>, senderId: number | null): Promise<void> };
+  },
 ): void {
-  const { repos, authenticate } = deps;
+  const { repos, authenticate, audit, events } = deps;
   const base = (request: Parameters<typeof baseUrl>[0]) => baseUrl(request, deps.config.publicUrl);
 
   app.post<{ Body: { name: string; private?: boolean; kind?: string; description?: string } }>(
@@ -29,6 +38,8 @@ export function registerRepoRoutes(
     async (request, reply) => {
       const principal = await requirePrincipal(authenticate, request);
       const repo = await repos.create(principal, request.body);
+      await audit.record({ action: 'repo.create', actor: principal.user, target: `${repo.owner}/${repo.name}`, details: { private: repo.private }, address: request.ip });
+      await events.emit(repo.id, 'repo.created', { action: 'created' }, principal.user.id);
       return reply.code(201).send(presentRepo(repo, base(request)));
     },
   );
@@ -49,17 +60,28 @@ export function registerRepoRoutes(
 
   app.patch<{ Params: RepoParams; Body: RepoPatch }>('/api/v1/repos/:owner/:name', { schema: { body: { type: 'object' } } }, async (request) => {
     const principal = await requirePrincipal(authenticate, request);
-    return presentRepo(await repos.update(principal, request.params.owner, request.params.name, request.body), base(request));
+    const { repo: before } = await repos.authorize(principal, request.params.owner, request.params.name, 'admin');
+    const updated = await repos.update(principal, request.params.owner, request.params.name, request.body);
+    if (updated.private !== before.private) {
+      await audit.record({ action: 'repo.visibility', actor: principal.user, target: `${updated.owner}/${updated.name}`, details: { private: updated.private }, address: request.ip });
+    }
+    return presentRepo(updated, base(request));
   });
 
   app.delete<{ Params: RepoParams }>('/api/v1/repos/:owner/:name', async (request, reply) => {
-    await repos.remove(await requirePrincipal(authenticate, request), request.params.owner, request.params.name);
+    const principal = await requirePrincipal(authenticate, request);
+    const { repo } = await repos.authorize(principal, request.params.owner, request.params.name, 'admin');
+    // Queued before the rows go: deliveries carry their own URL and body, so they outlive the repo.
+    await events.emit(repo.id, 'repo.deleted', { action: 'deleted' }, principal.user.id);
+    await repos.remove(principal, request.params.owner, request.params.name);
+    await audit.record({ action: 'repo.delete', actor: principal.user, target: `${repo.owner}/${repo.name}`, details: { repo_id: repo.id }, address: request.ip });
     return reply.code(204).send();
   });
 
   app.post<{ Params: RepoParams; Body: { name?: string } | undefined }>('/api/v1/repos/:owner/:name/forks', async (request, reply) => {
     const principal = await requirePrincipal(authenticate, request);
     const fork = await repos.fork(principal, request.params.owner, request.params.name, request.body ?? {});
+    await audit.record({ action: 'repo.create', actor: principal.user, target: `${fork.owner}/${fork.name}`, details: { private: fork.private, fork_of: `${request.params.owner}/${request.params.name}` }, address: request.ip });
     return reply.code(201).send(presentRepo(fork, base(request)));
   });
 
@@ -78,14 +100,18 @@ export function registerRepoRoutes(
     { schema: { body: { type: 'object', required: ['role'], properties: { role: { type: 'string' } } } } },
     async (request, reply) => {
       const { owner, name, username } = request.params;
-      await repos.setCollaborator(await requirePrincipal(authenticate, request), owner, name, username, request.body.role);
+      const principal = await requirePrincipal(authenticate, request);
+      await repos.setCollaborator(principal, owner, name, username, request.body.role);
+      await audit.record({ action: 'collaborator.set', actor: principal.user, target: `${owner}/${name}`, details: { username, role: request.body.role }, address: request.ip });
       return reply.code(204).send();
     },
   );
 
   app.delete<{ Params: RepoParams & { username: string } }>('/api/v1/repos/:owner/:name/collaborators/:username', async (request, reply) => {
     const { owner, name, username } = request.params;
-    await repos.removeCollaborator(await requirePrincipal(authenticate, request), owner, name, username);
+    const principal = await requirePrincipal(authenticate, request);
+    await repos.removeCollaborator(principal, owner, name, username);
+    await audit.record({ action: 'collaborator.remove', actor: principal.user, target: `${owner}/${name}`, details: { username }, address: request.ip });
     return reply.code(204).send();
   });
 }
