@@ -47,6 +47,7 @@ import { loggerOptions } from './logger.ts';
 import { registerRunRoutes } from './http/api/run-routes.ts';
 import { registerRunnerRoutes } from './http/runner/runner-routes.ts';
 import { wireRuns, type RunsWiring } from './wire-runs.ts';
+import { runEvents } from './domain/runs/run-events.ts';
 
 export interface Services {
   db: Db;
@@ -129,7 +130,6 @@ export async function buildApp(config: Config): Promise<App> {
   );
   webhooks.registerWorkers();
   webhooks.startHousekeeping(600_000, (err) => app.log.error({ err }, 'webhook housekeeping failed'));
-  // onMetrics (CI metrics stored like runner metrics) is connected with statuses.setOnMetrics once the runs tables exist.
   const statuses = new StatusService(db, git, webhooks);
   const audit = new AuditLog(db);
   const pushes = new PushService(
@@ -144,7 +144,19 @@ export async function buildApp(config: Config): Promise<App> {
     (context, updates) => webhooks.onPushed(context, updates),
   );
   pushes.registerWorkers();
-  const runs = await wireRuns(app, { config, db, git, queue, repos, accounts, store, secret });
+  const runEventSink = runEvents({
+    webhooks,
+    statuses,
+    baseUrl: () => config.publicUrl?.replace(/\/+$/, '') ?? hookUrl(app),
+    repoPath: async (repoId) => {
+      const repo = await repos.byId(repoId);
+      return repo ? `${repo.owner}/${repo.name}` : String(repoId);
+    },
+    log: app.log,
+  });
+  const runs = await wireRuns(app, { config, db, git, queue, repos, accounts, store, secret }, runEventSink);
+  // CI metrics posted with a commit status are stored like runner metrics (job ci:<context>).
+  statuses.setOnMetrics((repoId, sha, context, metrics, state) => runs.results.recordExternal(repoId, sha, context, metrics, state));
   const hookSessions = new HookSessions();
   const limiter = new AuthFailureLimiter(config.authFailures.max, config.authFailures.windowSeconds * 1000);
   const authenticate = makeAuthenticate(app, accounts, limiter, (token) => runs.lifecycle.jobPrincipal(token));

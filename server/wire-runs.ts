@@ -47,7 +47,7 @@ interface Deps {
   secret: string;
 }
 
-export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEvents = loggingEvents(app)): Promise<RunsWiring> {
+export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEvents): Promise<RunsWiring> {
   const { config, db, git, queue, repos, accounts, store } = deps;
   const runs = config.runs;
   const runnerToken = runs.runnerToken ?? (await persistentSecret(config.dataDir, 'runner-token'));
@@ -113,15 +113,5 @@ export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEven
       clearInterval(timer);
       void runtime?.close();
     },
-  };
-}
-
-/** Until webhooks and commit statuses are wired in, run transitions are logged. */
-function loggingEvents(app: FastifyInstance): RunEvents {
-  return {
-    queued: (run) => app.log.info({ runId: run.id, job: run.job }, 'run queued'),
-    started: (run) => app.log.info({ runId: run.id, job: run.job, attempt: run.attempt }, 'run started'),
-    completed: (run) => app.log.info({ runId: run.id, job: run.job, status: run.status }, 'run completed'),
-    regression: (run, comparison) => app.log.info({ runId: run.id, regressed: comparison.regressed }, 'metrics regression'),
   };
 }

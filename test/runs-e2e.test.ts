@@ -95,6 +95,19 @@ for (const runtime of runtimes) {
       t.same(lines.map((l) => JSON.parse(l).job), ['evaluate', 'train']);
       t.same(JSON.parse(lines[1]!), { job: 'train', metrics: { accuracy: 0.91, 'loss.train': 0.25 }, run: train.id, status: 'success', v: 1 });
 
+      // mlgit's own commit statuses, and metrics posted by external CI stored like a run's.
+      const statuses = (await server.api('GET', `/api/v1/repos/alice/digits/commits/${sha}/statuses`, { auth: alice.basic })).body as any[];
+      t.same(statuses.filter((s) => s.state === 'success').map((s) => s.context).sort(), ['mlgit/evaluate', 'mlgit/train']);
+      const ci = await server.api('POST', `/api/v1/repos/alice/digits/statuses/${sha}`, {
+        auth: alice.basic,
+        body: { state: 'success', context: 'bench', description: 'latency check', metrics: { latency_ms: 12.5 } },
+      });
+      t.equal(ci.status, 201);
+      const withCi = (await server.api('GET', `/api/v1/repos/alice/digits/commits/${sha}/metrics`, { auth: alice.basic })).body;
+      t.same(withCi.jobs.find((j: any) => j.job === 'ci:bench')?.metrics, { latency_ms: 12.5 });
+      await client.ok(['fetch', 'origin', '+refs/notes/mlproject:refs/notes/mlproject'], { cwd: dir });
+      t.match(await client.ok(['log', '--notes=mlproject', '-1', '--format=%N'], { cwd: dir }), '"job":"ci:bench"');
+
       t.test('an unchanged-input push is a cache hit, and a regression is flagged', async (t) => {
         const readme = await client.commit(dir, { 'README.md': 'docs only\n' }, 'docs');
         await client.ok(['push', 'origin', 'main'], { cwd: dir });

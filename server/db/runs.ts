@@ -12,7 +12,7 @@ export interface NewRunRow {
   job: string;
   kind: string;
   trigger: string;
-  status: 'queued' | 'cached' | 'error';
+  status: 'queued' | 'cached' | 'error' | 'success' | 'failed';
   spec: unknown;
   depends_on: number[];
   cache_key: string | null;

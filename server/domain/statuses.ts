@@ -32,7 +32,7 @@ export interface StatusEvents {
 }
 
 /** Metrics posted with a status, handed to whoever stores runner metrics (source `ci:<context>`). */
-export type OnMetrics = (repoId: number, sha: string, context: string, metrics: Record<string, number>) => Promise<void>;
+export type OnMetrics = (repoId: number, sha: string, context: string, metrics: Record<string, number>, state: StatusState) => Promise<void>;
 
 export const MAX_METRICS = 100;
 const METRIC_NAME = /^[A-Za-z_][A-Za-z0-9_.\-/]{0,99}$/;
@@ -124,7 +124,7 @@ export class StatusService {
       creatorId,
     });
     const created = toStatus(row);
-    if (created.metrics && this.onMetrics) await this.onMetrics(repoId, sha, created.context, created.metrics);
+    if (created.metrics && this.onMetrics) await this.onMetrics(repoId, sha, created.context, created.metrics, created.state);
     await this.events.emit(
       repoId,
       'status',

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { CompleteRequest } from '../../../schema/runner-protocol.ts';
 import type { Db } from '../../db/connect.ts';
 import * as resultsDb from '../../db/run-results.ts';
@@ -8,6 +9,7 @@ import { renderNote, type NoteRun } from '../note-format.ts';
 import type { NotesWriter } from '../notes-writer.ts';
 import type { GitBackend } from '../ports.ts';
 import { durationMs, toRun, type Comparison, type Run, type RunEvents } from './model.ts';
+import type { StoredSpec } from './plan.ts';
 
 const BASELINE_HISTORY = 500;
 
@@ -85,6 +87,47 @@ export class RunResults {
       metrics: rows,
       regressed: found ? rows.filter((r) => r.regressed).map((r) => r.metric) : [],
     };
+  }
+
+  /**
+   * Metrics that external CI posted with a commit status are stored like a run's (a run row with
+   * job `ci:<context>` and trigger `ci`), so they appear in the note, the metrics API and compare.
+   */
+  async recordExternal(repoId: number, commitSha: string, context: string, metrics: Record<string, number>, state: string): Promise<void> {
+    const project = (await runsDb.latestRunsOfCommit(this.db, repoId, commitSha))[0]?.project ?? 'ci';
+    const job = `ci:${context}`;
+    const spec: StoredSpec = {
+      job: { image: '', commands: [], env: {}, resources: { cpus: 0, memoryBytes: 0, pids: 0 }, timeoutSeconds: 0, network: false, outputs: [], metrics: null },
+      retries: { max: 0, when: [] },
+      datasets: [],
+      primary: null,
+      goals: {},
+      compare: null,
+    };
+    const row = await runsDb.insertRun(this.db, {
+      repo_id: repoId,
+      commit_sha: commitSha,
+      ref: null,
+      dispatch_id: randomUUID(),
+      project,
+      job_id: job,
+      job,
+      kind: 'custom',
+      trigger: 'ci',
+      status: state === 'failure' || state === 'error' ? 'failed' : 'success',
+      spec,
+      depends_on: [],
+      cache_key: null,
+      cached_from: null,
+      created_by: null,
+      message: `reported by CI (${context}: ${state})`,
+    });
+    await resultsDb.insertMetrics(this.db, row.id, metrics, []);
+    try {
+      await this.notes().refresh(repoId, commitSha);
+    } catch (err) {
+      this.log.warn({ err, repoId }, 'could not write the git note');
+    }
   }
 
   /** The note of a commit, rebuilt from Postgres (the one source of truth) by the notes writer. */
