@@ -132,3 +132,24 @@ t.test('redirects: each hop is checked, so a redirect to a private address is re
   const truncated = await sender.send({ url: receiver.url, headers: {}, body: '{}', timeoutMs: 2000 });
   t.equal(truncated.kind === 'response' && truncated.body.length, 64 * 1024, 'only the first 64 KiB of an answer is kept');
 });
+
+t.test('an answer cut off or stalled mid-body settles the attempt as a retryable error', async (t) => {
+  const http = await import('node:http');
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-length': '1000' });
+    res.write('partial');
+    if (_req.url === '/cut') setTimeout(() => res.destroy(), 50);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const port = (server.address() as { port: number }).port;
+  const sender = new HttpWebhookSender({ allow: buildAllowList(['127.0.0.1']), followRedirects: false });
+  const cut = await sender.send({ url: `http://127.0.0.1:${port}/cut`, headers: {}, body: '{}', timeoutMs: 2000 });
+  t.match(cut, { kind: 'error', retryable: true });
+  const stalled = await sender.send({ url: `http://127.0.0.1:${port}/stall`, headers: {}, body: '{}', timeoutMs: 300 });
+  t.match(stalled, { kind: 'error', retryable: true });
+  t.ok(stalled.durationMs < 1500, `gave up after ${Math.round(stalled.durationMs)} ms`);
+});

@@ -113,6 +113,11 @@ export class HttpWebhookSender implements WebhookSender {
           clearTimeout(timer);
           reject(err);
         });
+        // A connection cut mid-answer (or destroyed by the timeout) must settle the attempt too.
+        res.once('close', () => {
+          clearTimeout(timer);
+          if (!res.complete && kept < RESPONSE_BODY_LIMIT) reject(new Error('the connection closed before the answer was complete'));
+        });
       });
       req.end(request.body);
     });
