@@ -1,5 +1,8 @@
 import t from 'tap';
-import { createRuntime } from '../runner/runtime/index.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRuntime, type RunSpec } from '../runner/runtime/index.ts';
 import { containerRuntimeContract } from './helpers/container-runtime-contract.ts';
 import { dockerSocketForTests, JOB_IMAGE } from './helpers/podman.ts';
 
@@ -33,3 +36,49 @@ t.test('process runtime (bubblewrap)', async (t) => {
     engineEnv: ['PWD', 'SHLVL', 'OLDPWD', '_'],
   });
 });
+
+t.test('an unreachable engine is a RuntimeError naming the socket', async (t) => {
+  const runtime = createRuntime({ kind: 'docker', dockerSocket: '/nonexistent/mlgit/docker.sock' });
+  const dir = await mkdtemp(join(tmpdir(), 'mlgit-runtime-unreachable-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const spec = { ...validSpec(), workspace: dir, outputs: dir };
+  await t.rejects(runtime.run(spec), { name: 'RuntimeError', message: /\/nonexistent\/mlgit\/docker\.sock/ });
+  await t.rejects(runtime.run({ ...spec, workspace: join(dir, 'missing') }), { name: 'RuntimeError', message: /missing/ }, 'a missing workspace too');
+});
+
+t.test('a spec no runtime can run faithfully is refused before anything starts', async (t) => {
+  const bad: Array<[string, Partial<RunSpec>, RegExp]> = [
+    ['env name with =', { env: { 'A=B': 'x' } }, /env name "A=B"/],
+    ['env name with a space', { env: { 'A B': 'x' } }, /env name "A B"/],
+    ['env value with NUL', { env: { A: 'x\0y' } }, /env A contains a NUL/],
+    ['command with NUL', { commands: ['echo \0'] }, /commands\[0\] contains a NUL/],
+    ['zero memory', { limits: { cpus: 1, memoryBytes: 0, pids: 10 } }, /limits\.memoryBytes must be a positive number/],
+    ['NaN cpus', { limits: { cpus: Number.NaN, memoryBytes: 1, pids: 10 } }, /limits\.cpus/],
+    ['fractional pids', { limits: { cpus: 1, memoryBytes: 1, pids: 1.5 } }, /limits\.pids must be a whole number/],
+    ['negative timeout', { timeoutMs: -1 }, /timeoutMs must be a positive number/],
+    ['relative workspace', { workspace: 'ws' }, /workspace must be an absolute path/],
+    ['bind syntax in outputs', { outputs: '/tmp/a:/etc' }, /outputs must not contain ':'/],
+  ];
+  for (const kind of ['docker', 'process'] as const) {
+    // The docker runtime must refuse before touching the (here unreachable) engine.
+    const runtime = createRuntime({ kind, dockerSocket: '/nonexistent/mlgit/docker.sock' });
+    for (const [name, override, message] of bad) {
+      await t.rejects(runtime.run({ ...validSpec(), ...override }), { name: 'TypeError', message }, `${kind}: ${name}`);
+    }
+  }
+});
+
+function validSpec(): RunSpec {
+  return {
+    image: JOB_IMAGE,
+    commands: ['true'],
+    workspace: '/nonexistent/mlgit/ws',
+    outputs: '/nonexistent/mlgit/out',
+    env: {},
+    limits: { cpus: 1, memoryBytes: 64 * 1024 * 1024, pids: 16 },
+    timeoutMs: 10_000,
+    network: false,
+    signal: new AbortController().signal,
+    onOutput: async () => {},
+  };
+}

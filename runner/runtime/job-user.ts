@@ -1,5 +1,6 @@
 import { lchown, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { RuntimeError } from './types.ts';
 
 export interface JobUser {
   readonly uid: number;
@@ -26,7 +27,13 @@ export function jobUser(): JobUser {
  */
 export async function handOver(dirs: readonly string[], user: JobUser): Promise<void> {
   if ((process.getuid?.() ?? 0) !== 0) return;
-  for (const dir of dirs) await chownTree(dir, user);
+  for (const dir of dirs) {
+    try {
+      await chownTree(dir, user);
+    } catch (error) {
+      throw new RuntimeError(`cannot hand ${dir} to the job user ${user.uid}:${user.gid}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
 }
 
 async function chownTree(dir: string, user: JobUser): Promise<void> {
