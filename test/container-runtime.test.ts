@@ -1,8 +1,9 @@
 import t from 'tap';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRuntime, type RunSpec } from '../runner/runtime/index.ts';
+import { ProcessRuntime } from '../runner/runtime/process.ts';
 import { containerRuntimeContract } from './helpers/container-runtime-contract.ts';
 import { dockerSocketForTests, JOB_IMAGE } from './helpers/podman.ts';
 
@@ -17,6 +18,7 @@ t.test('docker runtime (Podman service, real image)', async (t) => {
     reportsOom: true,
     limitsPids: true,
     usesImages: true,
+    isolatesNetwork: true,
     engineEnv: ['HOSTNAME', 'container', 'TERM', 'PWD', 'SHLVL', 'OLDPWD', '_'],
   });
 });
@@ -33,8 +35,34 @@ t.test('process runtime (bubblewrap)', async (t) => {
     reportsOom: false,
     limitsPids: false,
     usesImages: false,
+    isolatesNetwork: true,
     engineEnv: ['PWD', 'SHLVL', 'OLDPWD', '_'],
   });
+});
+
+t.test('process runtime without bubblewrap (plain process group)', async (t) => {
+  const runtime = new ProcessRuntime({ sandbox: 'none' });
+  t.teardown(() => runtime.close());
+  t.match(runtime.warnings.join('\n'), /NOT sandboxed/, 'the warnings say the job is not sandboxed');
+  containerRuntimeContract(t, {
+    runtime,
+    image: JOB_IMAGE,
+    python: 'python3',
+    reportsOom: false,
+    limitsPids: false,
+    usesImages: false,
+    isolatesNetwork: false,
+    engineEnv: ['PWD', 'SHLVL', 'OLDPWD', '_'],
+  });
+});
+
+t.test('unsandboxed: job directories its user cannot reach are refused with the fix', { skip: process.getuid?.() !== 0 && 'only a root runner changes users' }, async (t) => {
+  const runtime = new ProcessRuntime({ sandbox: 'none' });
+  const dir = await mkdtemp(join(tmpdir(), 'mlgit-runtime-private-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const workspace = join(dir, 'ws');
+  await mkdir(workspace);
+  await t.rejects(runtime.run({ ...validSpec(), workspace, outputs: workspace }), { name: 'RuntimeError', message: /unreachable for the job user.*chmod 0711/s });
 });
 
 t.test('an unreachable engine is a RuntimeError naming the socket', async (t) => {
