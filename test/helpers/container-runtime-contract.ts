@@ -284,7 +284,8 @@ export function containerRuntimeContract(t: TapTest, subject: RuntimeUnderTest):
       { limits: { cpus: 1, memoryBytes: 1024 * MiB, pids: 128 }, commands: [`${subject.python} train.py`] },
       (dir) => writeFile(join(dir, 'train.py'), script),
     );
-    t.match(result, { outcome: 'exited', exitCode: 0 }, output);
+    if (result.exitCode !== 0) t.comment(output);
+    t.match(result, { outcome: 'exited', exitCode: 0 }, 'the training script succeeded');
     const accuracy = Number(/accuracy ([\d.]+)/.exec(output)?.[1]);
     t.ok(accuracy > 0.85, `accuracy ${accuracy}`);
   });
