@@ -67,8 +67,10 @@ if ! answers; then
   rm -f "$SOCK"
   # setsid + nohup: the service outlives this script, the CI step and the test process that ran us.
   # 9>&-: it must not inherit the lock, or every later run would wait for it forever.
-  setsid nohup podman --root "$STATE/root" --runroot "$RUN/runroot" --storage-driver overlay \
-    system service --time=0 "unix://$SOCK" >>"$STATE/service.log" 2>&1 </dev/null 9>&- &
+  # cd "$STATE": conmon drops files (an empty `oom` after an out-of-memory kill) in its working
+  # directory, which would otherwise be wherever the first caller ran (a checkout).
+  ( cd "$STATE" && exec setsid nohup podman --root "$STATE/root" --runroot "$RUN/runroot" --storage-driver overlay \
+    system service --time=0 "unix://$SOCK" >>"$STATE/service.log" 2>&1 </dev/null 9>&- ) &
   echo $! >"$RUN/service.pid"
   for _ in $(seq 1 100); do answers && break; sleep 0.1; done
   answers || { log "the service did not answer; see $STATE/service.log"; exit 1; }

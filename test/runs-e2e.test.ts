@@ -256,7 +256,7 @@ jobs:
     kind: custom
     command: env; cat ${JSON.stringify(path.join(server.dataDir, 'jwt-secret'))} || echo cannot-read-server-secret
 `),
-        'garbage.json': '{"acc": "high", "ok": 0.5, "nan": NaN, "nested": {"deep": [1, 2]}}',
+        'garbage.json': '{"acc": "high", "ok": 0.5, "inf": 1e999, "none": null, "nested": {"deep": [1, 2]}}',
       });
       t.equal(push.code, 0, push.stderr);
       const runs = await waitForRuns(server, alice.basic, 'alice/hostile', sha, { count: 4 });

@@ -34,7 +34,7 @@ t.test('a separate runner process on BullMQ, killed mid-job', async (t) => {
         MLGIT_RUNNER_HEARTBEAT_MS: '200',
         MLGIT_LOG_LEVEL: 'warn',
       },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'ignore', 'inherit'],
     });
     runners.add(child);
     child.on('exit', () => runners.delete(child));

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { checkSpec, JOB_PATH, jobArgv, jobEnv } from './job-spec.ts';
-import { handOver, jobUser, type JobUser } from './job-user.ts';
+import { assertReachable, handOver, jobUser, type JobUser } from './job-user.ts';
 import { OutputPump } from './output-pump.ts';
 import { SANDBOX_OUTPUTS, sandboxArgs } from './sandbox-args.ts';
 import { watchForStop } from './stop-watch.ts';
@@ -54,6 +54,7 @@ export class ProcessRuntime implements ContainerRuntime {
     if (spec.signal.aborted) return { outcome: 'cancelled', exitCode: null, durationMs: 0 };
     const user = jobUser();
     await handOver([spec.workspace, spec.outputs], user);
+    if (!this.sandboxed) await assertReachable([spec.workspace, spec.outputs], user);
     const asRoot = (process.getuid?.() ?? 0) === 0;
     // Unsandboxed jobs need a HOME of their own; in the sandbox HOME is the private /tmp.
     const scratchHome = this.sandboxed ? undefined : await privateHome(user);
@@ -98,12 +99,9 @@ export class ProcessRuntime implements ContainerRuntime {
     const output = pipeline(child.stdout, new OutputPump(spec.onOutput).sink);
     output.catch(() => killGroup(child.pid, 'SIGKILL'));
 
-    await new Promise<void>((resolve) => child.once('spawn', resolve)).catch(() => {});
+    // A failed spawn emits 'error' (exited rejects) and never 'spawn'.
+    await Promise.race([new Promise<void>((resolve) => child.once('spawn', resolve)), exited]);
     const started = Date.now();
-    if (child.pid === undefined) {
-      const { code } = await exited; // rejects with the spawn error
-      throw new RuntimeError(`the job process did not start (exit ${code})`);
-    }
     spec.onStart?.();
     let killTimer: NodeJS.Timeout | undefined;
     const watch = watchForStop({ signal: AbortSignal.any([spec.signal, this.closing.signal]), timeoutMs: spec.timeoutMs }, () => {
