@@ -49,6 +49,13 @@ compare:
   thresholds: {accuracy: {max_drop: 0.001}}
 `);
 
+// Allocates ~400 MB under a 64 MiB limit: the kernel kills it (exit 137 with a memory limit).
+const OOM_JOB = `  hog:
+    kind: custom
+    command: python3 -c "x = bytearray(400 * 1024 * 1024); print(len(x))"
+    resources: {memory: 64Mi}
+`;
+
 const runtimes: { name: 'process' | 'docker'; socket?: string }[] = [{ name: 'process' }, { name: 'docker', socket: dockerSocketForTests() }];
 
 for (const runtime of runtimes) {
@@ -189,12 +196,13 @@ for (const runtime of runtimes) {
     kind: custom
     command: sleep 30
     timeout: 2s
-`),
+${runtime.name === 'docker' ? OOM_JOB : ''}`),
       });
       t.equal(push.code, 0, push.stderr);
+      const expected = runtime.name === 'docker' ? 10 : 9;
       const settle = waitForRuns(server, alice.basic, 'alice/edge', sha, {
         timeoutMs: 90_000,
-        done: (runs) => runs.length === 9 && runs.filter((r) => r.job !== 'sleeper').every((r) => ['success', 'failed', 'cancelled', 'timed_out', 'error'].includes(r.status)),
+        done: (runs) => runs.length === expected && runs.filter((r) => r.job !== 'sleeper').every((r) => ['success', 'failed', 'cancelled', 'timed_out', 'error'].includes(r.status)),
       });
       // Cancel the sleeper once it runs.
       let sleeper: any;
@@ -207,7 +215,7 @@ for (const runtime of runtimes) {
       const cancelled = await server.api('POST', `/api/v1/repos/alice/edge/runs/${sleeper.id}/cancel`, { auth: alice.basic });
       t.equal(cancelled.status, 202);
       const runs = await settle;
-      const all = await waitForRuns(server, alice.basic, 'alice/edge', sha, { count: 9 });
+      const all = await waitForRuns(server, alice.basic, 'alice/edge', sha, { count: expected });
       const byJob: Record<string, any> = Object.fromEntries(all.map((r) => [r.job, r]));
       t.same(
         Object.keys(byJob).filter((j) => j.startsWith('sweep')).sort(),
@@ -230,6 +238,10 @@ for (const runtime of runtimes) {
       const cancelMs = Date.parse(byJob.sleeper.finished_at) - cancelAt;
       t.ok(cancelMs < 5000, `a running job stopped ${cancelMs} ms after the cancel request`);
       t.equal(byJob.slow.status, 'timed_out');
+      if (runtime.name === 'docker') {
+        t.equal(byJob.hog.status, 'failed', 'out of memory is a failure');
+        t.match(byJob.hog.message, /ran out of memory \(limit 64 MiB\)/);
+      }
       t.ok(runs.length >= 9);
     });
 
