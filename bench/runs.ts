@@ -30,15 +30,7 @@ import { parseKnobs, type Knob } from './lib/options.ts';
 import { ensurePodman, JOB_IMAGE, podmanCli } from './lib/podman.ts';
 import { runChecked } from './lib/run.ts';
 import { median } from './lib/stats.ts';
-
-/** The fields of GET .../runs this script reads. */
-interface RunSummary {
-  id: number;
-  job: string;
-  status: string;
-  message: string | null;
-  finished_at: string;
-}
+import type { RunSummary } from './lib/run-summary.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const IMAGE = JOB_IMAGE;

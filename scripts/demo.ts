@@ -12,20 +12,11 @@ import { isolatedGitEnv } from '../bench/lib/git-env.ts';
 import { installLfs, withIdentity } from '../bench/lib/lfs-repo.ts';
 import { basicAuth, startMlgit } from '../bench/lib/mlgit-server.ts';
 import { runChecked } from '../bench/lib/run.ts';
-
-/** The fields of GET .../runs this script reads. */
-interface RunSummary {
-  id: number;
-  job: string;
-  status: string;
-  message: string | null;
-  finished_at: string;
-}
+import { FINAL_STATUSES as FINAL, type RunSummary } from '../bench/lib/run-summary.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ADMIN_PASSWORD = 'demo-admin-password';
 const USER = { name: 'demo', password: 'demo-password-123' };
-const FINAL = ['success', 'failed', 'cancelled', 'timed_out', 'cached', 'error'];
 const RUN_TIMEOUT_MS = 10 * 60_000;
 
 function say(line: string): void {

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { RunLimits } from './domain/runs/plan.ts';
 import { parseAllowEntry } from './domain/ssrf-guard.ts';
 
 /** Parsed once at start, validated, frozen. Every variable is documented in .env.example. */
@@ -28,7 +29,8 @@ export interface Config {
   readonly webhooks: WebhookConfig;
 }
 
-export interface RunsConfig {
+/** Run limits (timeouts, memory, cpus, pids, matrix size) are the dispatcher's RunLimits. */
+export interface RunsConfig extends RunLimits {
   /** `embedded`: this process also runs jobs (the default); `off`: only `mlgit runner` processes do. */
   readonly runner: 'embedded' | 'off';
   readonly runtime: 'process' | 'docker';
@@ -43,13 +45,6 @@ export interface RunsConfig {
   readonly stallTimeoutMs: number;
   readonly maxLogBytes: number;
   readonly cancelSuperseded: boolean;
-  readonly defaultTimeoutSeconds: number;
-  readonly maxTimeoutSeconds: number;
-  readonly defaultMemoryBytes: number;
-  readonly maxMemoryBytes: number;
-  readonly maxCpus: number;
-  readonly pids: number;
-  readonly maxMatrixExpansions: number;
 }
 
 export interface WebhookConfig {

@@ -267,11 +267,14 @@ jobs:
   secrets:
     kind: custom
     command: env; cat ${JSON.stringify(path.join(server.dataDir, 'jwt-secret'))} || echo cannot-read-server-secret
+  reach:
+    kind: custom
+    command: python3 -c "import urllib.request; urllib.request.urlopen('${server.url}/alice/digits.git/info/refs?service=git-upload-pack', timeout=3)" || echo cannot-reach-the-server
 `),
         'garbage.json': '{"acc": "high", "ok": 0.5, "inf": 1e999, "none": null, "nested": {"deep": [1, 2]}}',
       });
       t.equal(push.code, 0, push.stderr);
-      const runs = await waitForRuns(server, alice.basic, 'alice/hostile', sha, { count: 4 });
+      const runs = await waitForRuns(server, alice.basic, 'alice/hostile', sha, { count: 5 });
       const byJob: Record<string, any> = Object.fromEntries(runs.map((r) => [r.job, r]));
       const links = (await server.api('GET', `/api/v1/repos/alice/hostile/runs/${byJob.links.id}`, { auth: alice.basic })).body;
       t.same(links.outputs, [], 'a symlinked output is not uploaded');
@@ -295,6 +298,8 @@ jobs:
       t.notMatch(secretsLog, server.services.runs.runnerToken, 'nor see the runner token');
       t.notMatch(secretsLog, /MLGIT_|mlj_/, 'nor the server environment or its job token');
       t.match(secretsLog, 'MLP_COMMIT=');
+      const reachLog = (await server.api('GET', `/api/v1/repos/alice/hostile/runs/${byJob.reach.id}/logs`, { auth: alice.basic })).body;
+      t.match(reachLog, 'cannot-reach-the-server', 'no network: a job cannot reach mlgit (or other repos) at all');
     });
   });
 }

@@ -1,25 +1,17 @@
 import { sql } from 'kysely';
 import type { Db } from './connect.ts';
-import type { RunRow } from './tables.ts';
+import type { Insertable } from 'kysely';
+import type { RunRow, RunsTable } from './tables.ts';
 
-export interface NewRunRow {
-  repo_id: number;
-  commit_sha: string;
-  ref: string | null;
-  dispatch_id: string;
-  project: string;
-  job_id: string;
-  job: string;
-  kind: string;
-  trigger: string;
+/** A run as dispatch creates it; the lifecycle columns keep their defaults. */
+export type NewRunRow = Pick<
+  Insertable<RunsTable>,
+  'repo_id' | 'commit_sha' | 'ref' | 'dispatch_id' | 'project' | 'job_id' | 'job' | 'kind' | 'trigger' | 'depends_on' | 'cache_key' | 'cached_from' | 'created_by'
+> & {
   status: 'queued' | 'cached' | 'error' | 'success' | 'failed';
   spec: unknown;
-  depends_on: number[];
-  cache_key: string | null;
-  cached_from: number | null;
-  created_by: number | null;
   message?: string | null;
-}
+};
 
 export async function insertRun(db: Db, row: NewRunRow): Promise<RunRow> {
   const finished = row.status === 'queued' ? null : sql<Date>`now()`;
