@@ -7,8 +7,8 @@
  *  (b) runner overhead: a job whose command is `true`, full cycle from `git push` returning to the
  *      note of its commit being updated (enqueue, claim, workspace, container, report, note);
  *      median, target < 1.5 s, side by side with `podman run --rm <image> true` on the same engine.
- *  (d) 50 jobs (a matrix) finishing on one commit: the note converges with all 50 lines; time from
- *      the first completion to the converged note.
+ *  (d) 50 jobs (a matrix) finishing together on one commit: the note converges with all 50 lines;
+ *      time from the last completion to the converged note.
  *
  *   node --import tsx bench/runs.ts [--pushes 20] [--matrix 50] [--runtime-process]
  *
@@ -165,15 +165,18 @@ async function main(): Promise<number> {
   }
   console.log(`(b) job \`true\`, push -> note: median ${seconds(b)} over ${cycles.length} pushes; target < 1.5 s: ${b < 1500 ? 'meets' : 'MISSES'}${reference}`);
 
-  // (d) many completions on one commit.
+  // (d) many completions on one commit: every shard runs at once (process runtime, concurrency =
+  // matrix size), so their completions, and their notes refreshes, land together.
   const values = Array.from({ length: options.matrix }, (_, i) => i).join(', ');
-  const fan = await startProject(scratch, 'fan', { ...env, MLGIT_RUNNER_CONCURRENCY: '8', MLGIT_RUN_MAX_MATRIX: String(Math.max(64, options.matrix)) }, `version: 1\nname: fan\nimage: ${IMAGE}\ncache: false\njobs:\n  shard:\n    kind: custom\n    command: "true"\n    matrix: {i: [${values}]}\n`);
+  const fanEnv = { ...env, MLGIT_RUNTIME: 'process', MLGIT_RUNNER_CONCURRENCY: String(options.matrix), MLGIT_RUN_MAX_MATRIX: String(Math.max(64, options.matrix)) };
+  const fan = await startProject(scratch, 'fan', fanEnv, `version: 1\nname: fan\nimage: ${IMAGE}\ncache: false\njobs:\n  shard:\n    kind: custom\n    command: "true"\n    matrix: {i: [${values}]}\n`);
   const { sha } = await pushCommit(fan, 0);
   const runs = await until('the matrix runs', async () => {
     const all = await runsOf(fan, sha);
     return all.length === options.matrix && all.every((r) => ['success', 'failed', 'error', 'cancelled', 'timed_out'].includes(r.status)) ? all : null;
   }, 600_000);
-  const firstDone = Math.min(...runs.map((r) => Date.parse(r.finished_at)));
+  const finished = runs.map((r) => Date.parse(r.finished_at));
+  const lastDone = Math.max(...finished);
   const lines = await until('the converged note', async () => {
     await fan.git('fetch', '-q', 'origin', '+refs/notes/mlproject:refs/notes/mlproject');
     const note = await fan.git('notes', '--ref=mlproject', 'show', sha).catch(() => '');
@@ -183,7 +186,10 @@ async function main(): Promise<number> {
   const converged = Date.now();
   await fan.server.stop();
   const failed = runs.filter((r) => r.status !== 'success').length;
-  console.log(`(d) ${options.matrix} completions on one commit: note converged with ${lines} of ${options.matrix} lines (lost: ${options.matrix - lines}), ${seconds(converged - firstDone)} after the first completion; ${failed} runs not successful`);
+  console.log(
+    `(d) ${options.matrix} completions on one commit within ${seconds(lastDone - Math.min(...finished))}: the note converged with ${lines} of ${options.matrix} lines ` +
+      `(lost: ${options.matrix - lines}) ${seconds(converged - lastDone)} after the last completion; ${failed} runs not successful`,
+  );
   return failed === 0 && lines === options.matrix ? 0 : 1;
 }
 

@@ -57,10 +57,13 @@ export async function checkoutCommit(dir: string, url: string, commit: string, a
   await fs.mkdir(dir, { recursive: true });
   const opts = { cwd: dir, home, auth };
   await git(['init', '-q'], opts);
-  await git(['remote', 'add', 'origin', url], opts);
-  await git(['fetch', '-q', '--depth', '1', '--no-tags', 'origin', commit], opts);
+  await git(['fetch', '-q', '--depth', '1', '--no-tags', url, commit], opts);
   await git(['checkout', '-q', '--detach', commit], { ...opts, env: { GIT_LFS_SKIP_SMUDGE: '1' } });
-  if (await usesLfs(dir)) await git(['lfs', 'pull', 'origin'], opts);
+  // Every git spawn is on the push-to-running path: the remote exists only when LFS needs it.
+  if (await usesLfs(dir)) {
+    await git(['remote', 'add', 'origin', url], opts);
+    await git(['lfs', 'pull', 'origin'], opts);
+  }
 }
 
 async function usesLfs(dir: string): Promise<boolean> {

@@ -42,7 +42,10 @@ export class Runner {
 
   constructor(private readonly options: RunnerOptions) {
     this.api = new RunnerApi(options.serverUrl, options.token);
-    this.gitHome = prepareGitHome(path.join(options.workDir, 'git-home'));
+    // Never an unhandled rejection (it would end the process): a failure shows at the first fetch.
+    this.gitHome = prepareGitHome(path.join(options.workDir, 'git-home')).catch((err: unknown) => {
+      options.log.warn({ err }, 'could not prepare the runner git home');
+    });
   }
 
   /** The queue handler: returns normally for every outcome the server has been told about. */

@@ -294,7 +294,7 @@ t.test('embedded boot: `mlgit serve` with only MLGIT_DATA_DIR and PORT', async (
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
 
-  const match = await waitFor(child, output, /created user "admin" with password: (\S+)/, 60_000);
+  const match = await waitFor(child, output, /created user "admin" with password: (\S+)/, 180_000);
   const password = match[1]!;
   t.ok(password.length >= 16, 'a generated password is printed');
   t.equal(await waitReady(url, 60_000), 200, '/readyz becomes 200');

@@ -60,7 +60,8 @@ t.test('SIGKILL in the middle of a push leaves the repo consistent; the next pus
   }
 
   const again = await git.run(['push', remote(server.url), 'main'], { cwd: work });
-  t.equal(again.code, 0, again.stderr);
+  // On failure the restarted server's own output says why.
+  t.equal(again.code, 0, again.code === 0 ? again.stderr : `${again.stderr}\nserver output:\n${server.output().slice(-4000)}`);
   const clone = path.join(git.home, 'clone');
   await git.ok(['clone', remote(server.url), clone]);
   t.equal((await git.ok(['rev-parse', 'HEAD'], { cwd: clone })).trim(), crashing, 'the retried push landed whole');

@@ -35,7 +35,7 @@ export const FAKE_SECRET = 'mlgit-fake-server-secret-7c1d';
  * every child's environment, whatever env the caller passed; outside tap (the runner, the
  * benchmark) the process runtime's jobs see exactly the spec's environment.
  */
-const TAP_INJECTED = /^(_TAPJS_PROCESSINFO_\w*|NODE_OPTIONS)$/;
+const TAP_INJECTED = /^(_TAPJS_\w*|TAP|TAP_\w*|NODE_OPTIONS)$/;
 
 interface JobRun {
   result: RunResult;
@@ -107,10 +107,11 @@ export function containerRuntimeContract(t: TapTest, subject: RuntimeUnderTest):
 
   t.test('the environment is exactly the given one plus MLP_OUTPUT_DIR, HOME and PATH', async (t) => {
     const env = { MLP_PARAM_LR: '0.01', QUOTED: "it's $HOME `id`" };
-    const { result, output, outputs } = await run({ env, commands: ['env', 'echo written > "$MLP_OUTPUT_DIR/marker"'] });
+    // NUL-separated: a value may hold newlines (tap puts a list of test files in one).
+    const { result, output, outputs } = await run({ env, commands: ['env -0', 'echo written > "$MLP_OUTPUT_DIR/marker"'] });
     t.match(result, { outcome: 'exited', exitCode: 0 });
     t.notMatch(output, FAKE_SECRET, "the runner's secret is not visible");
-    const seen = new Map(output.trim().split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+    const seen = new Map(output.split('\0').filter((entry) => entry.includes('=')).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
     const names = [...seen.keys()].filter((name) => !subject.engineEnv.includes(name) && !TAP_INJECTED.test(name)).sort();
     t.same(names, ['HOME', 'MLP_OUTPUT_DIR', 'MLP_PARAM_LR', 'PATH', 'QUOTED']);
     t.equal(seen.get('QUOTED'), env.QUOTED, 'values are passed verbatim');
