@@ -34,6 +34,7 @@ import { registerAuditRoutes } from './http/api/audit-routes.ts';
 import { registerBrowseRoutes } from './http/api/browse-routes.ts';
 import { registerHealthRoutes } from './http/api/health-routes.ts';
 import { registerLfsObjectRoutes } from './http/api/lfs-object-routes.ts';
+import { registerOpenApi } from './http/api/openapi.ts';
 import { registerRepoRoutes } from './http/api/repo-routes.ts';
 import { registerSchemaRoutes } from './http/api/schema-routes.ts';
 import { registerStatusRoutes } from './http/api/status-routes.ts';
@@ -107,6 +108,8 @@ export async function buildApp(config: Config): Promise<App> {
   registerErrorHandler(app);
   const secret = config.jwtSecret ?? (await persistentSecret(config.dataDir, 'jwt-secret'));
   await app.register(fastifyJwt, { secret });
+  // Before any route: it collects them as they are added.
+  await registerOpenApi(app, { version: await packageVersion(), description: 'Repositories, runs, metrics, webhooks and commit statuses of an mlgit server.' });
 
   const git = new GitCliBackend(config.dataDir, config.git.maxPushBytes);
   const onQueueError = (name: string, err: unknown) => app.log.error({ err, job: name }, 'job queue error');

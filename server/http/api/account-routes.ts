@@ -7,6 +7,7 @@ import { forbidden, invalid, unauthenticated } from '../../domain/errors.ts';
 import type { AuthFailureLimiter } from '../auth-failures.ts';
 import { type Authenticate, requirePrincipal } from '../authenticate.ts';
 import { presentUser } from './present.ts';
+import { errors, noContent, ref } from './schemas/common.ts';
 
 // Types only: lengths and formats are checked by the domain, so every bad value is one 422 "invalid"
 // (a schema maxLength would turn a too-long name into a 400 of a different shape).
@@ -16,6 +17,14 @@ const credentials = {
   properties: { username: { type: 'string' }, password: { type: 'string' }, email: { type: 'string' } },
 } as const;
 
+const tokenProperties = {
+  id: { type: 'integer' },
+  name: { type: 'string' },
+  scopes: { type: 'array', items: { type: 'string', enum: ['read', 'write', 'admin'] } },
+  created_at: { type: 'string', format: 'date-time' },
+} as const;
+const tokenSchema = { type: 'object', properties: { ...tokenProperties, last_used_at: { type: ['string', 'null'], format: 'date-time' } } } as const;
+
 export function registerAccountRoutes(
   app: FastifyInstance,
   deps: { config: Config; accounts: AccountService; authenticate: Authenticate; limiter: AuthFailureLimiter; audit: AuditLog },
@@ -24,7 +33,13 @@ export function registerAccountRoutes(
 
   app.post<{ Body: { username: string; password: string; email?: string; is_admin?: boolean } }>(
     '/api/v1/users',
-    { schema: { body: { ...credentials, properties: { ...credentials.properties, is_admin: { type: 'boolean' } } } } },
+    {
+      schema: {
+        summary: 'Create a user (open sign-up, or an admin)',
+        body: { ...credentials, properties: { ...credentials.properties, is_admin: { type: 'boolean' } } },
+        response: { 201: { type: 'object', properties: { id: { type: 'integer' }, username: { type: 'string' } } }, ...errors },
+      },
+    },
     async (request, reply) => {
       const principal = await authenticate(request);
       const admin = isSiteAdmin(principal);
@@ -35,25 +50,43 @@ export function registerAccountRoutes(
     },
   );
 
-  app.get('/api/v1/user', async (request) => presentUser((await requirePrincipal(authenticate, request)).user));
+  app.get('/api/v1/user', { schema: { summary: 'The signed-in user', response: { 200: ref('User'), ...errors } } }, async (request) =>
+    presentUser((await requirePrincipal(authenticate, request)).user),
+  );
 
-  app.post<{ Body: { username: string; password: string } }>('/api/v1/auth/login', { schema: { body: credentials } }, async (request, reply) => {
-    const retryAfter = deps.limiter.retryAfter(request.ip);
-    if (retryAfter > 0) return reply.code(429).header('Retry-After', String(retryAfter)).send({ error: { code: 'rate_limited', message: 'too many failed sign-in attempts; try again later' } });
-    const user = await accounts.checkPassword(request.body.username, request.body.password);
-    if (!user) {
-      deps.limiter.recordFailure(request.ip);
-      await deps.audit.record({ action: 'login.failed', actor: null, actorName: request.body.username, address: request.ip });
-      throw unauthenticated('wrong username or password');
-    }
-    await deps.audit.record({ action: 'login', actor: user, address: request.ip });
-    const token = app.jwt.sign({ sub: String(user.id), name: user.username }, { expiresIn: deps.config.jwtTtlSeconds });
-    return { token, expires_in: deps.config.jwtTtlSeconds };
-  });
+  app.post<{ Body: { username: string; password: string } }>(
+    '/api/v1/auth/login',
+    {
+      schema: {
+        summary: 'Exchange a username and password for a JWT',
+        body: credentials,
+        response: { 200: { type: 'object', properties: { token: { type: 'string' }, expires_in: { type: 'integer', description: 'seconds' } } }, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const retryAfter = deps.limiter.retryAfter(request.ip);
+      if (retryAfter > 0) return reply.code(429).header('Retry-After', String(retryAfter)).send({ error: { code: 'rate_limited', message: 'too many failed sign-in attempts; try again later' } });
+      const user = await accounts.checkPassword(request.body.username, request.body.password);
+      if (!user) {
+        deps.limiter.recordFailure(request.ip);
+        await deps.audit.record({ action: 'login.failed', actor: null, actorName: request.body.username, address: request.ip });
+        throw unauthenticated('wrong username or password');
+      }
+      await deps.audit.record({ action: 'login', actor: user, address: request.ip });
+      const token = app.jwt.sign({ sub: String(user.id), name: user.username }, { expiresIn: deps.config.jwtTtlSeconds });
+      return { token, expires_in: deps.config.jwtTtlSeconds };
+    },
+  );
 
   app.post<{ Body: { name: string; scopes: string[] } }>(
     '/api/v1/user/tokens',
-    { schema: { body: { type: 'object', required: ['name', 'scopes'], properties: { name: { type: 'string' }, scopes: { type: 'array', items: { type: 'string' } } } } } },
+    {
+      schema: {
+        summary: 'Create an API token (its secret is shown only here)',
+        body: { type: 'object', required: ['name', 'scopes'], properties: { name: { type: 'string' }, scopes: { type: 'array', items: { type: 'string' } } } },
+        response: { 201: { type: 'object', properties: { ...tokenProperties, token: { type: 'string' } } }, ...errors },
+      },
+    },
     async (request, reply) => {
       const principal = await requirePrincipal(authenticate, request);
       const created = await accounts.createToken(principal, request.body.name, request.body.scopes);
@@ -62,7 +95,7 @@ export function registerAccountRoutes(
     },
   );
 
-  app.get('/api/v1/user/tokens', async (request) => {
+  app.get('/api/v1/user/tokens', { schema: { summary: "The signed-in user's API tokens", response: { 200: { type: 'array', items: tokenSchema }, ...errors } } }, async (request) => {
     const principal = await requirePrincipal(authenticate, request);
     return (await accounts.listTokens(principal.user.id)).map((t) => ({
       id: t.id,
@@ -73,12 +106,16 @@ export function registerAccountRoutes(
     }));
   });
 
-  app.delete<{ Params: { id: string } }>('/api/v1/user/tokens/:id', async (request, reply) => {
-    const principal = await requirePrincipal(authenticate, request);
-    const id = Number(request.params.id);
-    if (!Number.isSafeInteger(id) || id <= 0) throw invalid('token id must be a positive integer');
-    await accounts.revokeToken(principal.user.id, id);
-    await deps.audit.record({ action: 'token.revoke', actor: principal.user, target: principal.user.username, details: { token_id: id }, address: request.ip });
-    return reply.code(204).send();
-  });
+  app.delete<{ Params: { id: string } }>(
+    '/api/v1/user/tokens/:id',
+    { schema: { summary: 'Revoke an API token', params: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } }, response: { 204: noContent, ...errors } } },
+    async (request, reply) => {
+      const principal = await requirePrincipal(authenticate, request);
+      const id = Number(request.params.id);
+      if (!Number.isSafeInteger(id) || id <= 0) throw invalid('token id must be a positive integer');
+      await accounts.revokeToken(principal.user.id, id);
+      await deps.audit.record({ action: 'token.revoke', actor: principal.user, target: principal.user.username, details: { token_id: id }, address: request.ip });
+      return reply.code(204).send();
+    },
+  );
 }

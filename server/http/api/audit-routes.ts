@@ -5,8 +5,8 @@ import { forbidden } from '../../domain/errors.ts';
 import { type Authenticate, requirePrincipal } from '../authenticate.ts';
 import { sendWithEtag } from './etag.ts';
 import { parsePage, setPageHeaders } from './pagination.ts';
+import { errors, notModified, pageQueryProperties } from './schemas/common.ts';
 
-const error = { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } } } as const;
 
 export const auditEntrySchema = {
   type: 'object',
@@ -30,9 +30,9 @@ export function registerAuditRoutes(app: FastifyInstance, deps: { audit: AuditLo
       schema: {
         querystring: {
           type: 'object',
-          properties: { page: { type: 'string' }, per_page: { type: 'string' }, action: { type: 'string', enum: [...AUDIT_ACTIONS] }, actor: { type: 'string', maxLength: 200 } },
+          properties: { ...pageQueryProperties, action: { type: 'string', enum: [...AUDIT_ACTIONS] }, actor: { type: 'string', maxLength: 200 } },
         },
-        response: { 200: { type: 'array', items: auditEntrySchema }, '4xx': error },
+        response: { 200: { type: 'array', items: auditEntrySchema }, 304: notModified, ...errors },
       },
     },
     async (request, reply) => {

@@ -4,11 +4,10 @@ import { type CommitStatus, MAX_METRICS, STATES, type StatusService } from '../.
 import { type Authenticate, requirePrincipal } from '../authenticate.ts';
 import { sendWithEtag } from './etag.ts';
 import { parsePage, setPageHeaders } from './pagination.ts';
+import { errors, notModified, pageQuery, repoParamsWith } from './schemas/common.ts';
 
 type RepoParams = { owner: string; name: string };
 
-const error = { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } } } as const;
-const repoProps = { owner: { type: 'string' }, name: { type: 'string' } } as const;
 
 const statusBody = {
   type: 'object',
@@ -73,9 +72,9 @@ export function registerStatusRoutes(app: FastifyInstance, deps: { statuses: Sta
     '/api/v1/repos/:owner/:name/statuses/:sha',
     {
       schema: {
-        params: { type: 'object', required: ['owner', 'name', 'sha'], properties: { ...repoProps, sha: { type: 'string', pattern: '^[0-9a-f]{40}$' } } },
+        params: repoParamsWith({ sha: { type: 'string', pattern: '^[0-9a-f]{40}$' } }),
         body: statusBody,
-        response: { 201: statusSchema, '4xx': error },
+        response: { 201: statusSchema, ...errors },
       },
     },
     async (request, reply) => {
@@ -87,11 +86,11 @@ export function registerStatusRoutes(app: FastifyInstance, deps: { statuses: Sta
     },
   );
 
-  const refParams = { type: 'object', required: ['owner', 'name', 'ref'], properties: { ...repoProps, ref: { type: 'string', minLength: 1, maxLength: 256 } } } as const;
+  const refParams = repoParamsWith({ ref: { type: 'string', minLength: 1, maxLength: 256 } });
 
   app.get<{ Params: RepoParams & { ref: string }; Querystring: { page?: string; per_page?: string } }>(
     '/api/v1/repos/:owner/:name/commits/:ref/statuses',
-    { schema: { params: refParams, querystring: { type: 'object', properties: { page: { type: 'string' }, per_page: { type: 'string' } } }, response: { 200: { type: 'array', items: statusSchema }, '4xx': error } } },
+    { schema: { params: refParams, querystring: pageQuery, response: { 200: { type: 'array', items: statusSchema }, 304: notModified, ...errors } } },
     async (request, reply) => {
       const page = parsePage(request.query);
       const { repo } = await repos.authorize(await authenticate(request), request.params.owner, request.params.name, 'read');
@@ -104,7 +103,7 @@ export function registerStatusRoutes(app: FastifyInstance, deps: { statuses: Sta
 
   app.get<{ Params: RepoParams & { ref: string } }>(
     '/api/v1/repos/:owner/:name/commits/:ref/status',
-    { schema: { params: refParams, response: { 200: combinedSchema, '4xx': error } } },
+    { schema: { params: refParams, response: { 200: combinedSchema, 304: notModified, ...errors } } },
     async (request, reply) => {
       const { repo } = await repos.authorize(await authenticate(request), request.params.owner, request.params.name, 'read');
       const sha = await statuses.commitOf(repo.id, request.params.ref);

@@ -6,20 +6,15 @@ import type { Delivery, Hook, HookInput, WebhookService } from '../../domain/web
 import { type Authenticate, requirePrincipal } from '../authenticate.ts';
 import { sendWithEtag } from './etag.ts';
 import { parsePage, setPageHeaders } from './pagination.ts';
+import { errors, noContent, notModified, pageQuery, repoParams, repoParamsWith } from './schemas/common.ts';
 
 type RepoParams = { owner: string; name: string };
 type HookParams = RepoParams & { id: string };
 type DeliveryParams = HookParams & { delivery: string };
 
-const error = { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } } } as const;
-const pageQuery = { type: 'object', properties: { page: { type: 'string' }, per_page: { type: 'string' } } } as const;
-const repoParams = { type: 'object', required: ['owner', 'name'], properties: { owner: { type: 'string' }, name: { type: 'string' } } } as const;
-const hookParams = { type: 'object', required: ['owner', 'name', 'id'], properties: { ...repoParams.properties, id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } } } as const;
-const deliveryParams = {
-  type: 'object',
-  required: ['owner', 'name', 'id', 'delivery'],
-  properties: { ...hookParams.properties, delivery: { type: 'string', pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' } },
-} as const;
+const hookIdParam = { id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } } as const;
+const hookParams = repoParamsWith(hookIdParam);
+const deliveryParams = repoParamsWith({ ...hookIdParam, delivery: { type: 'string', pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' } });
 
 const hookBody = {
   type: 'object',
@@ -132,7 +127,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: { webhooks: We
 
   app.post<{ Params: RepoParams; Body: HookInput }>(
     base,
-    { schema: { params: repoParams, body: { ...hookBody, required: ['url'] }, response: { 201: hookSchema, '4xx': error } } },
+    { schema: { params: repoParams, body: { ...hookBody, required: ['url'] }, response: { 201: hookSchema, ...errors } } },
     async (request, reply) => {
       const principal = await principalOf(request);
       const hook = await webhooks.create(principal, request.params.owner, request.params.name, request.body);
@@ -143,7 +138,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: { webhooks: We
 
   app.get<{ Params: RepoParams; Querystring: { page?: string; per_page?: string } }>(
     base,
-    { schema: { params: repoParams, querystring: pageQuery, response: { 200: { type: 'array', items: hookSchema }, '4xx': error } } },
+    { schema: { params: repoParams, querystring: pageQuery, response: { 200: { type: 'array', items: hookSchema }, 304: notModified, ...errors } } },
     async (request, reply) => {
       const page = parsePage(request.query);
       const { hooks, total } = await webhooks.list(await principalOf(request), request.params.owner, request.params.name, page);
@@ -152,21 +147,21 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: { webhooks: We
     },
   );
 
-  app.get<{ Params: HookParams }>(`${base}/:id`, { schema: { params: hookParams, response: { 200: hookSchema, '4xx': error } } }, async (request, reply) => {
+  app.get<{ Params: HookParams }>(`${base}/:id`, { schema: { params: hookParams, response: { 200: hookSchema, 304: notModified, ...errors } } }, async (request, reply) => {
     const { owner, name, id } = request.params;
     return sendWithEtag(request, reply, presentHook(await webhooks.get(await principalOf(request), owner, name, hookId(id))));
   });
 
   app.patch<{ Params: HookParams; Body: HookInput }>(
     `${base}/:id`,
-    { schema: { params: hookParams, body: hookBody, response: { 200: hookSchema, '4xx': error } } },
+    { schema: { params: hookParams, body: hookBody, response: { 200: hookSchema, ...errors } } },
     async (request) => {
       const { owner, name, id } = request.params;
       return presentHook(await webhooks.update(await principalOf(request), owner, name, hookId(id), request.body));
     },
   );
 
-  app.delete<{ Params: HookParams }>(`${base}/:id`, { schema: { params: hookParams, response: { 204: { type: 'null' }, '4xx': error } } }, async (request, reply) => {
+  app.delete<{ Params: HookParams }>(`${base}/:id`, { schema: { params: hookParams, response: { 204: noContent, ...errors } } }, async (request, reply) => {
     const principal = await principalOf(request);
     const { owner, name, id } = request.params;
     const hook = await webhooks.remove(principal, owner, name, hookId(id));
@@ -176,7 +171,7 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: { webhooks: We
 
   app.get<{ Params: HookParams; Querystring: { page?: string; per_page?: string } }>(
     `${base}/:id/deliveries`,
-    { schema: { params: hookParams, querystring: pageQuery, response: { 200: { type: 'array', items: deliverySummary }, '4xx': error } } },
+    { schema: { params: hookParams, querystring: pageQuery, response: { 200: { type: 'array', items: deliverySummary }, ...errors } } },
     async (request, reply) => {
       const page = parsePage(request.query);
       const { owner, name, id } = request.params;
@@ -186,14 +181,14 @@ export function registerWebhookRoutes(app: FastifyInstance, deps: { webhooks: We
     },
   );
 
-  app.get<{ Params: DeliveryParams }>(`${base}/:id/deliveries/:delivery`, { schema: { params: deliveryParams, response: { 200: deliveryFull, '4xx': error } } }, async (request) => {
+  app.get<{ Params: DeliveryParams }>(`${base}/:id/deliveries/:delivery`, { schema: { params: deliveryParams, response: { 200: deliveryFull, ...errors } } }, async (request) => {
     const { owner, name, id, delivery } = request.params;
     return presentDelivery(await webhooks.delivery(await principalOf(request), owner, name, hookId(id), delivery));
   });
 
   app.post<{ Params: DeliveryParams }>(
     `${base}/:id/deliveries/:delivery/redeliver`,
-    { schema: { params: deliveryParams, response: { 202: deliverySummary, '4xx': error } } },
+    { schema: { params: deliveryParams, response: { 202: deliverySummary, ...errors } } },
     async (request, reply) => {
       const { owner, name, id, delivery } = request.params;
       return reply.code(202).send(presentDeliverySummary(await webhooks.redeliver(await principalOf(request), owner, name, hookId(id), delivery)));
