@@ -245,6 +245,27 @@ ${runtime.name === 'docker' ? OOM_JOB : ''}`),
       t.ok(runs.length >= 9);
     });
 
+    t.test('a dataset from another repo, pinned by commit, fetched with the job token', async (t) => {
+      await server.api('POST', '/api/v1/repos', { auth: alice.basic, body: { name: `data-${runtime.name}`, private: true } });
+      const data = await client.workRepo(`data-${runtime.name}`, [{ 'rows.csv': 'a,b\n1,2\n' }]);
+      const dataSha = (await client.ok(['rev-parse', 'HEAD'], { cwd: data })).trim();
+      await client.ok(['push', '-q', server.gitUrl('alice', `data-${runtime.name}`, alice.basic), 'main'], { cwd: data });
+      const { sha, push } = await pushProject(server, client, alice, `uses-data-${runtime.name}`, {
+        'mlproject.yaml': manifest(`datasets:
+  rows: {repo: alice/data-${runtime.name}, ref: ${dataSha}, path: rows.csv}
+jobs:
+  read:
+    kind: custom
+    command: cat \${{ datasets.rows.path }}
+`),
+      });
+      t.equal(push.code, 0, push.stderr);
+      const [run] = await waitForRuns(server, alice.basic, `alice/uses-data-${runtime.name}`, sha);
+      t.equal(run.status, 'success', run.message);
+      const log = (await server.api('GET', `/api/v1/repos/alice/uses-data-${runtime.name}/runs/${run.id}/logs`, { auth: alice.basic })).body;
+      t.match(log, 'a,b\n1,2', 'the private dataset repo was fetched at the pinned commit');
+    });
+
     t.test('hostile jobs: symlinked outputs and metrics, garbage metrics, quoted params, no server secrets', async (t) => {
       const marker = path.join(os.tmpdir(), `mlgit-pwned-${process.pid}-${runtime.name}`);
       const { sha, push } = await pushProject(server, client, alice, 'hostile', {

@@ -91,3 +91,29 @@ t.test('a separate runner process on BullMQ, killed mid-job', async (t) => {
   const wrongToken = await fetch(`${server.url}/api/v1/runner/runs/${final.quick.id}/heartbeat?attempt=1`, { method: 'POST', headers: { authorization: 'Bearer nope' } });
   t.equal(wrongToken.status, 401, 'the runner API needs the runner token');
 });
+
+t.test('a new push to a ref cancels the queued runs of older pushes to it', async (t) => {
+  const server = await startRunsServer(t, { runner: 'off' });
+  const client = await GitClient.create(t);
+  const alice = await server.user('alice');
+  const first = await pushProject(server, client, alice, 'busy', {
+    'mlproject.yaml': manifest(`jobs:
+  train:
+    kind: train
+    command: "true"
+  evaluate:
+    kind: evaluate
+    depends_on: [train]
+    command: "true"
+`),
+  });
+  t.equal(first.push.code, 0, first.push.stderr);
+  await waitForRuns(server, alice.basic, 'alice/busy', first.sha, { done: (runs) => runs.length === 2 });
+  const second = await client.commit(first.dir, { 'README.md': 'newer\n' }, 'newer');
+  await client.ok(['push', 'origin', 'main'], { cwd: first.dir });
+  const older = await waitForRuns(server, alice.basic, 'alice/busy', first.sha, { count: 2 });
+  t.same(older.map((r) => r.status), ['cancelled', 'cancelled']);
+  t.match(older[0].message, `superseded by a push of ${second.slice(0, 7)}`);
+  const newer = await waitForRuns(server, alice.basic, 'alice/busy', second, { done: (runs) => runs.length === 2 });
+  t.same(newer.map((r) => r.status), ['queued', 'queued'], 'the new push runs');
+});
