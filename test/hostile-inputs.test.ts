@@ -272,6 +272,8 @@ t.test('hostile inputs', async (t) => {
       const rssBefore = process.memoryUsage().rss;
       let rssPeak = rssBefore;
       const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 20);
+      sampler.unref();
+      t.teardown(() => clearInterval(sampler));
       const started = Date.now();
       const response = await fetch(`${server.url}/alice/model.git/${service}`, {
         method: 'POST',

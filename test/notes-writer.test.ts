@@ -246,7 +246,7 @@ t.test('a user reads the note with the real git client over mlgit, and cannot pu
   const created = await server.api('POST', '/api/v1/repos', { auth: alice.basic, body: { name: 'digits' } });
   t.equal(created.status, 201);
   const url = server.gitUrl('alice', 'digits', alice.tokenBasic);
-  const work = await client.workRepo('work', [{ 'mlproject.yaml': 'version: 1\n' }, { 'train.py': 'print(1)\n' }]);
+  const work = await client.workRepo('work', [{ 'README.md': '# work\n' }, { 'train.py': 'print(1)\n' }]);
   await client.ok(['remote', 'add', 'origin', url], { cwd: work });
   await client.ok(['push', 'origin', 'main'], { cwd: work });
   const head = (await client.ok(['rev-parse', 'HEAD'], { cwd: work })).trim();
