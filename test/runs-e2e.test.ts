@@ -236,7 +236,9 @@ ${runtime.name === 'docker' ? OOM_JOB : ''}`),
       t.match((await server.api('GET', `/api/v1/repos/alice/edge/runs/${byJob.flaky.id}/logs`, { auth: alice.basic })).body, 'retrying');
       t.equal(byJob.sleeper.status, 'cancelled');
       const cancelMs = Date.parse(byJob.sleeper.finished_at) - cancelAt;
-      t.ok(cancelMs < 5000, `a running job stopped ${cancelMs} ms after the cancel request`);
+      // `sleep 60` would run a minute; the bound is loose because a loaded CI machine delays the
+      // heartbeat that carries the cancel and Podman's exit report (1-8 s seen).
+      t.ok(cancelMs < 30_000, `a running job stopped ${cancelMs} ms after the cancel request`);
       t.equal(byJob.slow.status, 'timed_out');
       if (runtime.name === 'docker') {
         t.equal(byJob.hog.status, 'failed', 'out of memory is a failure');
