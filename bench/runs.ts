@@ -30,7 +30,7 @@ import { parseKnobs, type Knob } from './lib/options.ts';
 import { ensurePodman, JOB_IMAGE, podmanCli } from './lib/podman.ts';
 import { runChecked } from './lib/run.ts';
 import { median } from './lib/stats.ts';
-import type { RunSummary } from './lib/run-summary.ts';
+import { FINAL_STATUSES, type RunSummary } from './lib/run-summary.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const IMAGE = JOB_IMAGE;
@@ -173,7 +173,7 @@ async function main(): Promise<number> {
   const { sha } = await pushCommit(fan, 0);
   const runs = await until('the matrix runs', async () => {
     const all = await runsOf(fan, sha);
-    return all.length === options.matrix && all.every((r) => ['success', 'failed', 'error', 'cancelled', 'timed_out'].includes(r.status)) ? all : null;
+    return all.length === options.matrix && all.every((r) => FINAL_STATUSES.includes(r.status)) ? all : null;
   }, 600_000);
   const finished = runs.map((r) => Date.parse(r.finished_at));
   const lastDone = Math.max(...finished);

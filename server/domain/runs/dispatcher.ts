@@ -225,7 +225,8 @@ export class RunDispatcher {
     for (const d of Object.values(manifest.datasets ?? {})) if (!d.repo) patterns.add(d.path);
     const prefixes = [...new Set([...patterns].map(literalPrefix))];
     const entries = prefixes.includes('') ? [] : await this.git.pathIds(repoId, commitSha, prefixes);
-    const [root] = await this.git.pathIds(repoId, commitSha, ['']);
+    const wholeTree = Object.values(manifest.jobs).some((job) => !job.inputs || job.inputs.length === 0 || job.inputs.some((p) => literalPrefix(p) === ''));
+    const [root] = wholeTree ? await this.git.pathIds(repoId, commitSha, ['']) : [];
     return (wanted) => {
       // No `inputs`: any file may matter, so the whole tree is the input.
       if (!wanted || wanted.length === 0 || wanted.some((p) => literalPrefix(p) === '')) return { '': root?.sha ?? '' };

@@ -31,6 +31,8 @@ export interface Run {
   readonly comparison: Comparison | null;
   readonly cancelRequested: boolean;
   readonly createdAt: Date;
+  /** Set once the run's current attempt has been handed to the queue. */
+  readonly enqueuedAt: Date | null;
   readonly startedAt: Date | null;
   readonly finishedAt: Date | null;
 }
@@ -75,6 +77,7 @@ export function toRun(row: RunRow): Run {
     comparison: (row.comparison as Comparison | null) ?? null,
     cancelRequested: row.cancel_requested,
     createdAt: row.created_at,
+    enqueuedAt: row.enqueued_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
   };

@@ -34,7 +34,7 @@ export class RunScheduler {
           }
           continue;
         }
-        if (deps.every((d) => SATISFYING.includes(d.status)) && !(await this.isEnqueued(run.id))) {
+        if (deps.every((d) => SATISFYING.includes(d.status)) && !run.enqueuedAt) {
           await this.enqueue(run);
         }
       }
@@ -46,10 +46,5 @@ export class RunScheduler {
     await runsDb.markEnqueued(this.db, run.id);
     // jobId per attempt: a retry is a new queue message, a duplicate enqueue of one attempt is not.
     await this.queue.enqueue(RUN_JOB, { runId: run.id, attempt: run.attempt }, { jobId: `run-${run.id}-${run.attempt}` });
-  }
-
-  private async isEnqueued(runId: number): Promise<boolean> {
-    const row = await runsDb.findRun(this.db, runId);
-    return !!row?.enqueued_at;
   }
 }
