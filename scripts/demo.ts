@@ -2,11 +2,11 @@
 // user and a repo, pushes examples/digits with the real git and git-lfs clients, waits for the
 // train and evaluate runs, fetches the notes and prints them with the metrics.
 import { spawnSync } from 'node:child_process';
-import { cp, mkdtemp } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { onCleanup, runBenchMain } from '../bench/lib/cleanup.ts';
+import { cleanupOnSignals, onCleanup, runBenchMain } from '../bench/lib/cleanup.ts';
 import { freePort } from '../bench/lib/free-port.ts';
 import { isolatedGitEnv } from '../bench/lib/git-env.ts';
 import { installLfs, withIdentity } from '../bench/lib/lfs-repo.ts';
@@ -49,7 +49,10 @@ async function api<T = unknown>(url: string, auth: string, method: string, body?
 
 async function main(): Promise<number> {
   ensurePrerequisites();
+  cleanupOnSignals();
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'mlgit-demo-'));
+  // Registered first, so it runs last: after the server that writes into it has stopped.
+  onCleanup(() => rm(scratch, { recursive: true, force: true }));
   const port = await freePort();
   say(`starting mlgit (embedded defaults, data in ${scratch}/data) on port ${port} ...`);
   const server = await startMlgit({ repoRoot: ROOT, dataDir: path.join(scratch, 'data'), port, adminPassword: ADMIN_PASSWORD });
@@ -63,7 +66,10 @@ async function main(): Promise<number> {
   const env = withIdentity(await isolatedGitEnv(scratch));
   await installLfs(env);
   const work = path.join(scratch, 'digits');
-  await cp(path.join(ROOT, 'examples', 'digits'), work, { recursive: true });
+  // Only the example's source: a data/ left behind by an earlier make_data.py is regenerated.
+  await cp(path.join(ROOT, 'examples', 'digits'), work, { recursive: true, filter: (source) => path.basename(source) !== 'data' });
+  say('$ python3 make_data.py');
+  say(`  ${(await runChecked('/usr/bin/python3', ['make_data.py'], { cwd: work })).stdout.trim()}`);
   const git = (...args: string[]) => runChecked('git', args, { env, cwd: work });
   await git('init', '-q', '-b', 'main');
   await git('add', '-A');
@@ -94,6 +100,12 @@ async function main(): Promise<number> {
   const metrics = await api<{ jobs: (RunSummary & { metrics: Record<string, number> })[] }>(`${server.url}/api/v1/repos/${USER.name}/digits/commits/${sha}/metrics`, auth, 'GET');
   say(`$ curl ${server.url}/api/v1/repos/${USER.name}/digits/commits/${sha.slice(0, 7)}/metrics`);
   for (const job of metrics.jobs) say(`  ${job.job.padEnd(10)} ${job.status.padEnd(8)} run ${job.id}  ${JSON.stringify(job.metrics)}`);
+  const train = runs.find((r) => r.job === 'train');
+  if (train) {
+    // The runtime says at the top of every run log how the job was isolated.
+    const log = await (await fetch(`${server.url}/api/v1/repos/${USER.name}/digits/runs/${train.id}/logs`, { headers: { authorization: auth } })).text();
+    for (const line of log.split('\n').filter((l) => /sandbox/i.test(l))) say(`  ${line}`);
+  }
   const failed = runs.filter((r) => r.status !== 'success');
   for (const run of failed) {
     say(`\nrun ${run.id} (${run.job}) ended ${run.status}: ${run.message ?? ''}; its log:`);

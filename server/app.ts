@@ -13,6 +13,7 @@ import { BullMqQueue } from './adapters/queue/bullmq-queue.ts';
 import { HttpWebhookSender } from './adapters/webhooks/http-sender.ts';
 import { InProcessQueue } from './adapters/queue/in-process-queue.ts';
 import type { Config } from './config.ts';
+import { preparePrivateDataDir } from './data-dir.ts';
 import { connectDatabase, type Db } from './db/connect.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { AccountService } from './domain/accounts.ts';
@@ -75,7 +76,7 @@ export interface App {
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export async function buildApp(config: Config): Promise<App> {
-  await fs.mkdir(config.dataDir, { recursive: true });
+  await preparePrivateDataDir(config.dataDir);
   const db = await connectDatabase(config.databaseUrl, config.dataDir);
   await migrateToLatest(db);
 

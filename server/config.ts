@@ -192,7 +192,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) throw new ConfigError('MLGIT_REDIS_PREFIX must be 1-64 letters, digits, _ . -');
   const config: Config = {
     port: int(env, 'PORT', 3000),
-    host: env.HOST || '0.0.0.0',
+    // Loopback unless told otherwise: a fresh install is reachable only from this machine until
+    // its admin decides to serve a network (HOST=0.0.0.0).
+    host: env.HOST || '127.0.0.1',
     dataDir: path.resolve(env.MLGIT_DATA_DIR || './data'),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
@@ -200,7 +202,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     adminPassword: env.MLGIT_ADMIN_PASSWORD || null,
     jwtSecret,
     jwtTtlSeconds: int(env, 'MLGIT_JWT_TTL_SECONDS', 3600, 60),
-    signup: oneOf(env, 'MLGIT_SIGNUP', ['open', 'admin'] as const, 'open'),
+    // Closed by default: whoever signs up can push code that mlgit runs.
+    signup: oneOf(env, 'MLGIT_SIGNUP', ['open', 'admin'] as const, 'admin'),
     logLevel: oneOf(env, 'MLGIT_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     git: {
       maxUploadRequestBytes: int(env, 'MLGIT_GIT_MAX_UPLOAD_REQUEST_BYTES', 10 * MiB, 1024),

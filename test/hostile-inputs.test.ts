@@ -136,7 +136,8 @@ function gzipBomb(size: number): { stream: ReadableStream; compressedBytes: () =
 }
 
 t.test('hostile inputs', async (t) => {
-  const server = await startServer(t);
+  // Open sign-up: hostile user names must reach validation, not stop at "sign-up is closed".
+  const server = await startServer(t, { config: { signup: 'open' } });
   const git = await GitClient.create(t);
   const [alice, bob] = await Promise.all([server.user('alice'), server.user('bob')]);
   for (const [user, name, isPrivate] of [

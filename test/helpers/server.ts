@@ -70,7 +70,8 @@ export async function startServer(t: Teardown, options: { database?: 'postgres' 
 
   const user: TestServer['user'] = async (username, scopes = ['read', 'write']) => {
     const password = `${username}-password`;
-    const created = await api('POST', '/api/v1/users', { body: { username, password } });
+    // Sign-up is closed by default: users are created by the admin, as on a fresh install.
+    const created = await api('POST', '/api/v1/users', { auth: `admin:${ADMIN_PASSWORD}`, body: { username, password } });
     if (created.status !== 201) throw new Error(`create user ${username}: ${created.status} ${JSON.stringify(created.body)}`);
     const token = await api('POST', '/api/v1/user/tokens', { auth: `${username}:${password}`, body: { name: 'test', scopes } });
     if (token.status !== 201) throw new Error(`create token: ${token.status} ${JSON.stringify(token.body)}`);

@@ -193,8 +193,10 @@ export class RunLifecycle {
 }
 
 /** The final status, the retries.when reason it counts as, and a sentence for the run and its log. */
-export function settle(run: Run, r: CompleteRequest): { status: RunStatus; reason: RetryWhen | null; message: string } {
-  const took = `after ${(r.duration_ms / 1000).toFixed(1)} s`;
+export function settle(run: Run, r: CompleteRequest, now = new Date()): { status: RunStatus; reason: RetryWhen | null; message: string } {
+  // The run's own duration (started -> finished, what the API and UI show), not only the job
+  // command's: the two differ by the checkout and uploads, and a message must agree with the run.
+  const took = `after ${formatDuration(run.startedAt ? now.getTime() - run.startedAt.getTime() : r.duration_ms)}`;
   switch (r.outcome) {
     case 'exited':
       return r.exit_code === 0
@@ -209,4 +211,12 @@ export function settle(run: Run, r: CompleteRequest): { status: RunStatus; reaso
     case 'error':
       return { status: 'error', reason: 'infra_error', message: `infrastructure error: ${(r.message ?? 'unknown').slice(0, 2000)}` };
   }
+}
+
+/** "855 ms", "4.2 s", "3 min 05 s": precise enough to agree with the run's recorded duration. */
+function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const seconds = Math.round(ms / 1000);
+  return `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, '0')} s`;
 }

@@ -1,0 +1,81 @@
+// First contact, as a newcomer meets mlgit: a clean `git clone` of this checkout, `npm ci`, and
+// the README's `npm run demo` with the embedded defaults, which must end with a note carrying
+// both metrics. Three machines in one: root with bubblewrap, root without it (the `unshare`
+// sandbox runs the jobs), and an ordinary user. The clone is of HEAD: what is committed is
+// what a newcomer gets, so an ignored or untracked file cannot make this pass.
+import { spawn } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t, { type Test } from 'tap';
+
+const CHECKOUT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const NEWCOMER = 'mlgit-newcomer';
+const isRoot = process.getuid?.() === 0;
+
+interface Result {
+  code: number | null;
+  output: string;
+}
+
+function run(argv: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0] as string, argv.slice(1), { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const keep = (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, output }));
+  });
+}
+
+async function runChecked(argv: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  const result = await run(argv, options);
+  if (result.code !== 0) throw new Error(`${argv.join(' ')} exited ${result.code}:\n${result.output.slice(-4000)}`);
+  return result.output;
+}
+
+/** The environment a newcomer's shell has: none of the suite's settings (test databases, sockets). */
+function newcomerEnv(home: string): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8' };
+}
+
+t.test('a fresh clone runs the demo to a note with both metrics', async (t) => {
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'mlgit-first-contact-'));
+  t.teardown(() => rm(scratch, { recursive: true, force: true }));
+  const clone = path.join(scratch, 'mlgit');
+  await runChecked(['git', 'clone', '-q', '--no-local', CHECKOUT, clone]);
+  await runChecked(['npm', 'ci', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: clone, env: { ...newcomerEnv(os.homedir()), npm_config_cache: path.join(os.homedir(), '.npm') } });
+
+  const demo = async (t: Test, wrap: string[], env: NodeJS.ProcessEnv, sandbox: RegExp) => {
+    const result = await run([...wrap, 'npm', 'run', 'demo'], { cwd: clone, env });
+    t.equal(result.code, 0, 'npm run demo exits 0', { output: result.output.slice(-6000) });
+    t.match(result.output, /Notes \(mlproject\):[\s\S]*accuracy=[\d.]+[\s\S]*f1_macro=[\d.]+/, 'the note carries accuracy= and f1_macro=');
+    t.match(result.output, sandbox, 'the jobs ran in the expected sandbox');
+    t.notMatch(result.output, /infrastructure error/, 'no run ended with an infrastructure error');
+  };
+
+  await t.test('as root, with bubblewrap', { skip: !isRoot && 'needs root' }, async (t) => {
+    await demo(t, [], newcomerEnv(os.homedir()), /sandbox[^\n]*bubblewrap/i);
+  });
+
+  await t.test('as root, without bubblewrap (the unshare sandbox)', { skip: !isRoot && 'needs root to hide bubblewrap' }, async (t) => {
+    const bwrap = (await run(['sh', '-c', 'command -v bwrap'])).output.trim();
+    // A private mount namespace in which bwrap is /dev/null: not executable, as if not installed.
+    const hide = bwrap ? ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mount --bind /dev/null ${bwrap} && exec "$@"`, 'hide-bwrap'] : [];
+    await demo(t, hide, newcomerEnv(os.homedir()), /sandbox[^\n]*unshare/i);
+  });
+
+  await t.test('as an ordinary user', { skip: !isRoot && 'needs root to create the user' }, async (t) => {
+    const home = `/home/${NEWCOMER}`;
+    if ((await run(['id', '-u', NEWCOMER])).code !== 0) await runChecked(['useradd', '--create-home', '--home-dir', home, '--shell', '/bin/sh', NEWCOMER]);
+    // The newcomer reads the clone (and its node_modules) but owns nothing in it but what npm writes.
+    await chmod(scratch, 0o755);
+    await runChecked(['chmod', '-R', 'go+rX', clone]);
+    await demo(t, ['runuser', '-u', NEWCOMER, '--'], newcomerEnv(home), /sandbox[^\n]*(bubblewrap|unshare)/i);
+  });
+});
