@@ -4,7 +4,8 @@
 // sandbox runs the jobs), and an ordinary user. The clone is of HEAD: what is committed is
 // what a newcomer gets, so an ignored or untracked file cannot make this pass.
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { freePort } from '../bench/lib/free-port.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +40,14 @@ async function runChecked(argv: string[], options: { cwd?: string; env?: NodeJS.
   return result.output;
 }
 
+async function waitFor<T>(probe: () => T | undefined, timeoutMs: number, explain: () => string): Promise<T> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 200))) {
+    const value = probe();
+    if (value !== undefined) return value;
+  }
+  throw new Error(`timed out; output so far:\n${explain()}`);
+}
+
 /** The environment a newcomer's shell has: none of the suite's settings (test databases, sockets). */
 function newcomerEnv(home: string): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: home, LANG: 'C.UTF-8' };
@@ -58,6 +67,38 @@ t.test('a fresh clone runs the demo to a note with both metrics', async (t) => {
     t.match(result.output, sandbox, 'the jobs ran in the expected sandbox');
     t.notMatch(result.output, /infrastructure error/, 'no run ended with an infrastructure error');
   };
+
+  await t.test('the quickstart: npm start, create a repo, push, clone', async (t) => {
+    const port = await freePort();
+    const server = spawn('npm', ['start'], { cwd: clone, env: { ...newcomerEnv(os.homedir()), PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const exited = new Promise((resolve) => server.once('close', resolve));
+    t.teardown(async () => {
+      try {
+        process.kill(-(server.pid as number), 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      await exited;
+      // The next cases share the clone (one reads it as another user): no server data left in it.
+      await rm(path.join(clone, 'data'), { recursive: true, force: true });
+    });
+    let printed = '';
+    server.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString('utf8')));
+    server.stderr.on('data', (chunk: Buffer) => (printed += chunk.toString('utf8')));
+    const password = await waitFor(() => /created user "admin" with password: (\S+)/.exec(printed)?.[1], 60_000, () => printed);
+    const base = `http://localhost:${port}`;
+    await runChecked(['curl', '-sf', '-u', `admin:${password}`, '-H', 'content-type: application/json', '-d', '{"name":"hello"}', `${base}/api/v1/repos`]);
+    const project = path.join(scratch, 'hello');
+    const git = { ...newcomerEnv(os.homedir()), GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'N', GIT_AUTHOR_EMAIL: 'n@example.com', GIT_COMMITTER_NAME: 'N', GIT_COMMITTER_EMAIL: 'n@example.com' };
+    await runChecked(['git', 'init', '-q', '-b', 'main', project], { env: git });
+    await runChecked(['sh', '-c', "echo '# hello' > README.md && git add README.md && git commit -q -m 'first commit'"], { cwd: project, env: git });
+    await runChecked(['git', 'push', '-q', `http://admin:${password}@localhost:${port}/admin/hello.git`, 'main'], { cwd: project, env: git });
+    await runChecked(['git', 'clone', '-q', `${base}/admin/hello`, path.join(scratch, 'hello-copy')], { env: git });
+    t.equal(await readFile(path.join(scratch, 'hello-copy', 'README.md'), 'utf8'), '# hello\n', 'the clone has the pushed file');
+    t.equal((await stat(path.join(clone, 'data'))).mode & 0o777, 0o700, 'the data dir is private');
+    const exposed = (await runChecked(['find', path.join(clone, 'data'), '-perm', '/077'])).trim();
+    t.equal(exposed, '', 'nothing under the data dir is readable by other users');
+  });
 
   await t.test('as root, with bubblewrap', { skip: !isRoot && 'needs root' }, async (t) => {
     await demo(t, [], newcomerEnv(os.homedir()), /sandbox[^\n]*bubblewrap/i);
