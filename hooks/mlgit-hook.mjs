@@ -40,7 +40,8 @@ try {
   const response = await fetch(`${url}/internal/hooks/${hook}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ secret, updates, quarantine, push_options: pushOptions }),
+    // started_at: when this process started, so the server's push timeline shows the hook's start-up.
+    body: JSON.stringify({ secret, updates, quarantine, push_options: pushOptions, started_at: globalThis.performance.timeOrigin }),
     signal: AbortSignal.timeout(120_000),
   });
   answer = await response.json();

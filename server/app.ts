@@ -45,6 +45,7 @@ import { makeAuthenticate } from './http/authenticate.ts';
 import { registerErrorHandler, sendError } from './http/errors.ts';
 import { registerGitRoutes } from './http/git/smart-http.ts';
 import { registerHookRoutes } from './http/internal/hook-routes.ts';
+import { PushTimelines } from './http/git/git-timeline.ts';
 import { loggerOptions } from './logger.ts';
 import { registerRunRoutes } from './http/api/run-routes.ts';
 import { registerRunnerRoutes } from './http/runner/runner-routes.ts';
@@ -162,6 +163,7 @@ export async function buildApp(config: Config): Promise<App> {
   // CI metrics posted with a commit status are stored like runner metrics (job ci:<context>).
   statuses.setOnMetrics((repoId, sha, context, metrics, state) => runs.results.recordExternal(repoId, sha, context, metrics, state));
   const hookSessions = new HookSessions();
+  const pushTimelines = new PushTimelines();
   const limiter = new AuthFailureLimiter(config.authFailures.max, config.authFailures.windowSeconds * 1000);
   const authenticate = makeAuthenticate(app, accounts, limiter, (token) => runs.lifecycle.jobPrincipal(token));
 
@@ -174,11 +176,11 @@ export async function buildApp(config: Config): Promise<App> {
   registerAuditRoutes(app, { audit, authenticate });
   registerLfsObjectRoutes(app, { lfs, accounts, authenticate });
   registerBrowseRoutes(app, { repos, git, authenticate });
-  registerHookRoutes(app, { hookSessions, pushes, repos, dispatchPush: (...args) => runs.dispatcher.dispatchPush(...args) });
+  registerHookRoutes(app, { hookSessions, pushTimelines, pushes, repos, dispatchPush: (...args) => runs.dispatcher.dispatchPush(...args) });
   registerRunRoutes(app, { config, repos, authenticate, store, ...runs });
   registerRunnerRoutes(app, { lifecycle: runs.lifecycle, runnerToken: runs.runnerToken });
   await registerLfsRoutes(app, { config, lfs, locks, authenticate });
-  registerGitRoutes(app, { config, repos, git, hookSessions, authenticate, hookUrl: () => hookUrl(app) });
+  registerGitRoutes(app, { config, repos, git, hookSessions, pushTimelines, authenticate, hookUrl: () => hookUrl(app) });
 
   const firstAdmin = await accounts.ensureAdmin(config.adminPassword);
   app.addHook('onClose', async () => {

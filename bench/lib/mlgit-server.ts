@@ -24,6 +24,8 @@ export interface MlgitStartOptions {
   readonly startTimeoutMs?: number;
   /** Extra environment (e.g. the S3_* store settings), applied over the defaults above. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Sees every output line first; returning true keeps it off the console (e.g. debug logs the bench parses). */
+  readonly onLine?: (line: string) => boolean;
 }
 
 const OUTPUT_TAIL_LINES = 100;
@@ -58,8 +60,13 @@ export async function startMlgit(options: MlgitStartOptions): Promise<MlgitServe
   const tail: string[] = [];
   for (const stream of [child.stdout, child.stderr]) {
     stream.setEncoding('utf8');
+    // A chunk can end mid-line; the unfinished line waits for the next chunk.
+    let partial = '';
     stream.on('data', (text: string) => {
-      for (const line of text.split('\n').filter(Boolean)) {
+      const lines = (partial + text).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines.filter(Boolean)) {
+        if (options.onLine?.(line)) continue;
         process.stderr.write(`[mlgit] ${line}\n`);
         tail.push(line);
         if (tail.length > OUTPUT_TAIL_LINES) tail.shift();

@@ -14,6 +14,7 @@ import type { RepoService } from '../../domain/repos.ts';
 import type { Authenticate } from '../authenticate.ts';
 import { sendError } from '../errors.ts';
 import { isProtocolV2, sanitizeGitProtocol } from './git-protocol.ts';
+import { GitTimeline, type PushTimelines } from './git-timeline.ts';
 import { FLUSH, pktLine, pktLineProblem } from './pkt-line.ts';
 import { BadGitRequest, gitRequestBody, readWhole } from './request-body.ts';
 import { Slots } from './slots.ts';
@@ -24,6 +25,8 @@ export interface GitHttpDeps {
   repos: RepoService;
   git: GitBackend;
   hookSessions: HookSessions;
+  /** Where the hook API adds its phases to a push's timeline. */
+  pushTimelines: PushTimelines;
   authenticate: Authenticate;
   /** Where hooks reach this process (loopback, known once the server listens). */
   hookUrl: () => string;
@@ -40,13 +43,19 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
   // Keep git request bodies as streams: they are piped to git, never parsed or buffered here.
   app.addContentTypeParser(['application/x-git-upload-pack-request', 'application/x-git-receive-pack-request'], (_req, _payload, done) => done(null));
 
-  async function resolveRepo(request: FastifyRequest<{ Params: Params }>, service: GitService): Promise<{ repo: Repo; principal: Principal | null }> {
+  async function resolveRepo(
+    request: FastifyRequest<{ Params: Params }>,
+    service: GitService,
+    timeline: GitTimeline,
+  ): Promise<{ repo: Repo; principal: Principal | null }> {
     const name = repoNameFromUrl(request.params.repo);
     const owner = repoNameFromUrl(request.params.owner);
     if (!name || !owner || owner !== request.params.owner) throw notFound('repository');
     const principal = await deps.authenticate(request);
+    timeline.mark('auth');
     // Every push needs credentials, even to a public repo: anonymous -> 401 so git asks for them.
     const { repo } = await deps.repos.authorize(principal, owner, name, service === 'receive-pack' ? 'write' : 'read');
+    timeline.mark('authorize');
     return { repo, principal };
   }
 
@@ -73,7 +82,8 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
       // Dumb HTTP would serve repository files directly; mlgit speaks only the smart protocol.
       return sendError(reply, 403, 'dumb_http_unsupported', 'the dumb HTTP protocol is not supported; use a git client >= 1.6.6 (smart HTTP)');
     }
-    const { repo } = await resolveRepo(request, service);
+    const timeline = new GitTimeline();
+    const { repo } = await resolveRepo(request, service, timeline);
     const release = acquireSlots(request, repo);
     const protocol = sanitizeGitProtocol(request.headers['git-protocol']);
     const child = deps.git.spawn(repo.id, service, { advertise: true, protocol, env: {} });
@@ -81,19 +91,26 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
     // With protocol v2 git's http-backend omits the "# service=" preamble; v2 is upload-pack only.
     const v2 = service === 'upload-pack' && isProtocolV2(protocol);
     const preamble = v2 ? [] : [pktLine(`# service=git-${service}\n`), FLUSH];
-    return streamGit(request, reply, child, `application/x-git-${service}-advertisement`, release, preamble);
+    const done = () => {
+      release();
+      logTimings(request, `${service} advertisement`, timeline, 'git');
+    };
+    return streamGit(request, reply, child, `application/x-git-${service}-advertisement`, done, preamble);
   });
 
   for (const [route, service] of Object.entries(SERVICES)) {
     app.post<{ Params: Params }>(`/:owner/:repo/${route}`, async (request, reply) => {
-      const { repo, principal } = await resolveRepo(request, service);
+      const timeline = new GitTimeline();
+      const { repo, principal } = await resolveRepo(request, service, timeline);
       const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (contentType !== `application/x-git-${service}-request`) {
         throw new DomainError('unsupported_media_type', `expected Content-Type application/x-git-${service}-request`);
       }
       const release = acquireSlots(request, repo);
       try {
-        return service === 'upload-pack' ? await uploadPack(request, reply, repo, release) : await receivePack(request, reply, repo, principal!, release);
+        return service === 'upload-pack'
+          ? await uploadPack(request, reply, repo, release)
+          : await receivePack(request, reply, repo, principal!, release, timeline);
       } catch (err) {
         release();
         throw err;
@@ -111,12 +128,13 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
     return streamGit(request, reply, child, 'application/x-git-upload-pack-result', release);
   }
 
-  async function receivePack(request: FastifyRequest, reply: FastifyReply, repo: Repo, principal: Principal, release: () => void) {
+  async function receivePack(request: FastifyRequest, reply: FastifyReply, repo: Repo, principal: Principal, release: () => void, timeline: GitTimeline) {
     const { user } = principal;
     // Before spawning: an unsupported Content-Encoding throws here, and must not leave a git
     // process waiting forever on a stdin nobody will write (nor an open hook session).
     const body = gitRequestBody(request.raw, config.git.maxPushBytes, 'push');
     const secret = deps.hookSessions.open({ repoId: repo.id, pusherId: user.id });
+    deps.pushTimelines.open(secret, timeline);
     const child = deps.git.spawn(repo.id, 'receive-pack', {
       advertise: false,
       protocol: null,
@@ -134,7 +152,9 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
     });
     const done = () => {
       deps.hookSessions.close(secret);
+      deps.pushTimelines.close(secret);
       release();
+      logTimings(request, 'receive-pack', timeline, 'git.after-hooks');
     };
     return streamGit(request, reply, child, 'application/x-git-receive-pack-result', done, [], body);
   }
@@ -212,4 +232,10 @@ function firstChunk(child: GitProcess): Promise<Buffer | null> {
     child.stdout.on('readable', onReadable);
     child.stdout.on('end', onEnd);
   });
+}
+
+/** The "git timings" debug line (see GitTimeline); `lastPhase` names the time from the last mark to git's exit. */
+function logTimings(request: FastifyRequest, service: string, timeline: GitTimeline, lastPhase: string): void {
+  timeline.mark(lastPhase);
+  request.log.debug({ service, timings: timeline.toJSON() }, 'git timings');
 }
