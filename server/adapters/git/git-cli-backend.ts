@@ -97,8 +97,9 @@ export class GitCliBackend implements GitBackend {
       const current = await fs.readFile(file, 'utf8').catch(() => null);
       const executable = await fs.access(file, fs.constants.X_OK).then(() => true, () => false);
       if (current !== wanted || !executable) {
-        await fs.writeFile(file, wanted, { mode: 0o755 });
-        await fs.chmod(file, 0o755);
+        // Owner-only like the rest of the data dir: git runs hooks as the server's own user.
+        await fs.writeFile(file, wanted, { mode: 0o700 });
+        await fs.chmod(file, 0o700);
         repaired = true;
       }
     }
