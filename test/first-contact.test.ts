@@ -87,7 +87,12 @@ t.test('a fresh clone runs the demo to a note with both metrics', async (t) => {
     server.stderr.on('data', (chunk: Buffer) => (printed += chunk.toString('utf8')));
     const password = await waitFor(() => /created user "admin" with password: (\S+)/.exec(printed)?.[1], 60_000, () => printed);
     const base = `http://localhost:${port}`;
-    await runChecked(['curl', '-sf', '-u', `admin:${password}`, '-H', 'content-type: application/json', '-d', '{"name":"hello"}', `${base}/api/v1/repos`]);
+    const created = await fetch(`${base}/api/v1/repos`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`, 'content-type': 'application/json' },
+      body: '{"name":"hello"}',
+    });
+    t.equal(created.status, 201, 'the repository is created');
     const project = path.join(scratch, 'hello');
     const git = { ...newcomerEnv(os.homedir()), GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'N', GIT_AUTHOR_EMAIL: 'n@example.com', GIT_COMMITTER_NAME: 'N', GIT_COMMITTER_EMAIL: 'n@example.com' };
     await runChecked(['git', 'init', '-q', '-b', 'main', project], { env: git });
