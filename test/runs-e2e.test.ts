@@ -10,7 +10,7 @@ import path from 'node:path';
 import t from 'tap';
 import { GitClient } from './helpers/git-client.ts';
 import { dockerSocketForTests } from './helpers/podman.ts';
-import { manifest, pushProject, startRunsServer, waitForRuns } from './helpers/runs.ts';
+import { eventually, manifest, pushProject, startRunsServer, waitForRuns } from './helpers/runs.ts';
 
 const TRAIN_PY = `import json, os, sys
 lr = float(sys.argv[1]) if len(sys.argv) > 1 else 0.1
@@ -127,8 +127,10 @@ for (const runtime of runtimes) {
         // A change to train.py that lowers accuracy: compared with the last main run, regressed.
         const worse = await client.commit(dir, { 'train.py': TRAIN_PY.replace('0.9 + lr / 10', '0.5 + lr / 10') }, 'worse model');
         await client.ok(['push', 'origin', 'main'], { cwd: dir });
-        const [worseTrain] = await waitForRuns(server, alice.basic, 'alice/digits', worse, { count: 2 });
-        t.equal(worseTrain.status, 'success');
+        const [worseRun] = await waitForRuns(server, alice.basic, 'alice/digits', worse, { count: 2 });
+        t.equal(worseRun.status, 'success');
+        const runUrl = `/api/v1/repos/alice/digits/runs/${worseRun.id}`;
+        const worseTrain = await eventually(async () => (await server.api('GET', runUrl, { auth: alice.basic })).body, (run) => run.comparison != null, 'the comparison of the worse run');
         t.equal(worseTrain.comparison.baseline.sha, readme, 'baseline: the last successful main run before this commit');
         t.same(worseTrain.comparison.regressed, ['accuracy']);
         const compare = (await server.api('GET', `/api/v1/repos/alice/digits/metrics/compare?base=${sha}&head=${worse}`, { auth: alice.basic })).body;
@@ -136,8 +138,11 @@ for (const runtime of runtimes) {
         t.match(accuracy, { base: 0.91, head: 0.51, goal: 'maximize', regressed: true });
         const history = (await server.api('GET', '/api/v1/repos/alice/digits/metrics/history?key=accuracy&job=train', { auth: alice.basic })).body;
         t.same(history.points.map((p: any) => [p.commit, p.value]), [[sha, 0.91], [readme, 0.91], [worse, 0.51]]);
-        await client.ok(['fetch', 'origin', '+refs/notes/mlproject:refs/notes/mlproject'], { cwd: dir });
-        t.match(await client.ok(['log', '--notes=mlproject', '-1', '--format=%N'], { cwd: dir }), /REGRESSED/);
+        const note = async () => {
+          await client.ok(['fetch', 'origin', '+refs/notes/mlproject:refs/notes/mlproject'], { cwd: dir });
+          return client.ok(['log', '--notes=mlproject', '-1', '--format=%N'], { cwd: dir });
+        };
+        t.match(await eventually(note, (text) => /evaluate\s+success/.test(text) && /train\s+success/.test(text), 'the note of the worse commit'), /REGRESSED/);
       });
 
       t.test('manual runs: params checked against the schema (422), then run', async (t) => {

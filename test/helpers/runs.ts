@@ -58,6 +58,21 @@ export async function waitForRuns(
   throw new Error(`runs of ${sha.slice(0, 7)} did not settle: ${JSON.stringify(runs.map((r) => [r.job, r.status, r.message]))}`);
 }
 
+/**
+ * Polls until `ready` holds. A run turns final before its results land (metric rows, baseline
+ * comparison, note are written right after), so a test about results waits for them, not for
+ * the status, and never for a fixed time.
+ */
+export async function eventually<T>(probe: () => Promise<T>, ready: (value: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (ready(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not there after ${timeoutMs} ms; last: ${JSON.stringify(value)?.slice(0, 2000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+}
+
 export function manifest(body: string): string {
   return `version: 1\nname: test-project\nimage: ${IMAGE}\n${body}`;
 }

@@ -120,11 +120,14 @@ export class RunLifecycle {
         return toRun(requeued);
       }
     }
+    // Metrics land before the run turns final: whoever sees `success` can read its metrics.
+    // (Idempotent per run: a lost race below leaves nothing a later attempt would not replace.)
+    if (status === 'success' && request.metrics) await this.results.recordMetrics(run, request.metrics);
     const row = await runsDb.finish(this.db, runId, run.attempt, { status, exitCode: request.exit_code, message });
     if (!row) throw conflict(`run ${runId} attempt ${request.attempt} was settled meanwhile`);
     await this.note(run, `[mlgit] ${message}\n`);
     const finished = toRun(row);
-    await this.results.completed(finished, status === 'success' ? request.metrics : undefined);
+    await this.results.completed(finished);
     await this.scheduler.enqueueReady(finished.dispatchId);
     return finished;
   }
@@ -135,7 +138,7 @@ export class RunLifecycle {
       const [row] = await runsDb.cancelQueued(this.db, [run.id], 'cancelled by a user');
       if (row) {
         const cancelled = toRun(row);
-        await this.results.completed(cancelled, undefined);
+        await this.results.completed(cancelled);
         await this.scheduler.enqueueReady(cancelled.dispatchId);
         return cancelled;
       }
@@ -169,7 +172,7 @@ export class RunLifecycle {
       const finished = await runsDb.finish(this.db, run.id, run.attempt, { status: 'error', exitCode: null, message });
       if (finished) {
         await this.note(run, `[mlgit] ${message}\n`);
-        await this.results.completed(toRun(finished), undefined);
+        await this.results.completed(toRun(finished));
         await this.scheduler.enqueueReady(run.dispatchId);
         stats.failed++;
       }

@@ -35,8 +35,8 @@ export class RunResults {
     this.events.started(run);
   }
 
-  async completed(run: Run, metricsFile: CompleteRequest['metrics']): Promise<void> {
-    if (metricsFile && run.spec.job.metrics) await this.recordMetrics(run, metricsFile);
+  /** After the run is final (its metrics, if any, are already recorded by recordMetrics). */
+  async completed(run: Run): Promise<void> {
     const metrics = (await resultsDb.metricsOfRuns(this.db, [run.id])).get(run.id) ?? {};
     let current = run;
     if ((run.status === 'success' || run.status === 'cached') && run.spec.compare?.baseline) {
@@ -53,8 +53,10 @@ export class RunResults {
     this.events.completed(current, metrics);
   }
 
-  private async recordMetrics(run: Run, file: NonNullable<CompleteRequest['metrics']>): Promise<void> {
-    const spec = run.spec.job.metrics!;
+  /** The metrics file a successful run reported, parsed and stored as rows (or as problems). */
+  async recordMetrics(run: Run, file: NonNullable<CompleteRequest['metrics']>): Promise<void> {
+    const spec = run.spec.job.metrics;
+    if (!spec) return;
     if ('error' in file) {
       await runsDb.setMetricProblems(this.db, run.id, [`${spec.path}: ${file.error}`]);
       return;
