@@ -45,6 +45,8 @@ export interface RunsConfig extends RunLimits {
   readonly stallTimeoutMs: number;
   readonly maxLogBytes: number;
   readonly cancelSuperseded: boolean;
+  /** MLGIT_UNSAFE_NO_SANDBOX: the process runtime runs jobs with no sandbox at all (refused with open sign-up). */
+  readonly unsafeNoSandbox: boolean;
 }
 
 export interface WebhookConfig {
@@ -151,6 +153,7 @@ function runsConfig(env: Env): RunsConfig {
     stallTimeoutMs: int(env, 'MLGIT_RUN_STALL_TIMEOUT_MS', 60_000, 500),
     maxLogBytes: int(env, 'MLGIT_RUN_MAX_LOG_BYTES', 256 * MiB, 1024),
     cancelSuperseded: oneOf(env, 'MLGIT_RUN_CANCEL_SUPERSEDED', ['true', 'false'] as const, 'true') === 'true',
+    unsafeNoSandbox: oneOf(env, 'MLGIT_UNSAFE_NO_SANDBOX', ['true', 'false'] as const, 'false') === 'true',
     defaultTimeoutSeconds: int(env, 'MLGIT_RUN_DEFAULT_TIMEOUT_SECONDS', 3600, 1),
     maxTimeoutSeconds: int(env, 'MLGIT_RUN_MAX_TIMEOUT_SECONDS', 6 * 3600, 1),
     defaultMemoryBytes: int(env, 'MLGIT_RUN_DEFAULT_MEMORY_BYTES', 2048 * MiB, 16 * MiB),
@@ -230,5 +233,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     webhooks: webhookConfig(env),
     ...overrides,
   };
+  // With open sign-up anyone can push code that runs on the runner: never without a sandbox.
+  if (config.runs.unsafeNoSandbox && config.signup === 'open') {
+    throw new ConfigError('MLGIT_UNSAFE_NO_SANDBOX=true is refused while MLGIT_SIGNUP=open: anyone could sign up and run code unsandboxed on this machine');
+  }
   return Object.freeze(config);
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import { sql } from 'kysely';
+import { describeSandbox } from '../runner/runtime/index.ts';
 import type { Services } from './app.ts';
 import type { Config } from './config.ts';
 import { listAllRepos } from './db/repos.ts';
@@ -23,6 +24,10 @@ export async function runDoctor(services: Services, config: Config, say: (line: 
 
   const dbOk = await sql`select 1`.execute(services.db).then(() => true, () => false);
   check(dbOk, `database reachable (${config.databaseUrl ? 'postgres' : 'embedded PGlite'})`);
+
+  const { runs } = config;
+  const sandbox = describeSandbox({ kind: runs.runtime, dockerSocket: runs.dockerSocket, unsafeNoSandbox: runs.unsafeNoSandbox });
+  check(sandbox.ok, `job isolation: ${sandbox.summary}`);
 
   const repos = await listAllRepos(services.db);
   let repaired = 0;

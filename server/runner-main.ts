@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { Runner, defaultRunnerName } from '../runner/runner.ts';
-import { createRuntime } from '../runner/runtime/index.ts';
+import { createRuntime, describeSandbox } from '../runner/runtime/index.ts';
 import { BullMqQueue } from './adapters/queue/bullmq-queue.ts';
 import type { Config } from './config.ts';
 import { RUN_JOB } from './domain/runs/scheduler.ts';
@@ -23,7 +23,8 @@ export async function runRunner(config: Config, say: (line: string) => void): Pr
   }
   const log = pino(loggerOptions(config.logLevel) as pino.LoggerOptions);
   const queue = new BullMqQueue({ redisUrl: config.redisUrl!, prefix: config.redisPrefix, onError: (name, err) => log.error({ err, job: name }, 'job queue error') });
-  const runtime = createRuntime({ kind: runs.runtime, dockerSocket: runs.dockerSocket });
+  const runtimeConfig = { kind: runs.runtime, dockerSocket: runs.dockerSocket, unsafeNoSandbox: runs.unsafeNoSandbox };
+  const runtime = createRuntime(runtimeConfig);
   const name = defaultRunnerName();
   const runner = new Runner({
     serverUrl: () => runs.serverUrl!,
@@ -36,6 +37,8 @@ export async function runRunner(config: Config, say: (line: string) => void): Pr
   });
   queue.process(RUN_JOB, (data) => runner.handle(data), { concurrency: runs.runnerConcurrency, attempts: 5 });
   log.info({ runner: name, runtime: runtime.name, concurrency: runs.runnerConcurrency }, 'runner started');
+  const sandbox = describeSandbox(runtimeConfig);
+  log[sandbox.ok ? 'info' : 'error']({ runtime: runtime.name }, sandbox.summary);
   for (const warning of runtime.warnings) log.warn({ runtime: runtime.name }, warning);
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);

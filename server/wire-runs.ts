@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import path from 'node:path';
 import { Runner, defaultRunnerName } from '../runner/runner.ts';
-import { createRuntime } from '../runner/runtime/index.ts';
+import { createRuntime, describeSandbox } from '../runner/runtime/index.ts';
 import type { ContainerRuntime } from '../runner/runtime/types.ts';
 import { hookUrl, persistentSecret } from './app.ts';
 import { FileLogStore } from './adapters/logs/file-log-store.ts';
@@ -76,8 +76,11 @@ export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEven
 
   let runtime: ContainerRuntime | null = null;
   if (runs.runner === 'embedded') {
-    const embedded = createRuntime({ kind: runs.runtime, dockerSocket: runs.dockerSocket });
+    const runtimeConfig = { kind: runs.runtime, dockerSocket: runs.dockerSocket, unsafeNoSandbox: runs.unsafeNoSandbox };
+    const embedded = createRuntime(runtimeConfig);
     runtime = embedded;
+    const sandbox = describeSandbox(runtimeConfig);
+    app.log[sandbox.ok ? 'info' : 'error']({ runtime: embedded.name }, sandbox.summary);
     const runner = new Runner({
       serverUrl: () => hookUrl(app),
       token: runnerToken,

@@ -204,6 +204,7 @@ t.test('admin commands against Postgres', async (t) => {
     t.match(healthy.stdout, /ok +git: git version/);
     t.match(healthy.stdout, /ok +database reachable \(postgres\)/);
     t.match(healthy.stdout, /hooks present in 2 repositories \(0 repaired\)/);
+    t.match(healthy.stdout, /ok +job isolation: jobs run in the bubblewrap sandbox/, 'says which sandbox jobs run in');
     t.match(healthy.stdout, /all checks passed/);
 
     const repoId = async (name: string) => (await (await openDb()).selectFrom('repos').select('id').where('name', '=', name).executeTakeFirstOrThrow()).id;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRuntime, type RunSpec } from '../runner/runtime/index.ts';
@@ -18,51 +18,39 @@ t.test('docker runtime (Podman service, real image)', async (t) => {
     reportsOom: true,
     limitsPids: true,
     usesImages: true,
-    isolatesNetwork: true,
     engineEnv: ['HOSTNAME', 'container', 'TERM', 'PWD', 'SHLVL', 'OLDPWD', '_'],
   });
 });
 
-t.test('process runtime (bubblewrap)', async (t) => {
-  const runtime = createRuntime({ kind: 'process' });
-  t.teardown(() => runtime.close());
-  t.match(runtime.warnings.join('\n'), /sandboxed with bubblewrap/, 'bwrap is installed on these machines and used');
-  containerRuntimeContract(t, {
-    runtime,
-    image: JOB_IMAGE,
-    // Debian's python3 has scikit-learn (python3-sklearn); the job PATH finds it, not a pyenv shim.
-    python: 'python3',
-    reportsOom: false,
-    limitsPids: false,
-    usesImages: false,
-    isolatesNetwork: true,
-    engineEnv: ['PWD', 'SHLVL', 'OLDPWD', '_'],
+for (const sandbox of ['bwrap', 'unshare'] as const) {
+  t.test(`process runtime (${sandbox} sandbox)`, async (t) => {
+    // bwrap is what `auto` picks on these machines; unshare is forced.
+    const runtime = sandbox === 'bwrap' ? createRuntime({ kind: 'process' }) : new ProcessRuntime({ sandbox });
+    t.teardown(() => runtime.close());
+    t.match(runtime.warnings.join('\n'), sandbox === 'bwrap' ? /sandboxed with bubblewrap/ : /sandboxed with util-linux unshare/);
+    containerRuntimeContract(t, {
+      runtime,
+      image: JOB_IMAGE,
+      // Debian's python3 has scikit-learn (python3-sklearn); the job PATH finds it, not a pyenv shim.
+      python: 'python3',
+      reportsOom: false,
+      limitsPids: true,
+      usesImages: false,
+        engineEnv: ['PWD', 'SHLVL', 'OLDPWD', '_'],
+    });
   });
-});
+}
 
-t.test('process runtime without bubblewrap (plain process group)', async (t) => {
-  const runtime = new ProcessRuntime({ sandbox: 'none' });
+t.test('MLGIT_UNSAFE_NO_SANDBOX: a plain process, and every run log starts by saying so', async (t) => {
+  const runtime = createRuntime({ kind: 'process', unsafeNoSandbox: true });
   t.teardown(() => runtime.close());
-  t.match(runtime.warnings.join('\n'), /NOT sandboxed/, 'the warnings say the job is not sandboxed');
-  containerRuntimeContract(t, {
-    runtime,
-    image: JOB_IMAGE,
-    python: 'python3',
-    reportsOom: false,
-    limitsPids: false,
-    usesImages: false,
-    isolatesNetwork: false,
-    engineEnv: ['PWD', 'SHLVL', 'OLDPWD', '_'],
-  });
-});
-
-t.test('unsandboxed: job directories its user cannot reach are refused with the fix', { skip: process.getuid?.() !== 0 && 'only a root runner changes users' }, async (t) => {
-  const runtime = new ProcessRuntime({ sandbox: 'none' });
-  const dir = await mkdtemp(join(tmpdir(), 'mlgit-runtime-private-'));
+  t.match(runtime.warnings[0], /^UNSAFE: MLGIT_UNSAFE_NO_SANDBOX is set: this job runs WITHOUT a sandbox/, 'the first line of every run log');
+  const dir = await mkdtemp(join(tmpdir(), 'mlgit-runtime-unsafe-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const workspace = join(dir, 'ws');
-  await mkdir(workspace);
-  await t.rejects(runtime.run({ ...validSpec(), workspace, outputs: workspace }), { name: 'RuntimeError', message: /unreachable for the job user.*chmod 0711/s });
+  let output = '';
+  const result = await runtime.run({ ...validSpec(), workspace: dir, outputs: dir, commands: ['pwd; echo "$MLP_OUTPUT_DIR"'], onOutput: async (chunk) => void (output += chunk.toString()) });
+  t.match(result, { outcome: 'exited', exitCode: 0 });
+  t.equal(output, `${dir}\n${dir}\n`, 'host paths: nothing is mounted anywhere');
 });
 
 t.test('an unreachable engine is a RuntimeError naming the socket', async (t) => {

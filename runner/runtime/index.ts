@@ -1,5 +1,6 @@
 import { DockerRuntime } from './docker.ts';
 import { ProcessRuntime } from './process.ts';
+import { chooseSandbox, noSandboxMessage } from './sandbox/select.ts';
 import type { ContainerRuntime } from './types.ts';
 
 export type { ContainerRuntime, Outcome, RunResult, RunSpec, RuntimeLimits } from './types.ts';
@@ -9,6 +10,8 @@ export interface RuntimeConfig {
   kind: 'docker' | 'process';
   /** Docker Engine API socket for kind 'docker'; default /var/run/docker.sock. */
   dockerSocket?: string;
+  /** Process runtime only: run jobs without any sandbox (MLGIT_UNSAFE_NO_SANDBOX). */
+  unsafeNoSandbox?: boolean;
 }
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
@@ -16,5 +19,23 @@ export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 export function createRuntime(config: RuntimeConfig): ContainerRuntime {
   return config.kind === 'docker'
     ? new DockerRuntime({ socketPath: config.dockerSocket ?? DEFAULT_DOCKER_SOCKET })
-    : new ProcessRuntime();
+    : new ProcessRuntime({ unsafeNoSandbox: config.unsafeNoSandbox ?? false });
+}
+
+export interface SandboxReport {
+  /** false: jobs cannot run here, or run without isolation. */
+  ok: boolean;
+  /** One line for the start-up log and `mlgit doctor`. */
+  summary: string;
+}
+
+/** How jobs of this configuration are isolated on this machine (the probes are shared with the runtime). */
+export function describeSandbox(config: RuntimeConfig): SandboxReport {
+  if (config.kind === 'docker') return { ok: true, summary: `jobs run in containers (Docker Engine API at ${config.dockerSocket ?? DEFAULT_DOCKER_SOCKET})` };
+  if (config.unsafeNoSandbox) {
+    return { ok: false, summary: 'MLGIT_UNSAFE_NO_SANDBOX is set: jobs run WITHOUT a sandbox, as the runner\'s user, able to read its files and reach local services' };
+  }
+  const { sandbox, problems } = chooseSandbox('auto');
+  if (sandbox) return { ok: true, summary: `jobs run in the ${sandbox.label} sandbox${problems.length ? ` (${problems.join('; ')})` : ''}` };
+  return { ok: false, summary: noSandboxMessage(problems) };
 }

@@ -1,4 +1,4 @@
-import { lchown, readdir, stat } from 'node:fs/promises';
+import { lchown, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { RuntimeError } from './types.ts';
 
@@ -42,26 +42,5 @@ async function chownTree(dir: string, user: JobUser): Promise<void> {
     const child = path.join(dir, entry.name);
     if (entry.isDirectory()) await chownTree(child, user);
     else await lchown(child, user.uid, user.gid);
-  }
-}
-
-/**
- * For a job that sees host paths as they are (the unsandboxed process runtime): every ancestor of
- * each directory must let the job user through (others' execute bit), or it cannot reach its own
- * workspace. Refused with the fix rather than failing obscurely inside the job.
- */
-export async function assertReachable(dirs: readonly string[], user: JobUser): Promise<void> {
-  if ((process.getuid?.() ?? 0) !== 0) return;
-  for (const dir of dirs) {
-    for (let parent = path.dirname(dir); ; parent = path.dirname(parent)) {
-      const info = await stat(parent);
-      if (info.uid !== user.uid && (info.mode & 0o001) === 0) {
-        throw new RuntimeError(
-          `${dir} is unreachable for the job user ${user.uid}: ${parent} is mode ${(info.mode & 0o777).toString(8)}. ` +
-            'Without bubblewrap, jobs run as that user on host paths: create job directories below directories with o+x (e.g. chmod 0711).',
-        );
-      }
-      if (parent === '/') break;
-    }
   }
 }

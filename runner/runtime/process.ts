@@ -1,92 +1,106 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import os from 'node:os';
-import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { checkSpec, JOB_PATH, jobArgv, jobEnv } from './job-spec.ts';
-import { assertReachable, handOver, jobUser, type JobUser } from './job-user.ts';
+import { checkSpec, jobArgv, jobEnv } from './job-spec.ts';
+import { handOver, jobUser } from './job-user.ts';
 import { OutputPump } from './output-pump.ts';
-import { SANDBOX_OUTPUTS, sandboxArgs } from './sandbox-args.ts';
+import { launchEnv } from './sandbox/launch.ts';
+import { chooseSandbox, noSandboxMessage, type SandboxChoice } from './sandbox/select.ts';
+import { SANDBOX_OUTPUTS, type Sandbox, type SandboxName, type SandboxPlan } from './sandbox/types.ts';
 import { watchForStop } from './stop-watch.ts';
 import { RuntimeError, type ContainerRuntime, type RunResult, type RunSpec } from './types.ts';
 
 export interface ProcessRuntimeOptions {
-  /** 'auto' (default): bubblewrap when it is installed and works here, else a plain child process. */
-  sandbox?: 'auto' | 'bwrap' | 'none';
+  /** 'auto' (default): the first sandbox that works here (bwrap, then unshare); or exactly this one. */
+  sandbox?: 'auto' | SandboxName;
+  /**
+   * MLGIT_UNSAFE_NO_SANDBOX: run jobs as plain processes of the runner's user, with no isolation at
+   * all. Only for machines where every pusher is trusted (config refuses it with open sign-up).
+   */
+  unsafeNoSandbox?: boolean;
 }
 
 /** Time a job gets between SIGTERM and SIGKILL when it is stopped (timeout or cancel). */
 export const KILL_GRACE_MS = 500;
-/** Most bytes of bwrap's or prlimit's own stderr kept for the log (the job's stderr is merged into stdout). */
+/** Most bytes of the sandbox's or prlimit's own stderr kept for the log (the job's stderr is merged into stdout). */
 const SETUP_STDERR_LIMIT = 64 * 1024;
 const JOB_NOFILE = 8192;
 
 /**
  * Runs jobs as local child processes, for machines without a container engine (the embedded
- * default). Sandboxed with bubblewrap where it works; otherwise a plain process in its own process
- * group, running as `nobody` when the runner is root. Limits are rlimits set with prlimit.
+ * default), always in a sandbox (runner/runtime/sandbox/): when none works here every job ends
+ * `error` saying how to fix it, unless the operator explicitly chose to run without one.
+ * Limits are rlimits set with prlimit.
  */
 export class ProcessRuntime implements ContainerRuntime {
   readonly name = 'process';
   readonly warnings: readonly string[];
-  private readonly sandboxed: boolean;
+  /** undefined: no sandbox (unsafeNoSandbox, or none works and `unavailable` says why). */
+  private readonly sandbox: Sandbox | undefined;
+  private readonly unavailable: string | undefined;
   private readonly closing = new AbortController();
 
   constructor(options: ProcessRuntimeOptions = {}) {
     const wanted = options.sandbox ?? 'auto';
-    const bwrapProblem = wanted === 'none' ? 'disabled by configuration' : probeBwrap();
-    if (wanted === 'bwrap' && bwrapProblem !== undefined) throw new RuntimeError(`bubblewrap sandbox requested but unusable: ${bwrapProblem}`);
-    this.sandboxed = bwrapProblem === undefined;
+    const choice: SandboxChoice = options.unsafeNoSandbox ? { sandbox: undefined, problems: [] } : chooseSandbox(wanted);
+    if (wanted !== 'auto' && !options.unsafeNoSandbox && choice.sandbox === undefined) {
+      throw new RuntimeError(`sandbox ${wanted} requested but unusable: ${choice.problems.join('; ')}`);
+    }
+    this.sandbox = choice.sandbox;
+    this.unavailable = choice.sandbox || options.unsafeNoSandbox ? undefined : noSandboxMessage(choice.problems);
     this.warnings = [
+      ...(options.unsafeNoSandbox ? [unsafeWarning()] : []),
       'process runtime: the job runs directly on the runner machine; the manifest\'s `image` is ignored ' +
         '(programs come from the runner\'s own system, e.g. /usr/bin/python3).',
       'process runtime: no CPU limit; the memory limit is an address-space limit (RLIMIT_AS): an allocation ' +
         'beyond it fails inside the job (e.g. Python MemoryError) and is not reported as out-of-memory.',
-      this.sandboxed
-        ? 'process runtime: sandboxed with bubblewrap (only the workspace, outputs and /tmp are writable; no network unless enabled).'
-        : `process runtime: NOT sandboxed (bubblewrap ${bwrapProblem}): the job can read what its user can read on this ` +
-          'machine and reach the network whatever the manifest says; install bubblewrap (apt-get install bubblewrap).',
+      ...(this.sandbox
+        ? [`process runtime: sandboxed with ${this.sandbox.label} (only the workspace, outputs, /tmp and /dev/shm are writable; no network unless enabled).`]
+        : []),
     ];
   }
 
   async run(spec: RunSpec): Promise<RunResult> {
     checkSpec(spec);
+    if (this.unavailable !== undefined) throw new RuntimeError(this.unavailable);
     if (spec.signal.aborted) return { outcome: 'cancelled', exitCode: null, durationMs: 0 };
-    const user = jobUser();
-    await handOver([spec.workspace, spec.outputs], user);
-    if (!this.sandboxed) await assertReachable([spec.workspace, spec.outputs], user);
-    const asRoot = (process.getuid?.() ?? 0) === 0;
-    // Unsandboxed jobs need a HOME of their own; in the sandbox HOME is the private /tmp.
-    const scratchHome = this.sandboxed ? undefined : await privateHome(user);
-    try {
-      return await this.spawnJob(spec, user, asRoot, scratchHome);
-    } finally {
-      if (scratchHome) await rm(scratchHome, { recursive: true, force: true });
-    }
+    return this.sandbox ? this.runSandboxed(spec, this.sandbox) : this.spawnJob(spec, unsafeLaunch(spec));
   }
 
   async close(): Promise<void> {
     this.closing.abort();
   }
 
-  private async spawnJob(spec: RunSpec, user: JobUser, asRoot: boolean, scratchHome: string | undefined): Promise<RunResult> {
-    const env = jobEnv(spec, { home: scratchHome ?? '/tmp', outputDir: this.sandboxed ? SANDBOX_OUTPUTS : spec.outputs });
-    const limits = [`--as=${Math.round(spec.limits.memoryBytes)}`, `--nofile=${JOB_NOFILE}`, '--core=0'];
-    // RLIMIT_NPROC counts every process of the user on the machine, so it is only meaningful for a
-    // user that exists just for jobs (nobody, under a root runner); for a developer's own user it
-    // would count their browser too. Concurrent jobs share it.
-    if (asRoot) limits.push(`--nproc=${spec.limits.pids}`);
-    const sandbox = this.sandboxed
-      ? ['bwrap', ...sandboxArgs({ workspace: spec.workspace, outputs: spec.outputs, network: spec.network, dropTo: asRoot ? user : undefined })]
-      : [];
-    const argv = ['prlimit', ...limits, '--', ...sandbox, ...jobArgv(spec.commands)];
-    const child = spawn(argv[0] as string, argv.slice(1), {
-      cwd: this.sandboxed ? '/' : spec.workspace,
-      env,
+  private async runSandboxed(spec: RunSpec, sandbox: Sandbox): Promise<RunResult> {
+    const user = jobUser();
+    await handOver([spec.workspace, spec.outputs], user);
+    const env = jobEnv(spec, { home: '/tmp', outputDir: SANDBOX_OUTPUTS });
+    const plan: SandboxPlan = {
+      workspace: spec.workspace,
+      outputs: spec.outputs,
+      network: spec.network,
+      user,
+      asRoot: (process.getuid?.() ?? 0) === 0,
+      pids: spec.limits.pids,
+      tmpfsBytes: Math.round(spec.limits.memoryBytes),
+      envNames: Object.keys(env),
+    };
+    let argv: string[];
+    try {
+      argv = sandbox.wrap(plan);
+    } catch (error) {
+      throw new RuntimeError(`cannot set up the ${sandbox.name} sandbox: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    return this.spawnJob(spec, { argv: [...rlimits(spec), ...argv, ...jobArgv(spec.commands)], env: launchEnv(env), cwd: '/' });
+  }
+
+  private async spawnJob(spec: RunSpec, launch: Launch): Promise<RunResult> {
+    const child = spawn(launch.argv[0] as string, launch.argv.slice(1), {
+      cwd: launch.cwd,
+      env: launch.env,
       stdio: ['ignore', 'pipe', 'pipe'],
-      // Own process group: a stop reaches the job's children too.
+      // Own process group: a stop reaches the sandbox and, unsandboxed, the job's children too.
       detached: true,
-      ...(!this.sandboxed && asRoot ? { uid: user.uid, gid: user.gid } : {}),
     });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
       child.once('error', (error) => reject(new RuntimeError(`could not start the job process: ${error.message}`, { cause: error })));
@@ -137,22 +151,30 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   }
 }
 
-async function privateHome(user: JobUser): Promise<string> {
-  const home = await mkdtemp(path.join(os.tmpdir(), 'mlgit-job-home-'));
-  if ((process.getuid?.() ?? 0) === 0) await chown(home, user.uid, user.gid);
-  return home;
+interface Launch {
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
 }
 
-/** Why bubblewrap cannot sandbox jobs here, or undefined when it can (tried once, ~10 ms). */
-function probeBwrap(): string | undefined {
-  // The same mode real jobs use: a root runner enters as root and drops to the job user.
-  const dropTo = (process.getuid?.() ?? 0) === 0 ? jobUser() : undefined;
-  const probe = spawnSync('bwrap', sandboxArgs({ workspace: '/tmp', outputs: '/tmp', network: false, dropTo }).concat('/bin/true'), {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    timeout: 10_000,
-    env: { PATH: JOB_PATH },
-  });
-  if (probe.error) return (probe.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'is not installed' : `failed: ${probe.error.message}`;
-  if (probe.status !== 0) return `does not work here: ${probe.stderr.toString().trim() || `exit ${probe.status}`}`;
-  return undefined;
+/** Address space, open files and no core dumps, for everything the job starts (the sandbox sets the process limit). */
+function rlimits(spec: RunSpec): string[] {
+  return ['prlimit', `--as=${Math.round(spec.limits.memoryBytes)}`, `--nofile=${JOB_NOFILE}`, '--core=0', '--'];
+}
+
+/**
+ * MLGIT_UNSAFE_NO_SANDBOX: the job runs as the runner's own user, in its workspace, with its
+ * environment as given. No process limit: RLIMIT_NPROC would count all of that user's processes.
+ */
+function unsafeLaunch(spec: RunSpec): Launch {
+  return { argv: [...rlimits(spec), ...jobArgv(spec.commands)], env: jobEnv(spec, { home: spec.workspace, outputDir: spec.outputs }), cwd: spec.workspace };
+}
+
+function unsafeWarning(): string {
+  const uid = process.getuid?.() ?? 0;
+  return (
+    `UNSAFE: MLGIT_UNSAFE_NO_SANDBOX is set: this job runs WITHOUT a sandbox, as uid ${uid}${uid === 0 ? ' (root)' : ''} on the runner machine. ` +
+    'It can read whatever that user can (the server\'s data dir and secrets, other repositories), reach the network and local services, ' +
+    'and leave processes behind.'
+  );
 }

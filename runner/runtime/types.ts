@@ -1,7 +1,8 @@
 /**
  * The ContainerRuntime port: how the runner runs one job's commands in isolation. Two adapters:
  * `docker` (Docker Engine API: Docker or Podman's `system service`) and `process` (a local child
- * process, sandboxed with bubblewrap where available). Both pass test/helpers/container-runtime-contract.ts.
+ * process in a sandbox: bubblewrap or util-linux unshare, see sandbox/). Both pass
+ * test/helpers/container-runtime-contract.ts; the sandboxes also pass test/helpers/sandbox-contract.ts.
  */
 
 export interface RuntimeLimits {
