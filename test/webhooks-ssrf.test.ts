@@ -43,6 +43,46 @@ t.test('the guard judges resolved addresses', async (t) => {
   t.throws(() => buildAllowList(['10.0.0.0/33']), /invalid webhook allow-list entry/);
 });
 
+t.test('IPv6 forms that carry an IPv4 address are judged by that address', async (t) => {
+  // [address, why, allowed]: Teredo's client is the last 32 bits inverted (8.8.8.8 -> f7f7:f7f7,
+  // 127.0.0.1 -> 80ff:fffe); its server is bits 32-63 (65.54.227.120 = 4136:e378).
+  const cases: [string, string, boolean][] = [
+    ['::7f00:1', 'IPv4-compatible loopback (http://[::127.0.0.1]/ as the URL parser stores it)', false],
+    ['::127.0.0.1', 'IPv4-compatible loopback, dotted', false],
+    ['::a9fe:a9fe', 'IPv4-compatible metadata address', false],
+    ['::a00:1', 'IPv4-compatible 10.0.0.1', false],
+    ['::808:808', 'IPv4-compatible public address', true],
+    ['::ffff:7f00:1', 'IPv4-mapped loopback', false],
+    ['::ffff:c0a8:101', 'IPv4-mapped 192.168.1.1', false],
+    ['::ffff:8.8.8.8', 'IPv4-mapped public address', true],
+    ['::ffff:0:7f00:1', 'SIIT-translated loopback', false],
+    ['::ffff:0:808:808', 'SIIT-translated public address', true],
+    ['2002:7f00:1::', '6to4 of 127.0.0.1', false],
+    ['2002:a9fe:a9fe::1', '6to4 of 169.254.169.254', false],
+    ['2002:c0a8:101:1::1', '6to4 of 192.168.1.1', false],
+    ['2002:808:808::1', '6to4 of a public address', true],
+    ['2001:0:4136:e378:8000:63bf:80ff:fffe', 'Teredo client 127.0.0.1', false],
+    ['2001:0:4136:e378:8000:63bf:5601:5656', 'Teredo client 169.254.169.254', false],
+    ['2001:0:a00:1:8000:63bf:f7f7:f7f7', 'Teredo server 10.0.0.1', false],
+    ['2001:0:4136:e378:8000:63bf:f7f7:f7f7', 'Teredo, public server and client', true],
+    ['64:ff9b::7f00:1', 'NAT64 of 127.0.0.1', false],
+    ['64:ff9b::a9fe:a9fe', 'NAT64 of 169.254.169.254', false],
+    ['64:ff9b::808:808', 'NAT64 of a public address', true],
+    ['64:ff9b:1::808:808', 'NAT64 local-use prefix (RFC 8215)', false],
+    ['64:ff9b:1:7f00:1::', 'NAT64 local-use /48 with 127.0.0.1 after the prefix', false],
+    ['2606:4700::6810:84e5', 'an ordinary public IPv6 address', true],
+  ];
+  for (const [address, why, allowed] of cases) {
+    const reason = refusal(address, address, NOBODY);
+    t.equal(reason === null, allowed, `${why} (${address}): ${reason ?? 'allowed'}`);
+  }
+  const allow = buildAllowList(['127.0.0.1', '2002:a9fe:a9fe::/48']);
+  t.equal(refusal('x', '::7f00:1', allow), null, 'an allow-listed IPv4 address is allowed in any IPv6 form');
+  t.equal(refusal('x', '2002:7f00:1::', allow), null, '6to4 of an allow-listed IPv4 address');
+  t.equal(refusal('x', '2002:a9fe:a9fe::1', allow), null, 'an allow-listed IPv6 range');
+  t.not(refusal('x', '2002:7f00:2::', allow), null, '6to4 of 127.0.0.2 stays refused');
+});
+
 t.test('config rejects a malformed allow-list entry by name', async (t) => {
   t.throws(() => loadConfig({ MLGIT_WEBHOOK_ALLOW: 'ok.example, not a host' }), /MLGIT_WEBHOOK_ALLOW: "not a host"/);
   t.throws(() => loadConfig({ MLGIT_SECRET_KEY: 'short' }), /MLGIT_SECRET_KEY/);
@@ -90,6 +130,9 @@ t.test('SSRF attempts are refused without the allow-list, before any connection'
     `http://2130706433:${port}/`,
     `http://localhost:${port}/`,
     `http://[::ffff:127.0.0.1]:${port}/`,
+    `http://[::127.0.0.1]:${port}/`,
+    `http://[2002:7f00:1::]:${port}/`,
+    `http://[64:ff9b::a9fe:a9fe]/`,
     'http://0/',
   ];
   for (const url of targets) {

@@ -33,21 +33,46 @@ for (const [net, prefix] of [
   ['fec0::', 10],
   ['ff00::', 8],
   ['2001:db8::', 32],
-  ['64:ff9b::', 96],
+  // NAT64 local-use (RFC 8215): where the IPv4 address sits depends on the operator's prefix length.
+  ['64:ff9b:1::', 48],
   ['100::', 64],
 ] as const) {
   FORBIDDEN.addSubnet(net, prefix, 'ipv6');
 }
 
-/** ::ffff:a.b.c.d and ::a.b.c.d carry an IPv4 address: judge that one. */
-function embeddedIpv4(address: string): string | null {
-  const match = /^::(?:ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (match) return match[1]!;
-  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
-  if (!hex) return null;
-  const high = parseInt(hex[1]!, 16);
-  const low = parseInt(hex[2]!, 16);
-  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+/** The eight 16-bit groups of a valid IPv6 address (a trailing dotted quad becomes the last two). */
+function ipv6Groups(address: string): number[] {
+  let text = address.replace(/%.*$/, '');
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const parse = (part: string | undefined) => (part ? part.split(':').map((group) => parseInt(group, 16)) : []);
+  const [head, tail] = text.split('::');
+  const left = parse(head);
+  const right = parse(tail);
+  const zeros = tail === undefined ? 0 : 8 - left.length - right.length;
+  return [...left, ...new Array<number>(zeros).fill(0), ...right];
+}
+
+const ipv4 = (high: number, low: number) => `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+const zero = (groups: number[]) => groups.every((group) => group === 0);
+
+/**
+ * The IPv4 addresses an IPv6 address carries, which is where its packets end up: IPv4-compatible
+ * `::a.b.c.d`, IPv4-mapped `::ffff:a.b.c.d`, SIIT `::ffff:0:a.b.c.d`, 6to4 `2002:AABB:CCDD::`
+ * (RFC 3056), Teredo `2001:0:SSSS:SSSS::CCCC:CCCC` (RFC 4380: the server in bits 32-63, the client
+ * in the last 32 bits inverted) and NAT64 `64:ff9b::a.b.c.d` (RFC 6052).
+ */
+export function embeddedIpv4(address: string): string[] {
+  const g = ipv6Groups(address);
+  if (zero(g.slice(0, 5)) && (g[5] === 0 || g[5] === 0xffff)) return [ipv4(g[6]!, g[7]!)];
+  if (zero(g.slice(0, 4)) && g[4] === 0xffff && g[5] === 0) return [ipv4(g[6]!, g[7]!)];
+  if (g[0] === 0x2002) return [ipv4(g[1]!, g[2]!)];
+  if (g[0] === 0x2001 && g[1] === 0) return [ipv4(g[2]!, g[3]!), ipv4(g[6]! ^ 0xffff, g[7]! ^ 0xffff)];
+  if (g[0] === 0x64 && g[1] === 0xff9b && zero(g.slice(2, 6))) return [ipv4(g[6]!, g[7]!)];
+  return [];
 }
 
 export interface AllowList {
@@ -91,11 +116,12 @@ export function refusal(hostname: string, address: string, allow: AllowList): st
   const version = isIP(address);
   if (version === 0) return `"${address}" is not an IP address`;
   if (allow.hosts.has(hostname.toLowerCase().replace(/^\[|\]$/g, ''))) return null;
-  const v4 = version === 6 ? embeddedIpv4(address) : address;
-  const family = v4 ? 'ipv4' : 'ipv6';
-  const checked = v4 ?? address;
-  if (allow.addresses.check(checked, family) || (v4 !== null && version === 6 && allow.addresses.check(address, 'ipv6'))) return null;
-  if (FORBIDDEN.check(checked, family)) {
+  const family = version === 4 ? 'ipv4' : 'ipv6';
+  // An allow-listed IPv6 range is the operator's word for everything inside it.
+  if (allow.addresses.check(address, family)) return null;
+  const carried = version === 6 ? embeddedIpv4(address) : [];
+  const refused = FORBIDDEN.check(address, family) || carried.some((v4) => !allow.addresses.check(v4, 'ipv4') && FORBIDDEN.check(v4, 'ipv4'));
+  if (refused) {
     return `${hostname} resolves to ${address}, a loopback, private, link-local or reserved address (add it to MLGIT_WEBHOOK_ALLOW to permit it)`;
   }
   return null;
