@@ -63,8 +63,22 @@ export async function sendError(reply: FastifyReply, status: number, code: strin
   return reply.code(status).type('application/json').send({ error: { code, message } });
 }
 
-/** One map from domain errors to HTTP; anything unexpected is a 500 whose message is logged, not shown. */
-export function registerErrorHandler(app: FastifyInstance): void {
+/** Error codes of a database that is down or restarting (node errno and Postgres SQLSTATE classes 08 and 57P). */
+const DATABASE_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '08000', '08001', '08003', '08006', '57P01', '57P02', '57P03']);
+const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+function isDatabaseDown(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return (code !== undefined && DATABASE_DOWN.has(code)) || /Connection terminated|connection to server .* failed/i.test(err.message);
+}
+
+/**
+ * One map from domain errors to HTTP; anything unexpected is a 500 whose message is logged, not
+ * shown. Two conditions of the machine are not bugs and are said as such: a full disk (507, the
+ * status git-lfs and WebDAV clients understand, naming the data dir so an admin knows where to
+ * look) and an unreachable database (503 with Retry-After: clients and proxies retry).
+ */
+export function registerErrorHandler(app: FastifyInstance, where: { dataDir: string }): void {
   app.setErrorHandler((err: FastifyError | DomainError | Error, request, reply) => {
     if (err instanceof DomainError) {
       const status = STATUS[err.code];
@@ -78,6 +92,15 @@ export function registerErrorHandler(app: FastifyInstance): void {
     const status = fastifyError.statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       return sendError(reply, status, fastifyError.code ?? 'bad_request', err.message);
+    }
+    if ((err as NodeJS.ErrnoException).code === 'ENOSPC') {
+      request.log.error({ err }, 'out of disk space');
+      return sendError(reply, 507, 'insufficient_storage', `the server is out of storage space in its data dir (${where.dataDir}); try again after an administrator frees space`);
+    }
+    if (isDatabaseDown(err)) {
+      request.log.error({ err }, 'database unreachable');
+      reply.header('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+      return sendError(reply, 503, 'unavailable', `the server's database is unreachable; try again in ${DATABASE_RETRY_AFTER_SECONDS} seconds`);
     }
     request.log.error({ err }, 'request failed');
     return sendError(reply, 500, 'internal', `internal error (request id ${request.id})`);
