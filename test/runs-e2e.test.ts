@@ -70,6 +70,8 @@ for (const runtime of runtimes) {
       const runs = await waitForRuns(server, alice.basic, 'alice/digits', sha, { count: 2 });
       t.same(runs.map((r) => [r.job, r.status]), [['train', 'success'], ['evaluate', 'success']], JSON.stringify(runs.map((r) => r.message)));
       const [train, evaluate] = runs;
+      // The push ended with a link to each run it queued (no MLGIT_PUBLIC_URL: the push request's host).
+      for (const run of runs) t.match(push.stderr, `remote: mlgit: queued run ${run.id} (${run.job}) ${server.url}/api/v1/repos/alice/digits/runs/${run.id}`);
       t.ok(new Date(evaluate.started_at) >= new Date(train.finished_at), 'evaluate started after train finished (depends_on)');
       t.same(evaluate.depends_on, [train.id]);
 

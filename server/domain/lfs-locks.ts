@@ -98,11 +98,10 @@ export class LockService {
     };
   }
 
-  async lockedByOthers(repoId: number, userId: number, paths: string[]): Promise<{ path: string; owner: string }[]> {
-    // A repo holds few locks and a push may touch many paths: filter the locks, not the paths.
-    const touched = new Set(paths);
+  /** Locks in the repo held by someone other than `userId` (a repo holds few locks: pre-receive filters them by the paths a push touches). */
+  async heldByOthers(repoId: number, userId: number): Promise<{ path: string; owner: string }[]> {
     const rows = await locksDb.listLocks(this.db, repoId, { afterId: 0, limit: 100_000 });
-    return rows.filter((l) => l.owner_id !== userId && touched.has(l.path)).map((l) => ({ path: l.path, owner: l.owner }));
+    return rows.filter((l) => l.owner_id !== userId).map((l) => ({ path: l.path, owner: l.owner }));
   }
 
   async unlock(principal: Principal | null, owner: string, name: string, rawId: string, force: unknown): Promise<LfsLock> {

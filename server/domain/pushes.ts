@@ -11,9 +11,16 @@ import type { GitBackend, JobQueue, QuarantineEnv } from './ports.ts';
 export interface LfsGate {
   /** Which of these oids the repo has (uploaded there or inherited by a fork). */
   present(repoId: number, oids: string[]): Promise<Set<string>>;
-  /** Locks among `paths` held by someone other than `userId`. */
-  lockedByOthers(repoId: number, userId: number, paths: string[]): Promise<{ path: string; owner: string }[]>;
+  /** Locks held by someone other than `userId` (a repo holds few). */
+  heldByOthers(repoId: number, userId: number): Promise<{ path: string; owner: string }[]>;
 }
+
+/** Times named steps (Server-Timing style); the hook API logs them with the push's timeline. */
+export interface StepTimer {
+  time<T>(step: string, work: () => Promise<T>): Promise<T>;
+}
+
+const untimed: StepTimer = { time: (_step, work) => work() };
 
 export interface HookVerdict {
   readonly ok: boolean;
@@ -37,17 +44,25 @@ export class PushService {
     private readonly onPushed: (context: PushContext, updates: readonly RefUpdate[]) => Promise<void> = async () => {},
   ) {}
 
-  async preReceive(repo: Repo, pusherId: number, updates: readonly RefUpdate[], quarantine: QuarantineEnv): Promise<HookVerdict> {
-    const messages: string[] = [];
-    for (const update of updates) {
-      const problem = await this.checkUpdate(repo, update, quarantine);
-      if (problem) messages.push(`error: ${update.ref}: ${problem}`);
-    }
-    messages.push(...(await this.missingLfsObjects(repo, updates, quarantine)));
-    messages.push(...(await this.lockedPaths(repo, pusherId, updates, quarantine)));
-    // Manifest warnings are shown but never block: the gate says whether it rejects.
-    const manifests = await checkPushedManifests(this.git, repo, updates, quarantine);
+  /**
+   * The checks are independent, so they run side by side: each is a git process or two (or a
+   * query), and the pusher waits for the slowest one rather than for their sum.
+   */
+  async preReceive(repo: Repo, pusherId: number, updates: readonly RefUpdate[], quarantine: QuarantineEnv, timer: StepTimer = untimed): Promise<HookVerdict> {
+    const [refProblems, lfs, locked, manifests] = await Promise.all([
+      timer.time('refs', () => this.refProblems(repo, updates, quarantine)),
+      timer.time('lfs-objects', () => this.missingLfsObjects(repo, updates, quarantine)),
+      timer.time('locks', () => this.lockedPaths(repo, pusherId, updates, quarantine)),
+      // Manifest warnings are shown but never block: the gate says whether it rejects.
+      timer.time('manifests', () => checkPushedManifests(this.git, repo, updates, quarantine)),
+    ]);
+    const messages = [...refProblems, ...lfs, ...locked];
     return { ok: messages.length === 0 && manifests.ok, messages: [...messages, ...manifests.messages] };
+  }
+
+  private async refProblems(repo: Repo, updates: readonly RefUpdate[], quarantine: QuarantineEnv): Promise<string[]> {
+    const problems = await Promise.all(updates.map((update) => this.checkUpdate(repo, update, quarantine)));
+    return updates.flatMap((update, i) => (problems[i] ? [`error: ${update.ref}: ${problems[i]}`] : []));
   }
 
   /** GitHub's GH008: a push whose LFS pointers name objects the server does not have is rejected. */
@@ -79,13 +94,18 @@ export class PushService {
     return null;
   }
 
-  /** LFS file locks bind on the server too: a client that skips its own check is still refused. */
+  /**
+   * LFS file locks bind on the server too: a client that skips its own check is still refused.
+   * The locks are read first: most repos hold none, and then the push's paths are never listed.
+   */
   private async lockedPaths(repo: Repo, pusherId: number, updates: readonly RefUpdate[], quarantine: QuarantineEnv): Promise<string[]> {
+    const locks = await this.lfs.heldByOthers(repo.id, pusherId);
+    if (locks.length === 0) return [];
     const tips = updates.filter((u) => u.ref.startsWith('refs/heads/') && u.newSha !== ZERO_SHA).map((u) => u.newSha);
-    const paths = await this.git.touchedPaths(repo.id, tips, quarantine);
-    if (paths.length === 0) return [];
-    const locked = await this.lfs.lockedByOthers(repo.id, pusherId, paths);
-    return locked.map((l) => `error: ${l.path} is locked by ${l.owner}; ask them to unlock it (git lfs unlock) before pushing changes to it`);
+    const touched = new Set(await this.git.touchedPaths(repo.id, tips, quarantine));
+    return locks
+      .filter((l) => touched.has(l.path))
+      .map((l) => `error: ${l.path} is locked by ${l.owner}; ask them to unlock it (git lfs unlock) before pushing changes to it`);
   }
 
   /**

@@ -38,6 +38,9 @@ function serviceConfig(hooksDir: string, maxPushBytes: number): string[] {
     'receive.unpackLimit=1',
     'transfer.unpackLimit=1',
     'receive.advertisePushOptions=true',
+    // No `git gc --auto` at the end of every push (a git process the pusher waits for): the
+    // maintenance job that post-receive enqueues repacks in the background instead.
+    'receive.autogc=false',
     `receive.maxInputSize=${maxPushBytes}`,
     'uploadpack.allowFilter=true',
     // Runners fetch exactly the commit of their run (which may no longer be a ref tip).

@@ -11,20 +11,16 @@ const POINTER = /^version https:\/\/git-lfs\.github\.com\/spec\/v1\noid sha256:(
  */
 export async function newLfsPointers(cwd: string, tips: string[], env: Record<string, string>): Promise<LfsPointer[]> {
   if (tips.length === 0) return [];
-  // "<sha> <path>" for trees and blobs (paths may contain spaces), bare "<sha>" for commits.
-  const listed = await runGitOk(['rev-list', '--objects', '--stdin', '--not', '--all'], { cwd, env, input: tips.join('\n') + '\n' });
+  // The walk itself keeps only blobs small enough to be pointers, so one more git process
+  // (cat-file --batch) reads them all and nothing sizes or reads the big ones.
+  // "<sha> <path>" for blobs (paths may contain spaces), bare "<sha>" for commits.
+  const filter = `--filter=combine:object:type=blob+blob:limit=${MAX_POINTER_BYTES + 1}`;
+  const listed = await runGitOk(['rev-list', '--objects', filter, '--stdin', '--not', '--all'], { cwd, env, input: tips.join('\n') + '\n' });
   const pathOf = new Map<string, string>();
   for (const line of listed.split('\n')) {
     if (line.length > 41 && line[40] === ' ' && !pathOf.has(line.slice(0, 40))) pathOf.set(line.slice(0, 40), line.slice(41));
   }
-  const candidates = [...pathOf.keys()];
-  if (candidates.length === 0) return [];
-  const checked = await runGitOk(['cat-file', '--batch-check=%(objectname) %(objecttype) %(objectsize)'], { cwd, env, input: candidates.join('\n') + '\n' });
-  const small = checked
-    .split('\n')
-    .map((l) => l.split(' '))
-    .filter(([, type, size]) => type === 'blob' && Number(size) <= MAX_POINTER_BYTES)
-    .map(([sha]) => sha!);
+  const small = [...pathOf.keys()];
   if (small.length === 0) return [];
   const contents = (await runGit(['cat-file', '--batch'], { cwd, env, input: small.join('\n') + '\n' })).stdout;
   const pointers: LfsPointer[] = [];

@@ -1,6 +1,7 @@
 import type { StatusService, StatusState } from '../statuses.ts';
 import type { WebhookService } from '../webhooks.ts';
 import { durationMs, type Comparison, type Run, type RunEvents, type RunStatus } from './model.ts';
+import { runPageUrl } from './links.ts';
 
 interface Log {
   warn(obj: object, msg: string): void;
@@ -29,7 +30,7 @@ export function runEvents(deps: { webhooks: Pick<WebhookService, 'emit'>; status
   const links = async (run: Run) => {
     const repo = await deps.repoPath(run.repoId);
     const api = `${deps.baseUrl()}/api/v1/repos/${repo}/runs/${run.id}`;
-    return { html: api, api, logs: `${api}/logs` };
+    return { html: runPageUrl(deps.baseUrl(), repo, run.id), api, logs: `${api}/logs` };
   };
   const payload = async (run: Run) => ({
     run: {

@@ -30,6 +30,11 @@ export class GitTimeline {
     }
   }
 
+  /** A timer for the steps inside one phase, recorded as `<phase>/<step>` (not added to the phase sum). */
+  within(phase: string): { time<T>(step: string, work: () => Promise<T>): Promise<T> } {
+    return { time: (step, work) => this.time(`${phase}/${step}`, work) };
+  }
+
   /**
    * Records the time from the previous mark to `at` (default now) as `phase`: consecutive marks
    * split the request into phases that add up to its whole time. `at` may come from another
@@ -42,22 +47,5 @@ export class GitTimeline {
 
   toJSON(): Record<string, number> {
     return Object.fromEntries([...this.phases].map(([phase, ms]) => [phase, Math.round(ms * 10) / 10]));
-  }
-}
-
-/** Timelines of pushes in flight, by hook secret: the hook API finds its push's timeline here. */
-export class PushTimelines {
-  private readonly bySecret = new Map<string, GitTimeline>();
-
-  open(secret: string, timeline: GitTimeline): void {
-    this.bySecret.set(secret, timeline);
-  }
-
-  get(secret: string): GitTimeline | undefined {
-    return this.bySecret.get(secret);
-  }
-
-  close(secret: string): void {
-    this.bySecret.delete(secret);
   }
 }

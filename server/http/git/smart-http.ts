@@ -14,8 +14,9 @@ import type { RepoService } from '../../domain/repos.ts';
 import type { Authenticate } from '../authenticate.ts';
 import { sendError } from '../errors.ts';
 import { isProtocolV2, sanitizeGitProtocol } from './git-protocol.ts';
-import { GitTimeline, type PushTimelines } from './git-timeline.ts';
+import { GitTimeline } from './git-timeline.ts';
 import { FLUSH, pktLine, pktLineProblem } from './pkt-line.ts';
+import type { PushesInFlight } from './pushes-in-flight.ts';
 import { BadGitRequest, gitRequestBody, readWhole } from './request-body.ts';
 import { Slots } from './slots.ts';
 import { watchdog } from './watchdog.ts';
@@ -25,8 +26,8 @@ export interface GitHttpDeps {
   repos: RepoService;
   git: GitBackend;
   hookSessions: HookSessions;
-  /** Where the hook API adds its phases to a push's timeline. */
-  pushTimelines: PushTimelines;
+  /** Where the hook API finds a push's timeline and link base. */
+  pushesInFlight: PushesInFlight;
   authenticate: Authenticate;
   /** Where hooks reach this process (loopback, known once the server listens). */
   hookUrl: () => string;
@@ -134,7 +135,7 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
     // process waiting forever on a stdin nobody will write (nor an open hook session).
     const body = gitRequestBody(request.raw, config.git.maxPushBytes, 'push');
     const secret = deps.hookSessions.open({ repoId: repo.id, pusherId: user.id });
-    deps.pushTimelines.open(secret, timeline);
+    deps.pushesInFlight.open(secret, { timeline, baseUrl: config.publicUrl?.replace(/\/+$/, '') ?? `${request.protocol}://${request.host}` });
     const child = deps.git.spawn(repo.id, 'receive-pack', {
       advertise: false,
       protocol: null,
@@ -152,7 +153,7 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
     });
     const done = () => {
       deps.hookSessions.close(secret);
-      deps.pushTimelines.close(secret);
+      deps.pushesInFlight.close(secret);
       release();
       logTimings(request, 'receive-pack', timeline, 'git.after-hooks');
     };

@@ -1,0 +1,25 @@
+import type { GitTimeline } from './git-timeline.ts';
+
+/** What the hook API needs about a push in flight beyond the domain's PushContext. */
+export interface PushInFlight {
+  readonly timeline: GitTimeline;
+  /** Where the pusher reaches this server (MLGIT_PUBLIC_URL, else the push request's host), for links in `remote:` lines. */
+  readonly baseUrl: string;
+}
+
+/** Pushes whose `git receive-pack` is running, by hook secret (the hook API finds its push here). */
+export class PushesInFlight {
+  private readonly bySecret = new Map<string, PushInFlight>();
+
+  open(secret: string, push: PushInFlight): void {
+    this.bySecret.set(secret, push);
+  }
+
+  get(secret: string): PushInFlight | undefined {
+    return this.bySecret.get(secret);
+  }
+
+  close(secret: string): void {
+    this.bySecret.delete(secret);
+  }
+}
