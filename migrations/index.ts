@@ -3,6 +3,7 @@ import * as accountsAndRepos from './20261125T1100_accounts_and_repos.ts';
 import * as lfs from './20261125T1300_lfs.ts';
 import * as runs from './20261125T1500_runs.ts';
 import * as webhooksStatusesAudit from './20261125T1600_webhooks_statuses_audit.ts';
+import * as credentialVersion from './20261126T0900_credential_version.ts';
 
 /** Time-ordered; the key is the name recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   '20261125T1300_lfs': lfs,
   '20261125T1500_runs': runs,
   '20261125T1600_webhooks_statuses_audit': webhooksStatusesAudit,
+  '20261126T0900_credential_version': credentialVersion,
 };

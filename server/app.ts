@@ -10,7 +10,6 @@ import { GitCliBackend } from './adapters/git/git-cli-backend.ts';
 import { LocalObjectStore } from './adapters/object-store/local-store.ts';
 import { S3ObjectStore } from './adapters/object-store/s3-store.ts';
 import { BullMqQueue } from './adapters/queue/bullmq-queue.ts';
-import { CrashLeftovers } from './adapters/housekeeping/crash-leftovers.ts';
 import { HttpWebhookSender } from './adapters/webhooks/http-sender.ts';
 import { InProcessQueue } from './adapters/queue/in-process-queue.ts';
 import type { Config } from './config.ts';
@@ -30,8 +29,10 @@ import { randomSecret } from './domain/secrets.ts';
 import { SecretBox } from './domain/secret-box.ts';
 import { buildAllowList } from './domain/ssrf-guard.ts';
 import { StatusService } from './domain/statuses.ts';
+import { UserAdmin } from './domain/user-admin.ts';
 import { WebhookService } from './domain/webhooks.ts';
 import { registerAccountRoutes } from './http/api/account-routes.ts';
+import { registerAdminUserRoutes } from './http/api/admin-user-routes.ts';
 import { registerAuditRoutes } from './http/api/audit-routes.ts';
 import { registerBrowseRoutes } from './http/api/browse-routes.ts';
 import { registerHealthRoutes } from './http/api/health-routes.ts';
@@ -76,7 +77,6 @@ export interface App {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
-const HOUR_MS = 3_600_000;
 
 export async function buildApp(config: Config): Promise<App> {
   await preparePrivateDataDir(config.dataDir);
@@ -109,7 +109,7 @@ export async function buildApp(config: Config): Promise<App> {
   app.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
   });
-  registerErrorHandler(app, { dataDir: config.dataDir });
+  registerErrorHandler(app);
   const secret = config.jwtSecret ?? (await persistentSecret(config.dataDir, 'jwt-secret'));
   await app.register(fastifyJwt, { secret });
   // Before any route: it collects them as they are added.
@@ -172,6 +172,14 @@ export async function buildApp(config: Config): Promise<App> {
   registerHealthRoutes(app, db);
   registerSchemaRoutes(app);
   registerAccountRoutes(app, { config, accounts, authenticate, limiter, audit });
+  const users = new UserAdmin({
+    db,
+    accounts,
+    repos,
+    cancelRun: (run) => runs.lifecycle.cancel(run),
+    repoDeleted: (repoId, actorId) => webhooks.emit(repoId, 'repo.deleted', { action: 'deleted' }, actorId),
+  });
+  registerAdminUserRoutes(app, { users, authenticate, audit });
   registerRepoRoutes(app, { config, repos, authenticate, lfsUsage: (repoId) => lfs.usage(repoId), audit, events: webhooks });
   registerWebhookRoutes(app, { webhooks, audit, authenticate });
   registerStatusRoutes(app, { statuses, repos, authenticate });
@@ -185,17 +193,7 @@ export async function buildApp(config: Config): Promise<App> {
   registerGitRoutes(app, { config, repos, git, hookSessions, pushTimelines, authenticate, hookUrl: () => hookUrl(app) });
 
   const firstAdmin = await accounts.ensureAdmin(config.adminPassword);
-  // A push cannot outlive the git total timeout, so an older quarantine is surely abandoned.
-  const leftovers = new CrashLeftovers(config.dataDir, Math.max(HOUR_MS, config.git.totalTimeoutMs));
-  const sweepLeftovers = async () => {
-    const swept = await leftovers.sweep();
-    if (swept.removed > 0) app.log.warn(swept, 'removed what killed pushes and uploads left behind');
-  };
-  await sweepLeftovers();
-  const housekeeping = setInterval(() => void sweepLeftovers().catch((err: unknown) => app.log.error({ err }, 'housekeeping failed')), HOUR_MS);
-  housekeeping.unref();
   app.addHook('onClose', async () => {
-    clearInterval(housekeeping);
     runs.stop();
     webhooks.stopHousekeeping();
     await queue.close();

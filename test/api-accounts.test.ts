@@ -147,6 +147,7 @@ t.test('login and JWTs', async (t) => {
     t.equal(login.status, 200);
     t.type(login.body.token, 'string');
     const claims = decodeJwt(login.body.token);
+    t.equal(claims.ver, 0, 'the credential version it was issued under');
     t.equal(claims.sub, String((await server.api('GET', '/api/v1/user', { auth: alice.token })).body.id));
     t.type(claims.exp, 'number', 'the JWT expires');
     t.equal(claims.exp - claims.iat, server.config.jwtTtlSeconds);
@@ -173,11 +174,13 @@ t.test('login and JWTs', async (t) => {
 
   await t.test('expired, forged and garbage JWTs are rejected', async (t) => {
     const me = (await server.api('GET', '/api/v1/user', { auth: alice.token })).body;
-    const expired = server.app.jwt.sign({ sub: String(me.id), name: 'alice' }, { expiresIn: -10 } as never);
+    const expired = server.app.jwt.sign({ sub: String(me.id), name: 'alice', ver: 0 }, { expiresIn: -10 } as never);
     t.ok(decodeJwt(expired).exp < Date.now() / 1000, 'token is in the past');
     isErrorBody(t, await server.api('GET', '/api/v1/user', { auth: expired }), 401, 'unauthenticated');
-    const valid = server.app.jwt.sign({ sub: String(me.id), name: 'alice' }, { expiresIn: 60 });
+    const valid = server.app.jwt.sign({ sub: String(me.id), name: 'alice', ver: 0 }, { expiresIn: 60 });
     t.equal((await server.api('GET', '/api/v1/user', { auth: valid })).status, 200, 'a fresh one from the same signer works');
+    // Without the credential version (a JWT from before versions existed) it is refused.
+    isErrorBody(t, await server.api('GET', '/api/v1/user', { auth: server.app.jwt.sign({ sub: String(me.id), name: 'alice' }, { expiresIn: 60 }) }), 401, 'unauthenticated');
 
     const [header, payload] = valid.split('.');
     const forgedPayload = Buffer.from(JSON.stringify({ ...decodeJwt(valid), sub: '1' })).toString('base64url');
@@ -226,7 +229,9 @@ t.test('personal access tokens', async (t) => {
       [['write'], ['read', 'write']],
       [['write', 'read'], ['read', 'write']],
       [['read', 'read'], ['read']],
-      [['admin'], ['read', 'write', 'admin']],
+      [['admin'], ['read', 'write', 'admin', 'tokens']],
+      [['tokens'], ['tokens']],
+      [['tokens', 'read'], ['read', 'tokens']],
     ];
     for (const [asked, normalised] of cases) {
       const created = await create(alice.basic, { name: `t-${asked.join('-')}`, scopes: asked });
@@ -254,7 +259,8 @@ t.test('personal access tokens', async (t) => {
   });
 
   await t.test('a token cannot mint a stronger token', async (t) => {
-    const readOnly = await create(alice.token, { name: 'ro', scopes: ['read'] });
+    // alice.token has read, write and tokens (the test helper's default).
+    const readOnly = await create(alice.token, { name: 'ro', scopes: ['read', 'tokens'] });
     t.equal(readOnly.status, 201);
     isErrorBody(t, await create(readOnly.body.token, { name: 'rw', scopes: ['read', 'write'] }), 403, 'forbidden');
     isErrorBody(t, await create(readOnly.body.token, { name: 'rw', scopes: ['write'] }), 403, 'forbidden');
@@ -262,6 +268,9 @@ t.test('personal access tokens', async (t) => {
     t.equal((await create(readOnly.body.token, { name: 'ro2', scopes: ['read'] })).status, 201, 'same or weaker is fine');
     // Via Basic username:token the same cap applies.
     isErrorBody(t, await create(`alice:${readOnly.body.token}`, { name: 'rw', scopes: ['write'] }), 403, 'forbidden');
+    // Without the tokens scope a token mints nothing at all (test/account-credentials.test.ts has the full table).
+    const plain = await create(alice.token, { name: 'plain', scopes: ['read', 'write'] });
+    isErrorBody(t, await create(plain.body.token, { name: 'ro3', scopes: ['read'] }), 403, 'forbidden');
     // A JWT from login carries the user's full authority.
     const login = await server.api('POST', '/api/v1/auth/login', { body: { username: 'alice', password: alice.password } });
     t.equal((await create(login.body.token, { name: 'from-jwt', scopes: ['read', 'write'] })).status, 201);

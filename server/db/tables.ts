@@ -13,6 +13,8 @@ export interface UsersTable {
   password_hash: string;
   is_admin: Generated<boolean>;
   created_at: CreatedAt;
+  credential_version: Generated<number>;
+  suspended_at: Timestamp | null;
 }
 
 export interface TokensTable {

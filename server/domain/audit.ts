@@ -4,6 +4,11 @@ import * as auditDb from '../db/audit.ts';
 export const AUDIT_ACTIONS = [
   'login',
   'login.failed',
+  'logout',
+  'password.change',
+  'user.suspend',
+  'user.unsuspend',
+  'user.delete',
   'token.create',
   'token.revoke',
   'repo.create',

@@ -7,14 +7,17 @@ export interface User {
   readonly createdAt: Date;
 }
 
-export type Scope = 'read' | 'write' | 'admin';
-export const SCOPES: readonly Scope[] = ['read', 'write', 'admin'];
+/** `tokens`: create, list and revoke the user's tokens (never with scopes the credential lacks). */
+export type Scope = 'read' | 'write' | 'admin' | 'tokens';
+export const SCOPES: readonly Scope[] = ['read', 'write', 'admin', 'tokens'];
 
 /** Who is calling, and what their credential allows (a password or JWT allows everything the user may do). */
 export interface Principal {
   readonly user: User;
   readonly scopes: ReadonlySet<Scope>;
   readonly via: 'password' | 'token' | 'jwt' | 'job';
+  /** The personal access token used, so a token can always revoke itself. */
+  readonly tokenId?: number;
   /** A runner fetching for one run: read access to exactly these repos, nothing else. */
   readonly job?: { readonly runId: number; readonly repoIds: ReadonlySet<number> };
 }

@@ -10,7 +10,8 @@ export type Authenticate = (request: FastifyRequest) => Promise<Principal | null
 /**
  * Reads `Authorization: Basic user:token|password` (what git and git-lfs send) or
  * `Bearer <jwt|token>` (API clients). No header -> anonymous. Wrong credentials -> 401,
- * counted per client address; too many -> 429 before any check runs.
+ * counted per client address; too many -> 429 before any check runs. Right credentials of a
+ * suspended account -> 403 (the AccountService decides, and caches positive verdicts).
  */
 export function makeAuthenticate(
   app: FastifyInstance,
@@ -51,14 +52,23 @@ export function makeAuthenticate(
       if (JobTokens.looksLikeJobToken(value)) return jobPrincipal(value);
       const byToken = await accounts.authenticateToken(value);
       if (byToken) return byToken;
-      try {
-        const payload = app.jwt.verify<{ sub: string }>(value);
-        return await accounts.principalForJwt(Number(payload.sub));
-      } catch {
-        return null;
-      }
+      const login = verifyLoginJwt(value);
+      return login && accounts.principalForLogin(login.userId, login.credentialVersion);
     }
     return null;
+  }
+
+  /** A login JWT names its user and the credential version it was issued under (older versions are logged out). */
+  function verifyLoginJwt(token: string): { userId: number; credentialVersion: number } | null {
+    let payload: { sub?: unknown; ver?: unknown };
+    try {
+      payload = app.jwt.verify<{ sub?: unknown; ver?: unknown }>(token);
+    } catch {
+      return null;
+    }
+    const userId = Number(payload.sub);
+    if (!Number.isSafeInteger(userId) || typeof payload.ver !== 'number') return null;
+    return { userId, credentialVersion: payload.ver };
   }
 
   return (request) => {

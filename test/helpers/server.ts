@@ -13,7 +13,7 @@ export interface TestServer extends App {
   admin: { username: string; password: string };
   /** JSON API call; `auth` is "user:secret" for Basic, or a bare token for Bearer. */
   api(method: string, urlPath: string, options?: { auth?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
-  /** Creates a user through the API and a token with the given scopes; returns both secrets. */
+  /** Creates a user through the API and a token with the given scopes (default read, write, tokens: tests mint more with it); returns both secrets. */
   user(username: string, scopes?: string[]): Promise<{ username: string; password: string; token: string; basic: string; tokenBasic: string }>;
   /** http://user:secret@host/owner/name.git */
   gitUrl(owner: string, name: string, auth?: string): string;
@@ -68,7 +68,7 @@ export async function startServer(t: Teardown, options: { database?: 'postgres' 
     return { status: response.status, body: parsed, headers: response.headers };
   };
 
-  const user: TestServer['user'] = async (username, scopes = ['read', 'write']) => {
+  const user: TestServer['user'] = async (username, scopes = ['read', 'write', 'tokens']) => {
     const password = `${username}-password`;
     // Sign-up is closed by default: users are created by the admin, as on a fresh install.
     const created = await api('POST', '/api/v1/users', { auth: `admin:${ADMIN_PASSWORD}`, body: { username, password } });

@@ -4,6 +4,7 @@ import { isSiteAdmin } from '../../domain/access.ts';
 import type { AccountService } from '../../domain/accounts.ts';
 import type { AuditLog } from '../../domain/audit.ts';
 import { forbidden, invalid, unauthenticated } from '../../domain/errors.ts';
+import { SCOPES } from '../../domain/model.ts';
 import type { AuthFailureLimiter } from '../auth-failures.ts';
 import { type Authenticate, requirePrincipal } from '../authenticate.ts';
 import { presentUser } from './present.ts';
@@ -20,7 +21,7 @@ const credentials = {
 const tokenProperties = {
   id: { type: 'integer' },
   name: { type: 'string' },
-  scopes: { type: 'array', items: { type: 'string', enum: ['read', 'write', 'admin'] } },
+  scopes: { type: 'array', items: { type: 'string', enum: [...SCOPES] } },
   created_at: { type: 'string', format: 'date-time' },
 } as const;
 const tokenSchema = { type: 'object', properties: { ...tokenProperties, last_used_at: { type: ['string', 'null'], format: 'date-time' } } } as const;
@@ -66,15 +67,41 @@ export function registerAccountRoutes(
     async (request, reply) => {
       const retryAfter = deps.limiter.retryAfter(request.ip);
       if (retryAfter > 0) return reply.code(429).header('Retry-After', String(retryAfter)).send({ error: { code: 'rate_limited', message: 'too many failed sign-in attempts; try again later' } });
-      const user = await accounts.checkPassword(request.body.username, request.body.password);
-      if (!user) {
+      const login = await accounts.login(request.body.username, request.body.password);
+      if (!login) {
         deps.limiter.recordFailure(request.ip);
         await deps.audit.record({ action: 'login.failed', actor: null, actorName: request.body.username, address: request.ip });
         throw unauthenticated('wrong username or password');
       }
+      const { user, credentialVersion } = login;
       await deps.audit.record({ action: 'login', actor: user, address: request.ip });
-      const token = app.jwt.sign({ sub: String(user.id), name: user.username }, { expiresIn: deps.config.jwtTtlSeconds });
+      // `ver`: the JWT dies when the version moves on (password change, logout, suspension, deletion).
+      const token = app.jwt.sign({ sub: String(user.id), name: user.username, ver: credentialVersion }, { expiresIn: deps.config.jwtTtlSeconds });
       return { token, expires_in: deps.config.jwtTtlSeconds };
+    },
+  );
+
+  app.post('/api/v1/auth/logout', { schema: { summary: "End every login JWT of the caller (API tokens stay valid; revoke them one by one)", response: { 204: noContent, ...errors } } }, async (request, reply) => {
+    const principal = await requirePrincipal(authenticate, request);
+    await accounts.logout(principal);
+    await deps.audit.record({ action: 'logout', actor: principal.user, target: principal.user.username, address: request.ip });
+    return reply.code(204).send();
+  });
+
+  app.patch<{ Body: { current_password: string; new_password: string } }>(
+    '/api/v1/user/password',
+    {
+      schema: {
+        summary: 'Change your password (ends every login JWT; API tokens stay valid)',
+        body: { type: 'object', required: ['current_password', 'new_password'], properties: { current_password: { type: 'string' }, new_password: { type: 'string' } } },
+        response: { 204: noContent, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const principal = await requirePrincipal(authenticate, request);
+      await accounts.changePassword(principal, request.body.current_password, request.body.new_password);
+      await deps.audit.record({ action: 'password.change', actor: principal.user, target: principal.user.username, address: request.ip });
+      return reply.code(204).send();
     },
   );
 
@@ -97,7 +124,7 @@ export function registerAccountRoutes(
 
   app.get('/api/v1/user/tokens', { schema: { summary: "The signed-in user's API tokens", response: { 200: { type: 'array', items: tokenSchema }, ...errors } } }, async (request) => {
     const principal = await requirePrincipal(authenticate, request);
-    return (await accounts.listTokens(principal.user.id)).map((t) => ({
+    return (await accounts.listTokens(principal)).map((t) => ({
       id: t.id,
       name: t.name,
       scopes: t.scopes,
@@ -113,7 +140,7 @@ export function registerAccountRoutes(
       const principal = await requirePrincipal(authenticate, request);
       const id = Number(request.params.id);
       if (!Number.isSafeInteger(id) || id <= 0) throw invalid('token id must be a positive integer');
-      await accounts.revokeToken(principal.user.id, id);
+      await accounts.revokeToken(principal, id);
       await deps.audit.record({ action: 'token.revoke', actor: principal.user, target: principal.user.username, details: { token_id: id }, address: request.ip });
       return reply.code(204).send();
     },
