@@ -10,6 +10,7 @@ import { GitCliBackend } from './adapters/git/git-cli-backend.ts';
 import { LocalObjectStore } from './adapters/object-store/local-store.ts';
 import { S3ObjectStore } from './adapters/object-store/s3-store.ts';
 import { BullMqQueue } from './adapters/queue/bullmq-queue.ts';
+import { CrashLeftovers } from './adapters/housekeeping/crash-leftovers.ts';
 import { HttpWebhookSender } from './adapters/webhooks/http-sender.ts';
 import { InProcessQueue } from './adapters/queue/in-process-queue.ts';
 import type { Config } from './config.ts';
@@ -77,6 +78,7 @@ export interface App {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const HOUR_MS = 3_600_000;
 
 export async function buildApp(config: Config): Promise<App> {
   await preparePrivateDataDir(config.dataDir);
@@ -109,7 +111,7 @@ export async function buildApp(config: Config): Promise<App> {
   app.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
   });
-  registerErrorHandler(app);
+  registerErrorHandler(app, { dataDir: config.dataDir });
   const secret = config.jwtSecret ?? (await persistentSecret(config.dataDir, 'jwt-secret'));
   await app.register(fastifyJwt, { secret });
   // Before any route: it collects them as they are added.
@@ -193,7 +195,17 @@ export async function buildApp(config: Config): Promise<App> {
   registerGitRoutes(app, { config, repos, git, hookSessions, pushTimelines, authenticate, hookUrl: () => hookUrl(app) });
 
   const firstAdmin = await accounts.ensureAdmin(config.adminPassword);
+  // A push cannot outlive the git total timeout, so an older quarantine is surely abandoned.
+  const leftovers = new CrashLeftovers(config.dataDir, Math.max(HOUR_MS, config.git.totalTimeoutMs));
+  const sweepLeftovers = async () => {
+    const swept = await leftovers.sweep();
+    if (swept.removed > 0) app.log.warn(swept, 'removed what killed pushes and uploads left behind');
+  };
+  await sweepLeftovers();
+  const housekeeping = setInterval(() => void sweepLeftovers().catch((err: unknown) => app.log.error({ err }, 'housekeeping failed')), HOUR_MS);
+  housekeeping.unref();
   app.addHook('onClose', async () => {
+    clearInterval(housekeeping);
     runs.stop();
     webhooks.stopHousekeeping();
     await queue.close();
