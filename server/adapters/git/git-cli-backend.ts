@@ -51,6 +51,8 @@ function serviceConfig(hooksDir: string, maxPushBytes: number): string[] {
 
 export class GitCliBackend implements GitBackend {
   private readonly root: string;
+  /** Whole-repository jobs (repack, fsck) of each repo, run one after another. */
+  private readonly exclusive = new Map<number, Promise<unknown>>();
 
   constructor(
     dataDir: string,
@@ -218,16 +220,33 @@ export class GitCliBackend implements GitBackend {
     return listPaths(this.repoPath(repoId), commitSha, this.quarantineEnv(repoId, quarantine), limit);
   }
 
-  async maintain(repoId: number): Promise<void> {
+  maintain(repoId: number): Promise<void> {
     const cwd = this.repoPath(repoId);
-    // Bitmaps and the commit graph make pack generation for clones of big histories ~10x cheaper.
-    await runGitOk(['-c', 'repack.writeBitmaps=true', '-c', 'pack.writeBitmapHashCache=true', 'repack', '-a', '-d', '-q'], { cwd });
-    await runGitOk(['commit-graph', 'write', '--reachable'], { cwd });
+    return this.oneAtATime(repoId, async () => {
+      // Bitmaps and the commit graph make pack generation for clones of big histories ~10x cheaper.
+      await runGitOk(['-c', 'repack.writeBitmaps=true', '-c', 'pack.writeBitmapHashCache=true', 'repack', '-a', '-d', '-q'], { cwd });
+      await runGitOk(['commit-graph', 'write', '--reachable'], { cwd });
+    });
   }
 
-  async fsck(repoId: number): Promise<{ ok: boolean; output: string }> {
-    const result = await runGit(['fsck', '--no-progress', '--no-dangling'], { cwd: this.repoPath(repoId) });
-    return { ok: result.code === 0, output: (result.stdout.toString() + result.stderr).trim() };
+  /** Never beside a repack: `repack -d` deletes the packs fsck has open ("packfile ... index not opened"). */
+  fsck(repoId: number): Promise<{ ok: boolean; output: string }> {
+    const cwd = this.repoPath(repoId);
+    return this.oneAtATime(repoId, async () => {
+      const result = await runGit(['fsck', '--no-progress', '--no-dangling'], { cwd });
+      return { ok: result.code === 0, output: (result.stdout.toString() + result.stderr).trim() };
+    });
+  }
+
+  private oneAtATime<T>(repoId: number, job: () => Promise<T>): Promise<T> {
+    const previous = this.exclusive.get(repoId) ?? Promise.resolve();
+    const next = previous.then(job, job);
+    const settled = next.catch(() => undefined);
+    this.exclusive.set(repoId, settled);
+    void settled.then(() => {
+      if (this.exclusive.get(repoId) === settled) this.exclusive.delete(repoId);
+    });
+    return next;
   }
 
   async refs(repoId: number): Promise<GitRef[]> {
