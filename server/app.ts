@@ -48,7 +48,7 @@ import { makeAuthenticate } from './http/authenticate.ts';
 import { registerErrorHandler, sendError } from './http/errors.ts';
 import { registerGitRoutes } from './http/git/smart-http.ts';
 import { registerHookRoutes } from './http/internal/hook-routes.ts';
-import { PushTimelines } from './http/git/git-timeline.ts';
+import { PushesInFlight } from './http/git/pushes-in-flight.ts';
 import { loggerOptions } from './logger.ts';
 import { registerRunRoutes } from './http/api/run-routes.ts';
 import { registerRunnerRoutes } from './http/runner/runner-routes.ts';
@@ -148,7 +148,7 @@ export async function buildApp(config: Config): Promise<App> {
     config.maintenanceDelayMs,
     {
       present: (repoId, oids) => lfs.present(repoId, oids),
-      lockedByOthers: (repoId, userId, paths) => locks.lockedByOthers(repoId, userId, paths),
+      heldByOthers: (repoId, userId) => locks.heldByOthers(repoId, userId),
     },
     (context, updates) => webhooks.onPushed(context, updates),
   );
@@ -167,7 +167,7 @@ export async function buildApp(config: Config): Promise<App> {
   // CI metrics posted with a commit status are stored like runner metrics (job ci:<context>).
   statuses.setOnMetrics((repoId, sha, context, metrics, state) => runs.results.recordExternal(repoId, sha, context, metrics, state));
   const hookSessions = new HookSessions();
-  const pushTimelines = new PushTimelines();
+  const pushesInFlight = new PushesInFlight();
   const limiter = new AuthFailureLimiter(config.authFailures.max, config.authFailures.windowSeconds * 1000);
   const authenticate = makeAuthenticate(app, accounts, limiter, (token) => runs.lifecycle.jobPrincipal(token));
 
@@ -188,11 +188,11 @@ export async function buildApp(config: Config): Promise<App> {
   registerAuditRoutes(app, { audit, authenticate });
   registerLfsObjectRoutes(app, { lfs, accounts, authenticate });
   registerBrowseRoutes(app, { repos, git, authenticate });
-  registerHookRoutes(app, { hookSessions, pushTimelines, pushes, repos, dispatchPush: (...args) => runs.dispatcher.dispatchPush(...args) });
+  registerHookRoutes(app, { hookSessions, pushesInFlight, pushes, repos, dispatchPush: (...args) => runs.dispatcher.dispatchPush(...args) });
   registerRunRoutes(app, { config, repos, authenticate, store, ...runs });
   registerRunnerRoutes(app, { lifecycle: runs.lifecycle, runnerToken: runs.runnerToken });
   await registerLfsRoutes(app, { config, lfs, locks, authenticate });
-  registerGitRoutes(app, { config, repos, git, hookSessions, pushTimelines, authenticate, hookUrl: () => hookUrl(app) });
+  registerGitRoutes(app, { config, repos, git, hookSessions, pushesInFlight, authenticate, hookUrl: () => hookUrl(app) });
 
   const firstAdmin = await accounts.ensureAdmin(config.adminPassword);
   // A push cannot outlive the git total timeout, so an older quarantine is surely abandoned.
