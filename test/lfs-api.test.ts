@@ -348,30 +348,30 @@ t.test('Git LFS HTTP API', async (t) => {
     const otherRepoBatch = await batch('alice/other', upload(oid, size), alice.tokenBasic);
     const downloadToken = forge('download', 'alice/models', oid, size);
 
-    await t.test('hostile uploads: 403 for bad tokens, 422 for bad bytes; nothing stored', async (t) => {
+    await t.test('hostile uploads: 404 for bad tokens (as for a missing repo), 422 for bad bytes; nothing stored', async (t) => {
       const cases: { label: string; authorization?: string; body?: Buffer; url?: string; status: number; message?: RegExp }[] = [
         { label: 'fewer bytes than declared', authorization: genuine, body: content.subarray(0, size - 1), status: 422 },
         { label: 'more bytes than declared', authorization: genuine, body: Buffer.concat([content, Buffer.from('x')]), status: 422 },
         { label: 'empty body', authorization: genuine, body: Buffer.alloc(0), status: 422 },
         { label: 'wrong hash, right size', authorization: genuine, body: Buffer.from(content.map((b, i) => (i === 3 ? b ^ 1 : b))), status: 422 },
-        { label: 'no token', status: 403, message: /token/ },
-        { label: 'empty RemoteAuth', authorization: 'RemoteAuth ', status: 403 },
-        { label: 'tampered signature', authorization: `RemoteAuth ${flip(raw, raw.length - 5)}`, status: 403 },
-        { label: 'tampered claims', authorization: `RemoteAuth ${flip(raw, 5)}`, status: 403 },
-        { label: 'signature moved to the front', authorization: `RemoteAuth ${raw.slice(dot + 1)}.${raw.slice(0, dot)}`, status: 403 },
-        { label: 'extra segment', authorization: `${genuine}.x`, status: 403 },
-        { label: 'the user\'s own credentials', authorization: basic(alice.tokenBasic), status: 403 },
-        { label: 'the user\'s token as Bearer', authorization: `Bearer ${alice.token}`, status: 403 },
-        { label: 'token for another oid', authorization: forge('upload', 'alice/models', otherOid, size), status: 403 },
-        { label: 'genuine token of another repo', authorization: action(otherRepoBatch, 'upload').header.Authorization, status: 403 },
-        { label: 'forged token for another repo', authorization: forge('upload', 'alice/other', oid, size), status: 403 },
-        { label: 'expired token', authorization: forge('upload', 'alice/models', oid, size, Date.now() - 3600_000), status: 403 },
-        { label: 'download token', authorization: downloadToken, status: 403 },
-        { label: 'verify token', authorization: action(batchReply, 'verify').header.Authorization, status: 403 },
-        { label: 'token signed with another secret', authorization: `RemoteAuth ${new ActionTokens('not the secret', 900).sign({ op: 'upload', repoId: repoIds['alice/models']!, oid, size })}`, status: 403 },
-        { label: 'genuine token on the other repo\'s URL', authorization: genuine, url: `${lfsUrl('alice/other')}/objects/${oid}`, status: 403 },
-        { label: 'uppercase oid in the URL', authorization: genuine, url: `${lfsUrl('alice/models')}/objects/${oid.toUpperCase()}`, status: 422 },
-        { label: 'traversal in the URL', authorization: genuine, url: `${lfsUrl('alice/models')}/objects/${encodeURIComponent(`../../${oid}`)}`, status: 422 },
+        { label: 'no token', status: 404, message: /token/ },
+        { label: 'empty RemoteAuth', authorization: 'RemoteAuth ', status: 404 },
+        { label: 'tampered signature', authorization: `RemoteAuth ${flip(raw, raw.length - 5)}`, status: 404 },
+        { label: 'tampered claims', authorization: `RemoteAuth ${flip(raw, 5)}`, status: 404 },
+        { label: 'signature moved to the front', authorization: `RemoteAuth ${raw.slice(dot + 1)}.${raw.slice(0, dot)}`, status: 404 },
+        { label: 'extra segment', authorization: `${genuine}.x`, status: 404 },
+        { label: 'the user\'s own credentials', authorization: basic(alice.tokenBasic), status: 404 },
+        { label: 'the user\'s token as Bearer', authorization: `Bearer ${alice.token}`, status: 404 },
+        { label: 'token for another oid', authorization: forge('upload', 'alice/models', otherOid, size), status: 404 },
+        { label: 'genuine token of another repo', authorization: action(otherRepoBatch, 'upload').header.Authorization, status: 404 },
+        { label: 'forged token for another repo', authorization: forge('upload', 'alice/other', oid, size), status: 404 },
+        { label: 'expired token', authorization: forge('upload', 'alice/models', oid, size, Date.now() - 3600_000), status: 404 },
+        { label: 'download token', authorization: downloadToken, status: 404 },
+        { label: 'verify token', authorization: action(batchReply, 'verify').header.Authorization, status: 404 },
+        { label: 'token signed with another secret', authorization: `RemoteAuth ${new ActionTokens('not the secret', 900).sign({ op: 'upload', repoId: repoIds['alice/models']!, oid, size })}`, status: 404 },
+        { label: 'genuine token on the other repo\'s URL', authorization: genuine, url: `${lfsUrl('alice/other')}/objects/${oid}`, status: 404 },
+        { label: 'uppercase oid in the URL', authorization: genuine, url: `${lfsUrl('alice/models')}/objects/${oid.toUpperCase()}`, status: 404 },
+        { label: 'traversal in the URL', authorization: genuine, url: `${lfsUrl('alice/models')}/objects/${encodeURIComponent(`../../${oid}`)}`, status: 404 },
         { label: 'missing repo', authorization: genuine, url: `${lfsUrl('alice/nope')}/objects/${oid}`, status: 404 },
       ];
       for (const c of cases) {
@@ -383,7 +383,8 @@ t.test('Git LFS HTTP API', async (t) => {
     });
 
     await t.test('verify before the upload does not record anything', async (t) => {
-      isLfsError(t, await call(verify.href, { body: { oid, size }, headers: verify.header }), 404);
+      const early = await call(verify.href, { body: { oid, size }, headers: verify.header });
+      isLfsError(t, early, 404, new RegExp(`^object ${oid} has not been uploaded to this repository$`));
       await nothingStored(t, oid, before);
     });
 
@@ -399,11 +400,11 @@ t.test('Git LFS HTTP API', async (t) => {
       const verifyCases: { label: string; body: unknown; headers: Record<string, string>; status: number }[] = [
         { label: 'wrong size', body: { oid, size: size + 1 }, headers: verify.header, status: 422 },
         { label: 'size as a string', body: { oid, size: String(size) }, headers: verify.header, status: 422 },
-        { label: 'bad oid', body: { oid: '../../etc/passwd', size }, headers: verify.header, status: 422 },
-        { label: 'no token', body: { oid, size }, headers: {}, status: 403 },
-        { label: 'upload token', body: { oid, size }, headers: { Authorization: genuine }, status: 403 },
-        { label: 'expired token', body: { oid, size }, headers: { Authorization: forge('verify', 'alice/models', oid, size, Date.now() - 3600_000) }, status: 403 },
-        { label: 'token for another oid', body: { oid, size }, headers: { Authorization: forge('verify', 'alice/models', otherOid, size) }, status: 403 },
+        { label: 'bad oid', body: { oid: '../../etc/passwd', size }, headers: verify.header, status: 404 },
+        { label: 'no token', body: { oid, size }, headers: {}, status: 404 },
+        { label: 'upload token', body: { oid, size }, headers: { Authorization: genuine }, status: 404 },
+        { label: 'expired token', body: { oid, size }, headers: { Authorization: forge('verify', 'alice/models', oid, size, Date.now() - 3600_000) }, status: 404 },
+        { label: 'token for another oid', body: { oid, size }, headers: { Authorization: forge('verify', 'alice/models', otherOid, size) }, status: 404 },
         { label: 'malformed JSON', body: '{"oid":', headers: verify.header, status: 422 },
         { label: 'text/plain', body: JSON.stringify({ oid, size }), headers: { ...verify.header, 'content-type': 'text/plain' }, status: 415 },
       ];
@@ -469,15 +470,15 @@ t.test('Git LFS HTTP API', async (t) => {
 
     await t.test('hostile downloads', async (t) => {
       const cases: [string, Record<string, string>, string, number][] = [
-        ['no token', {}, get.href, 403],
-        ['tampered token', { authorization: `RemoteAuth ${flip(get.header.Authorization!.slice('RemoteAuth '.length), 3)}` }, get.href, 403],
-        ['expired token', { authorization: forge('download', 'alice/models', oid, size, Date.now() - 3600_000) }, get.href, 403],
-        ['upload token', { authorization: genuine }, get.href, 403],
-        ['user credentials', { authorization: basic(alice.tokenBasic) }, get.href, 403],
-        ['token of this repo on another repo\'s URL', get.header, `${lfsUrl('alice/other')}/objects/${oid}`, 403],
+        ['no token', {}, get.href, 404],
+        ['tampered token', { authorization: `RemoteAuth ${flip(get.header.Authorization!.slice('RemoteAuth '.length), 3)}` }, get.href, 404],
+        ['expired token', { authorization: forge('download', 'alice/models', oid, size, Date.now() - 3600_000) }, get.href, 404],
+        ['upload token', { authorization: genuine }, get.href, 404],
+        ['user credentials', { authorization: basic(alice.tokenBasic) }, get.href, 404],
+        ['token of this repo on another repo\'s URL', get.header, `${lfsUrl('alice/other')}/objects/${oid}`, 404],
         ['forged token for a repo without the object', { authorization: forge('download', 'alice/other', oid, size) }, `${lfsUrl('alice/other')}/objects/${oid}`, 404],
-        ['token for another oid', { authorization: forge('download', 'alice/models', otherOid, size) }, get.href, 403],
-        ['traversal oid', get.header, `${lfsUrl('alice/models')}/objects/${encodeURIComponent('../../../jwt-secret')}`, 422],
+        ['token for another oid', { authorization: forge('download', 'alice/models', otherOid, size) }, get.href, 404],
+        ['traversal oid', get.header, `${lfsUrl('alice/models')}/objects/${encodeURIComponent('../../../jwt-secret')}`, 404],
       ];
       for (const [label, headers, url, status] of cases) {
         await t.test(label, async (t) => {
@@ -489,6 +490,48 @@ t.test('Git LFS HTTP API', async (t) => {
     });
 
     t.same(await objectRows(), [...before, oid].sort(), 'exactly one object stored');
+  });
+
+  await t.test('transfer endpoints: a private repository answers a stranger exactly like a missing one', async (t) => {
+    const requests: [string, (repo: string) => Promise<Reply>][] = [
+      ['upload', (repo) => call(`${lfsUrl(repo)}/objects/${oid}`, { method: 'PUT', body: content, headers: { 'content-type': 'application/octet-stream' } })],
+      ['upload with a malformed oid', (repo) => call(`${lfsUrl(repo)}/objects/NOT-AN-OID`, { method: 'PUT', body: content, headers: { 'content-type': 'application/octet-stream' } })],
+      ['download', (repo) => call(`${lfsUrl(repo)}/objects/${oid}`)],
+      ['download with credentials', (repo) => call(`${lfsUrl(repo)}/objects/${oid}`, { auth: carol.tokenBasic })],
+      ['verify', (repo) => call(`${lfsUrl(repo)}/verify`, { body: { oid, size } })],
+      ['verify with a malformed oid', (repo) => call(`${lfsUrl(repo)}/verify`, { body: { oid: 42, size } })],
+    ];
+    for (const [label, request] of requests) {
+      const hidden = await request('alice/private-models');
+      const missing = await request('alice/no-such-repo');
+      isLfsError(t, hidden, 404, /transfer token/);
+      t.equal(missing.status, hidden.status, `${label}: same status`);
+      t.equal(missing.body?.message, hidden.body?.message, `${label}: same message`);
+    }
+  });
+
+  await t.test("storage use: only its user and site admins see it; others get the missing user's answer", async (t) => {
+    const storage = (username: string, auth?: string) => server.api('GET', `/api/v1/users/${username}/storage`, { auth });
+    for (const [who, auth] of [
+      ['anonymous', undefined],
+      ['another user', carol.tokenBasic],
+      ['a write collaborator', bob.tokenBasic],
+    ] as const) {
+      const hidden = await storage('alice', auth);
+      const missing = await storage('no-such-user', auth);
+      t.same(hidden.body, { error: { code: 'not_found', message: 'user "alice" not found' } }, `${who}: alice's storage is hidden`);
+      t.same([hidden.status, missing.status], [404, 404], `${who}: 404 like a missing user`);
+      t.same(missing.body, { error: { code: 'not_found', message: 'user "no-such-user" not found' } }, `${who}: the same message`);
+    }
+    for (const [who, auth] of [
+      ['alice', alice.tokenBasic],
+      ["alice's read-only token", aliceRead],
+      ['a site admin', `${server.admin.username}:${server.admin.password}`],
+    ] as const) {
+      const seen = await storage('alice', auth);
+      t.equal(seen.status, 200, who);
+      t.match(seen.body, { username: 'alice', lfs: { objects: Number, bytes: Number } }, who);
+    }
   });
 
   await t.test('an upload is bytes whatever its Content-Type', async (t) => {

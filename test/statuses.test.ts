@@ -26,7 +26,7 @@ t.test('commit statuses', async (t) => {
   await t.test('write access posts; read-only tokens, readers and strangers do not', async (t) => {
     const created = await post({ state: 'pending', context: 'ci/build', description: 'building', target_url: 'https://ci.example/1' });
     t.equal(created.status, 201);
-    t.match(created.body, { sha, state: 'pending', context: 'ci/build', description: 'building', target_url: 'https://ci.example/1', creator: null, metrics: null });
+    t.match(created.body, { sha, state: 'pending', context: 'ci/build', description: 'building', target_url: 'https://ci.example/1', creator: 'alice', metrics: null }, 'the answer names its creator, as the lists do');
     const readOnly = await post({ state: 'success', context: 'ci/build' }, aliceRead.body.token);
     t.equal(readOnly.status, 403, "the owner's read-only token is refused");
     t.match(readOnly.body.error, { code: 'forbidden' });

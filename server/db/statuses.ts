@@ -3,23 +3,31 @@ import type { CommitStatusRow } from './tables.ts';
 
 export type { CommitStatusRow };
 
+/** Inserts a status and answers it as the lists do, with its creator's name. */
 export function insertStatus(
   db: Db,
   values: { repoId: number; sha: string; state: string; context: string; description: string | null; targetUrl: string | null; metrics: Record<string, number> | null; creatorId: number | null },
-): Promise<CommitStatusRow> {
+): Promise<CommitStatusRow & { creator: string | null }> {
   return db
-    .insertInto('commit_statuses')
-    .values({
-      repo_id: values.repoId,
-      sha: values.sha,
-      state: values.state,
-      context: values.context,
-      description: values.description,
-      target_url: values.targetUrl,
-      metrics: values.metrics ? JSON.stringify(values.metrics) : null,
-      creator_id: values.creatorId,
-    })
-    .returningAll()
+    .with('inserted', (qb) =>
+      qb
+        .insertInto('commit_statuses')
+        .values({
+          repo_id: values.repoId,
+          sha: values.sha,
+          state: values.state,
+          context: values.context,
+          description: values.description,
+          target_url: values.targetUrl,
+          metrics: values.metrics ? JSON.stringify(values.metrics) : null,
+          creator_id: values.creatorId,
+        })
+        .returningAll(),
+    )
+    .selectFrom('inserted')
+    .leftJoin('users', 'users.id', 'inserted.creator_id')
+    .selectAll('inserted')
+    .select('users.username as creator')
     .executeTakeFirstOrThrow();
 }
 

@@ -3,7 +3,7 @@ import type { Db } from '../db/connect.ts';
 import * as lfsDb from '../db/lfs.ts';
 import * as reposDb from '../db/repos.ts';
 import type { ActionTokens } from './action-tokens.ts';
-import { DomainError, forbidden, invalid, notFound } from './errors.ts';
+import { DomainError, invalid, notFound } from './errors.ts';
 import type { Principal, Repo } from './model.ts';
 import type { ObjectStore, TransferAction } from './ports.ts';
 import { type RepoService, toRepo } from './repos.ts';
@@ -132,7 +132,7 @@ export class LfsService {
   /** Transfer endpoints authenticate with an action token, not a user: the repo is looked up by name only. */
   async repoByName(names: { owner: string; name: string }): Promise<Repo> {
     const row = await reposDb.findRepo(this.db, names.owner, names.name);
-    if (!row) throw notFound('repository');
+    if (!row) throw transferRefused();
     return toRepo(row);
   }
 
@@ -151,13 +151,13 @@ export class LfsService {
    * an upload through mlgit has already recorded the object for the repo; only after a presigned
    * upload, where the store itself checked the bytes, does verify record it.
    */
-  async verify(repo: Repo, oid: unknown, size: unknown, actionToken: string): Promise<void> {
-    if (typeof oid !== 'string' || !OID.test(oid)) throw invalid('oid must be 64 lowercase hex characters');
-    const claims = this.claims('verify', repo, oid, actionToken);
+  async verify(repo: Repo, sent: unknown, size: unknown, actionToken: string): Promise<void> {
+    const claims = this.claims('verify', repo, typeof sent === 'string' ? sent : '', actionToken);
+    const oid = claims.oid;
     if (size !== claims.size) throw invalid(`size ${String(size)} does not match the announced ${claims.size}`);
     const linked = (await lfsDb.repoObjects(this.db, repo.id, [oid])).get(oid);
     if (linked === undefined) {
-      if (!claims.direct) throw notFound(`object ${oid} has not been uploaded to this repository`);
+      if (!claims.direct) throw new DomainError('not_found', `object ${oid} has not been uploaded to this repository`);
       // Recorded by another repo since the batch: whether this client's PUT or that upload put
       // the bytes there cannot be told apart, so the client has to send them through mlgit.
       if ((await lfsDb.knownObjects(this.db, [oid])).has(oid)) {
@@ -180,10 +180,13 @@ export class LfsService {
     return { size, open: (range) => this.store.get(oid, range) };
   }
 
+  /**
+   * The token is checked before anything the client sent: only a well-formed oid is ever signed, and
+   * a stranger's malformed request must be refused exactly as it would be on a missing repository.
+   */
   private claims(op: 'upload' | 'download' | 'verify', repo: Repo, oid: string, token: string) {
-    if (!OID.test(oid)) throw invalid('oid must be 64 lowercase hex characters');
     const claims = this.tokens.verify(token, { op, repoId: repo.id, oid });
-    if (!claims) throw forbidden('missing, expired or invalid transfer token; run the batch request again');
+    if (!claims) throw transferRefused();
     return claims;
   }
 
@@ -222,6 +225,14 @@ export class LfsService {
     }
     return removed;
   }
+}
+
+/**
+ * A missing repository and a refused action token get the same 404 on the transfer endpoints, so
+ * a stranger cannot tell private repositories from missing ones there (as on the rest of the API).
+ */
+function transferRefused(): DomainError {
+  return new DomainError('not_found', 'repository not found, or the transfer token is missing, expired or invalid; run the batch request again');
 }
 
 function lfsAction(action: TransferAction): LfsAction {

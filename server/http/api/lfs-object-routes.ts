@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import { isSiteAdmin } from '../../domain/access.ts';
+import { notFound } from '../../domain/errors.ts';
 import type { LfsService } from '../../domain/lfs.ts';
 import type { AccountService } from '../../domain/accounts.ts';
 import type { Authenticate } from '../authenticate.ts';
@@ -32,13 +34,16 @@ export function registerLfsObjectRoutes(app: FastifyInstance, deps: { lfs: LfsSe
     '/api/v1/users/:username/storage',
     {
       schema: {
-        summary: "LFS storage used by a user's repositories",
+        summary: "LFS storage used by a user's repositories (the user and site admins only)",
         params: { type: 'object', required: ['username'], properties: { username: { type: 'string' } } },
         response: { 200: { type: 'object', properties: { username: { type: 'string' }, lfs: lfsUsageSchema } }, ...errors },
       },
     },
     async (request) => {
+      const principal = await deps.authenticate(request);
       const user = await deps.accounts.findUser(request.params.username);
+      // Usage tells what private repositories hold: others get the answer a missing user gets.
+      if (!principal || (principal.user.id !== user.id && !isSiteAdmin(principal))) throw notFound(`user "${request.params.username}"`);
       const usage = await deps.lfs.userUsage(user.id);
       return { username: user.username, lfs: usage };
     },
