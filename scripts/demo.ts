@@ -94,9 +94,15 @@ async function main(): Promise<number> {
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 
-  await git('fetch', '-q', 'origin', 'refs/notes/mlproject:refs/notes/mlproject');
+  // The note is rewritten right after each run turns final: wait until it has caught up.
+  let note = '';
+  for (const noteDeadline = Date.now() + 60_000; Date.now() < noteDeadline; await new Promise((resolve) => setTimeout(resolve, 300))) {
+    await git('fetch', '-q', 'origin', '+refs/notes/mlproject:refs/notes/mlproject');
+    note = (await git('log', '--notes=mlproject', '-1')).stdout;
+    if (runs.every((r) => new RegExp(`"run":${r.id},"status":"${r.status}"`).test(note))) break;
+  }
   say('\n$ git log --notes=mlproject -1');
-  say((await git('log', '--notes=mlproject', '-1')).stdout);
+  say(note);
   const metrics = await api<{ jobs: (RunSummary & { metrics: Record<string, number> })[] }>(`${server.url}/api/v1/repos/${USER.name}/digits/commits/${sha}/metrics`, auth, 'GET');
   say(`$ curl ${server.url}/api/v1/repos/${USER.name}/digits/commits/${sha.slice(0, 7)}/metrics`);
   for (const job of metrics.jobs) say(`  ${job.job.padEnd(10)} ${job.status.padEnd(8)} run ${job.id}  ${JSON.stringify(job.metrics)}`);
