@@ -86,6 +86,9 @@ export async function buildApp(config: Config): Promise<App> {
   await migrateToLatest(db);
 
   const app = Fastify({
+    // request.ip is the client named by X-Forwarded-For only when the peer is a configured proxy;
+    // otherwise anyone could claim any address and escape the sign-in limiter.
+    trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
     logger: loggerOptions(config.logLevel),
     // Behind a proxy request ids arrive in X-Request-Id; otherwise each request gets a UUID.
     // Types are checked, never coerced: {"username": 12345} is an error, not user "12345".

@@ -17,6 +17,8 @@ export interface Config {
   readonly logLevel: string;
   readonly git: GitLimits;
   readonly authFailures: { readonly max: number; readonly windowSeconds: number };
+  /** Proxies whose X-Forwarded-For names the client (addresses or CIDRs); empty: the socket's peer is the client. */
+  readonly trustedProxies: readonly string[];
   readonly maintenanceDelayMs: number;
   readonly lfs: { readonly maxObjectBytes: number; readonly actionTtlSeconds: number; readonly maxBatchObjects: number };
   /** Set when LFS objects live in S3 (or an S3-compatible store) instead of the data dir. */
@@ -170,6 +172,13 @@ function allowList(env: Env, name: string): string[] {
   return entries;
 }
 
+function addressList(env: Env, name: string): string[] {
+  const entries = allowList(env, name);
+  const named = entries.find((entry) => !('address' in parseAllowEntry(entry)!));
+  if (named) throw new ConfigError(`${name}: "${named}" is a host name; give IP addresses or CIDR ranges`);
+  return entries;
+}
+
 function webhookConfig(env: Env): WebhookConfig {
   return {
     allow: allowList(env, 'MLGIT_WEBHOOK_ALLOW'),
@@ -220,6 +229,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       max: int(env, 'MLGIT_AUTH_MAX_FAILURES', 20, 1),
       windowSeconds: int(env, 'MLGIT_AUTH_FAILURE_WINDOW_SECONDS', 300, 1),
     },
+    trustedProxies: addressList(env, 'MLGIT_TRUSTED_PROXIES'),
     maintenanceDelayMs: int(env, 'MLGIT_MAINTENANCE_DELAY_MS', 2000),
     lfs: {
       maxObjectBytes: int(env, 'MLGIT_LFS_MAX_OBJECT_BYTES', 50 * 1024 * MiB, 1),

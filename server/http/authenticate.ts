@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AccountService } from '../domain/accounts.ts';
 import { DomainError, unauthenticated } from '../domain/errors.ts';
 import type { Principal } from '../domain/model.ts';
+import { looksLikeToken } from '../domain/secrets.ts';
 import type { AuthFailureLimiter } from './auth-failures.ts';
 import { JobTokens } from '../domain/runs/job-tokens.ts';
 
@@ -24,15 +25,31 @@ export function makeAuthenticate(
   async function resolve(request: FastifyRequest): Promise<Principal | null> {
     const header = request.headers.authorization;
     if (!header) return null;
-    const retryAfter = limiter.retryAfter(request.ip);
-    if (retryAfter > 0) throw new DomainError('rate_limited', 'too many failed sign-in attempts; try again later', retryAfter);
+    // Only password guesses are limited (see AuthFailureLimiter): tokens, job tokens and JWTs
+    // cannot be guessed, and runners and jobs share the server's own loopback address.
+    const account = passwordAccount(header);
+    if (account !== null) {
+      const retryAfter = limiter.retryAfter(account, request.ip);
+      if (retryAfter > 0) throw new DomainError('rate_limited', 'too many failed sign-in attempts; try again later', retryAfter);
+    }
     const principal = await check(header);
     if (!principal) {
-      limiter.recordFailure(request.ip);
+      if (account !== null) limiter.recordFailure(account, request.ip);
       request.log.info({ reason: 'bad_credentials' }, 'authentication failed');
       throw unauthenticated('invalid credentials');
     }
     return principal;
+  }
+
+  /** The user name of `Basic user:password` (not a token), or null for every other credential. */
+  function passwordAccount(header: string): string | null {
+    const [scheme = '', value = ''] = header.split(' ', 2);
+    if (scheme.toLowerCase() !== 'basic') return null;
+    const decoded = Buffer.from(value.trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon <= 0) return null;
+    const secret = decoded.slice(colon + 1);
+    return looksLikeToken(secret) || JobTokens.looksLikeJobToken(secret) ? null : decoded.slice(0, colon);
   }
 
   async function check(header: string): Promise<Principal | null> {
