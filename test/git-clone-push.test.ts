@@ -22,6 +22,18 @@ t.test('git smart HTTP with the real git client', async (t) => {
   const work = await git.workRepo('work', [{ 'a.txt': 'one\n' }, { 'b.txt': 'two\n' }]);
   await git.ok(['remote', 'add', 'origin', pushUrl], { cwd: work });
 
+  await t.test('no cache, HTTP/1.0 proxies included, keeps a ref advertisement or a pack answer', async (t) => {
+    const auth = { authorization: `Basic ${Buffer.from(alice.tokenBasic).toString('base64')}` };
+    for (const service of ['git-upload-pack', 'git-receive-pack']) {
+      const response = await fetch(`${server.url}/alice/model.git/info/refs?service=${service}`, { headers: auth });
+      t.equal(response.status, 200, service);
+      t.equal(response.headers.get('pragma'), 'no-cache', `${service}: Pragma`);
+      t.equal(response.headers.get('expires'), 'Fri, 01 Jan 1980 00:00:00 GMT', `${service}: Expires`);
+      t.match(response.headers.get('cache-control'), /no-cache/, `${service}: Cache-Control`);
+      await response.arrayBuffer();
+    }
+  });
+
   await t.test('push, then clone over v2 and v0', async (t) => {
     const push = await git.run(['push', 'origin', 'main'], { cwd: work });
     t.equal(push.code, 0, push.stderr);

@@ -190,7 +190,10 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
     const first = await firstChunk(child);
     const headers: Record<string, string> = {
       'Content-Type': contentType,
+      // What git http-backend sends (and git's t5551 checks): no cache, HTTP/1.0 proxies included,
+      // may keep a ref advertisement or a pack answer.
       'Cache-Control': 'no-cache, max-age=0, must-revalidate',
+      Pragma: 'no-cache',
       Expires: 'Fri, 01 Jan 1980 00:00:00 GMT',
     };
     // git answered without reading the whole body (e.g. commands ended by a flush, then garbage):
