@@ -27,3 +27,19 @@ export function listCollaborators(db: Db, repoId: number): Promise<{ username: s
     .orderBy('users.username')
     .execute();
 }
+
+/** Whether the user may read the repo whatever its visibility: its owner, a collaborator, or a site admin. */
+export async function readsPrivate(db: Db, repoId: number, userId: number): Promise<boolean> {
+  const row = await db
+    .selectNoFrom((eb) =>
+      eb
+        .or([
+          eb.exists(eb.selectFrom('repos').select('id').where('id', '=', repoId).where('owner_id', '=', userId)),
+          eb.exists(eb.selectFrom('collaborators').select('repo_id').where('repo_id', '=', repoId).where('user_id', '=', userId)),
+          eb.exists(eb.selectFrom('users').select('id').where('id', '=', userId).where('is_admin', '=', true)),
+        ])
+        .as('reads'),
+    )
+    .executeTakeFirstOrThrow();
+  return row.reads === true;
+}

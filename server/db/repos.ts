@@ -52,6 +52,17 @@ export async function updateRepo(
   await db.updateTable('repos').set({ ...patch, updated_at: new Date() }).where('id', '=', id).execute();
 }
 
+/** The direct forks of any of these repos. */
+export function forksOf(db: Db, parentIds: readonly number[]): Promise<RepoWithOwner[]> {
+  if (parentIds.length === 0) return Promise.resolve([]);
+  return withOwner(db).where('repos.fork_parent_id', 'in', parentIds).orderBy('repos.id').execute();
+}
+
+/** Public forks split off from a source that turns private: they hold only what was public. */
+export async function detachPublicForks(db: Db, parentId: number): Promise<void> {
+  await db.updateTable('repos').set({ fork_parent_id: null }).where('fork_parent_id', '=', parentId).where('private', '=', false).execute();
+}
+
 export async function deleteRepo(db: Db, id: number): Promise<void> {
   await db.deleteFrom('repos').where('id', '=', id).execute();
 }

@@ -135,6 +135,7 @@ export class RepoService {
     const description = optionalText(patch.description, 'description', 2000);
     if (description !== undefined) changes.description = description;
     const isPrivate = optionalBool(patch.private, 'private');
+    if (isPrivate === false && repo.private) await this.assertMayGoPublic(repo);
     if (isPrivate !== undefined) changes.private = isPrivate;
     if (patch.default_branch !== undefined) changes.default_branch = assertBranchName(patch.default_branch);
     if (patch.protected_branches !== undefined) {
@@ -142,14 +143,54 @@ export class RepoService {
       changes.protected_branches = patch.protected_branches.map((b) => assertBranchPattern(b));
     }
     await reposDb.updateRepo(this.db, repo.id, changes);
+    if (isPrivate === true && !repo.private) await reposDb.detachPublicForks(this.db, repo.id);
     if (changes.default_branch) await this.git.setDefaultBranch(repo.id, changes.default_branch);
     return toRepo((await reposDb.findRepoById(this.db, repo.id))!);
   }
 
-  async remove(principal: Principal, owner: string, name: string): Promise<void> {
+  /** A fork of a private repository stays private while its source is (as on GitHub): publishing it would publish the source. */
+  private async assertMayGoPublic(repo: Repo): Promise<void> {
+    const parent = repo.forkParentId === null ? undefined : await reposDb.findRepoById(this.db, repo.forkParentId);
+    if (parent?.private) {
+      throw invalid(`${repo.owner}/${repo.name} is a fork of the private repository ${parent.owner}/${parent.name}: it stays private while its source is private`);
+    }
+  }
+
+  /**
+   * Deletes the repo. Deleting a private one also deletes the forks other users made of it (and
+   * their forks): they held its content only through their access to it. Its owner's own forks
+   * stay, detached. Answers the forks that went with it.
+   */
+  async remove(principal: Principal, owner: string, name: string): Promise<Repo[]> {
     const { repo } = await this.authorize(principal, owner, name, 'admin');
-    await reposDb.deleteRepo(this.db, repo.id);
-    await this.git.remove(repo.id);
+    const dependents = repo.private ? await this.forksLosingAccess(repo, async (userId) => userId === repo.ownerId) : [];
+    await this.drop([repo, ...dependents]);
+    return dependents;
+  }
+
+  /**
+   * Forks of `source`, and their forks, whose owners do not `read` it: the walk stops at a fork
+   * whose owner does, since that owner was entitled to grant access to its own forks.
+   */
+  private async forksLosingAccess(source: Repo, read: (userId: number) => Promise<boolean>): Promise<Repo[]> {
+    const lost: Repo[] = [];
+    for (let parents = [source.id]; parents.length > 0; ) {
+      const forks = (await reposDb.forksOf(this.db, parents)).map(toRepo);
+      parents = [];
+      for (const fork of forks) {
+        if (await read(fork.ownerId)) continue;
+        lost.push(fork);
+        parents.push(fork.id);
+      }
+    }
+    return lost;
+  }
+
+  private async drop(repos: readonly Repo[]): Promise<void> {
+    for (const repo of repos) {
+      await reposDb.deleteRepo(this.db, repo.id);
+      await this.git.remove(repo.id);
+    }
   }
 
   async list(principal: Principal | null, query: { q?: string; owner?: string; kind?: string; page: number; perPage: number }) {
@@ -174,10 +215,19 @@ export class RepoService {
     await collaboratorsDb.upsertCollaborator(this.db, repo.id, user.id, role as Role);
   }
 
-  async removeCollaborator(principal: Principal, owner: string, name: string, username: string): Promise<void> {
+  /**
+   * Removes a collaborator. On a private repo, the forks they (or others through them) made and
+   * can no longer read are deleted, as on GitHub: a fork must not outlive the access it was made
+   * with. Answers those forks.
+   */
+  async removeCollaborator(principal: Principal, owner: string, name: string, username: string): Promise<Repo[]> {
     const { repo } = await this.authorize(principal, owner, name, 'admin');
     const user = await usersDb.findUserByName(this.db, username);
     if (!user || !(await collaboratorsDb.deleteCollaborator(this.db, repo.id, user.id))) throw notFound(`collaborator "${username}"`);
+    if (!repo.private) return [];
+    const lost = await this.forksLosingAccess(repo, (userId) => collaboratorsDb.readsPrivate(this.db, repo.id, userId));
+    await this.drop(lost);
+    return lost;
   }
 
   async collaborators(principal: Principal | null, owner: string, name: string) {

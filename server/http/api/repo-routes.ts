@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.ts';
 import type { AuditLog } from '../../domain/audit.ts';
 import { invalid } from '../../domain/errors.ts';
+import type { Principal, Repo } from '../../domain/model.ts';
 import type { RepoPatch, RepoService } from '../../domain/repos.ts';
 import { type Authenticate, requirePrincipal } from '../authenticate.ts';
 import { parsePage, setPageHeaders } from './pagination.ts';
@@ -39,6 +40,12 @@ export function registerRepoRoutes(
 ): void {
   const { repos, authenticate, audit, events } = deps;
   const base = (request: Parameters<typeof baseUrl>[0]) => baseUrl(request, deps.config.publicUrl);
+  /** Forks of a private repo deleted with it or with a collaborator's access: each is a repo deletion in the log. */
+  const recordLostForks = async (actor: Principal['user'], forks: readonly Repo[], reason: string, address: string) => {
+    for (const fork of forks) {
+      await audit.record({ action: 'repo.delete', actor, target: `${fork.owner}/${fork.name}`, details: { repo_id: fork.id, reason }, address });
+    }
+  };
 
   app.post<{ Body: { name: string; private?: boolean; kind?: string; description?: string } }>(
     '/api/v1/repos',
@@ -142,8 +149,9 @@ export function registerRepoRoutes(
       const { repo } = await repos.authorize(principal, request.params.owner, request.params.name, 'admin');
       // Queued before the rows go: deliveries carry their own URL and body, so they outlive the repo.
       await events.emit(repo.id, 'repo.deleted', { action: 'deleted' }, principal.user.id);
-      await repos.remove(principal, request.params.owner, request.params.name);
+      const forks = await repos.remove(principal, request.params.owner, request.params.name);
       await audit.record({ action: 'repo.delete', actor: principal.user, target: `${repo.owner}/${repo.name}`, details: { repo_id: repo.id }, address: request.ip });
+      await recordLostForks(principal.user, forks, `${repo.owner}/${repo.name} was deleted`, request.ip);
       return reply.code(204).send();
     },
   );
@@ -221,8 +229,9 @@ export function registerRepoRoutes(
     async (request, reply) => {
       const { owner, name, username } = request.params;
       const principal = await requirePrincipal(authenticate, request);
-      await repos.removeCollaborator(principal, owner, name, username);
+      const forks = await repos.removeCollaborator(principal, owner, name, username);
       await audit.record({ action: 'collaborator.remove', actor: principal.user, target: `${owner}/${name}`, details: { username }, address: request.ip });
+      await recordLostForks(principal.user, forks, `${username} lost read access to ${owner}/${name}`, request.ip);
       return reply.code(204).send();
     },
   );
