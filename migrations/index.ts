@@ -4,6 +4,7 @@ import * as lfs from './20261125T1300_lfs.ts';
 import * as runs from './20261125T1500_runs.ts';
 import * as webhooksStatusesAudit from './20261125T1600_webhooks_statuses_audit.ts';
 import * as credentialVersion from './20261126T0900_credential_version.ts';
+import * as pushOutbox from './20261203T0900_push_outbox.ts';
 
 /** Time-ordered; the key is the name recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '20261125T1500_runs': runs,
   '20261125T1600_webhooks_statuses_audit': webhooksStatusesAudit,
   '20261126T0900_credential_version': credentialVersion,
+  '20261203T0900_push_outbox': pushOutbox,
 };

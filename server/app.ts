@@ -23,6 +23,7 @@ import { ActionTokens } from './domain/action-tokens.ts';
 import { LfsService } from './domain/lfs.ts';
 import { LockService } from './domain/lfs-locks.ts';
 import { HookSessions } from './domain/hook-sessions.ts';
+import { PushOutbox } from './domain/push-outbox.ts';
 import type { GitBackend, JobQueue, ObjectStore } from './domain/ports.ts';
 import { PushService } from './domain/pushes.ts';
 import { RepoService } from './domain/repos.ts';
@@ -174,7 +175,21 @@ export async function buildApp(config: Config): Promise<App> {
   const limiter = new AuthFailureLimiter(config.authFailures.max, config.authFailures.windowSeconds * 1000);
   const authenticate = makeAuthenticate(app, accounts, limiter, (token) => runs.lifecycle.jobPrincipal(token));
 
-  registerHealthRoutes(app, db);
+  const outbox = new PushOutbox(
+    {
+      db,
+      git,
+      repoById: (id) => repos.byId(id),
+      dispatch: (...args) => runs.dispatcher.dispatchPush(...args),
+      afterPush: (context, updates) => pushes.afterPush(context, updates),
+      inFlight: () => pushesInFlight.secrets(),
+      onError: (err, message) => app.log.error({ err }, message),
+    },
+    config.pushOutbox,
+  );
+  app.addHook('onReady', async () => outbox.start());
+
+  registerHealthRoutes(app, { db, queueReachable: (timeoutMs) => queue.reachable(timeoutMs), outboxBacklog: () => outbox.backlog() });
   registerSchemaRoutes(app);
   registerAccountRoutes(app, { config, accounts, authenticate, limiter, audit });
   const users = new UserAdmin({
@@ -191,7 +206,7 @@ export async function buildApp(config: Config): Promise<App> {
   registerAuditRoutes(app, { audit, authenticate });
   registerLfsObjectRoutes(app, { lfs, accounts, authenticate });
   registerBrowseRoutes(app, { repos, git, authenticate });
-  registerHookRoutes(app, { hookSessions, pushesInFlight, pushes, repos, dispatchPush: (...args) => runs.dispatcher.dispatchPush(...args) });
+  registerHookRoutes(app, { hookSessions, pushesInFlight, pushes, outbox, repos });
   registerRunRoutes(app, { config, repos, authenticate, store, ...runs });
   registerRunnerRoutes(app, { lifecycle: runs.lifecycle, runnerToken: runs.runnerToken });
   await registerLfsRoutes(app, { config, lfs, locks, authenticate });
@@ -209,6 +224,7 @@ export async function buildApp(config: Config): Promise<App> {
   housekeeping.unref();
   app.addHook('onClose', async () => {
     clearInterval(housekeeping);
+    outbox.stop();
     runs.stop();
     webhooks.stopHousekeeping();
     await queue.close();

@@ -20,6 +20,8 @@ export interface Config {
   /** Proxies whose X-Forwarded-For names the client (addresses or CIDRs); empty: the socket's peer is the client. */
   readonly trustedProxies: readonly string[];
   readonly maintenanceDelayMs: number;
+  /** The push outbox reconciler: rows younger than graceMs may be a push still in flight on another node. */
+  readonly pushOutbox: { readonly graceMs: number; readonly intervalMs: number };
   readonly lfs: { readonly maxObjectBytes: number; readonly actionTtlSeconds: number; readonly maxBatchObjects: number };
   /** Set when LFS objects live in S3 (or an S3-compatible store) instead of the data dir. */
   readonly s3: S3Config | null;
@@ -231,6 +233,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     },
     trustedProxies: addressList(env, 'MLGIT_TRUSTED_PROXIES'),
     maintenanceDelayMs: int(env, 'MLGIT_MAINTENANCE_DELAY_MS', 2000),
+    pushOutbox: {
+      graceMs: int(env, 'MLGIT_PUSH_OUTBOX_GRACE_MS', 30_000),
+      intervalMs: int(env, 'MLGIT_PUSH_OUTBOX_INTERVAL_MS', 10_000, 100),
+    },
     lfs: {
       maxObjectBytes: int(env, 'MLGIT_LFS_MAX_OBJECT_BYTES', 50 * 1024 * MiB, 1),
       actionTtlSeconds: int(env, 'MLGIT_LFS_ACTION_TTL_SECONDS', 900, 10),

@@ -68,9 +68,9 @@ t.test('pre-receive validates mlproject.yaml', async (t) => {
   const postReceived: Array<{ refs: string[]; options: string[] }> = [];
   const dispatcher = server.services.runs.dispatcher;
   const original = dispatcher.dispatchPush.bind(dispatcher);
-  dispatcher.dispatchPush = async (repo, pusherId, updates, options) => {
+  dispatcher.dispatchPush = async (repo, pusherId, updates, options, dispatchIdOf) => {
     postReceived.push({ refs: updates.map((u) => u.ref), options: [...options] });
-    return original(repo, pusherId, updates, options);
+    return original(repo, pusherId, updates, options, dispatchIdOf);
   };
 
   let n = 0;

@@ -19,6 +19,9 @@ export async function connectDatabase(databaseUrl: string | null, dataDir: strin
     // An idle client dropped by the server (restart, failover) must not crash the process;
     // the pool replaces it and /readyz reports the outage meanwhile.
     pool.on('error', (err) => process.emitWarning(`postgres idle client error: ${err.message}`));
+    // A checked-out client has no pool listener: a connection lost while it is handed over or
+    // between a transaction's statements would otherwise crash the process (the statement fails anyway).
+    pool.on('connect', (client) => client.on('error', (err) => process.emitWarning(`postgres client error: ${err.message}`)));
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   const dir = path.join(dataDir, 'pglite');

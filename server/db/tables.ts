@@ -60,6 +60,20 @@ export interface PushesTable {
   created_at: CreatedAt;
 }
 
+export interface PushOutboxTable {
+  id: Generated<number>;
+  session: string;
+  repo_id: number;
+  pusher_id: number | null;
+  ref: string;
+  old_sha: string;
+  new_sha: string;
+  push_options: Json<string[]>;
+  state: Generated<'pending' | 'recorded'>;
+  claimed_until: Timestamp | null;
+  created_at: CreatedAt;
+}
+
 export interface LfsObjectsTable {
   oid: string;
   /** bigint: pg returns it as a string. */
@@ -215,6 +229,7 @@ export interface Database {
   repos: ReposTable;
   collaborators: CollaboratorsTable;
   pushes: PushesTable;
+  push_outbox: PushOutboxTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -7,6 +7,8 @@ export interface JobQueue {
   enqueue(name: string, data: unknown, options?: { jobId?: string; delayMs?: number }): Promise<void>;
   /** Registers the handler for a job name; a failing handler is retried with backoff up to `attempts`. */
   process(name: string, handler: (data: unknown) => Promise<void>, options?: { concurrency?: number; attempts?: number }): void;
+  /** Whether the backing service (Redis) answers within `timeoutMs`; the in-process queue always does. */
+  reachable(timeoutMs: number): Promise<boolean>;
   /** Waits until nothing is waiting or running (tests and graceful shutdown). */
   drain(): Promise<void>;
   close(): Promise<void>;

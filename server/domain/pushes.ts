@@ -1,7 +1,5 @@
 import { matchesAnyGlob } from '../../schema/manifest.ts';
 import type { Db } from '../db/connect.ts';
-import * as pushesDb from '../db/pushes.ts';
-import * as reposDb from '../db/repos.ts';
 import type { PushContext } from './hook-sessions.ts';
 import { checkPushedManifests } from './manifest-gate.ts';
 import { type RefUpdate, type Repo, ZERO_SHA } from './model.ts';
@@ -109,15 +107,13 @@ export class PushService {
   }
 
   /**
-   * Runs while the client waits: record and enqueue only (milliseconds). `pushOptions` are the
-   * `git push -o` values (parsePushOptions in schema/manifest.ts reads `ci.skip`).
+   * Enqueues what follows a push that the outbox (push-outbox.ts) has recorded: enqueue only.
+   * A pusher deleted before a late finish gets no push event (it would name nobody).
    */
-  async postReceive(context: PushContext, updates: readonly RefUpdate[]): Promise<void> {
-    await pushesDb.insertPushes(this.db, context.repoId, context.pusherId, updates);
-    await reposDb.markPushed(this.db, context.repoId);
+  async afterPush(context: { repoId: number; pusherId: number | null }, updates: readonly RefUpdate[]): Promise<void> {
     // One pending maintenance per repo: a burst of pushes is repacked once.
     await this.queue.enqueue(MAINTENANCE_JOB, { repoId: context.repoId }, { jobId: `maintenance-${context.repoId}`, delayMs: this.maintenanceDelayMs });
-    await this.onPushed(context, updates);
+    if (context.pusherId !== null) await this.onPushed({ repoId: context.repoId, pusherId: context.pusherId }, updates);
   }
 
   /** Background repack + commit-graph after pushes, so clones of big histories stay cheap. */

@@ -23,6 +23,8 @@ const BACKOFF = { type: 'exponential', delay: 100 } as const;
 const KEEP_FAILED_SECONDS = 24 * 3600;
 const PENDING: JobType[] = ['waiting', 'prioritized', 'delayed', 'active', 'waiting-children'];
 const DRAIN_POLL_MS = 25;
+/** A queue that never holds jobs: its connection answers readiness pings. */
+const PING_QUEUE = 'mlgit.ping';
 
 /** The production JobQueue: BullMQ on Redis, one BullMQ queue per job name. */
 export class BullMqQueue implements JobQueue {
@@ -69,6 +71,24 @@ export class BullMqQueue implements JobQueue {
     );
     worker.on('error', (err) => this.options.onError(name, err));
     this.workers.set(name, worker);
+  }
+
+  /** A round trip on a connection of its own; a Redis that is down leaves it unanswered, hence the timeout. */
+  async reachable(timeoutMs: number): Promise<boolean> {
+    if (this.closed) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, timeoutMs, false)));
+    const ping = this.queue(PING_QUEUE)
+      .count()
+      .then(
+        () => true,
+        () => false,
+      );
+    try {
+      return await Promise.race([ping, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**

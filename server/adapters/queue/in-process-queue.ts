@@ -97,6 +97,10 @@ export class InProcessQueue implements JobQueue {
     for (const resolve of waiters) resolve();
   }
 
+  async reachable(): Promise<boolean> {
+    return !this.closed;
+  }
+
   drain(): Promise<void> {
     return new Promise((resolve) => {
       this.idleWaiters.push(resolve);

@@ -44,8 +44,18 @@ export class RunDispatcher {
     private readonly options: DispatchOptions,
   ) {}
 
-  /** Called from post-receive: never throws for a bad manifest (pre-receive has shown its errors). */
-  async dispatchPush(repo: Repo, pusherId: number | null, updates: readonly RefUpdate[], pushOptions: readonly string[]): Promise<Run[]> {
+  /**
+   * Called once per accepted ref update (server/domain/push-outbox.ts): never throws for a bad
+   * manifest (pre-receive has shown its errors). `dispatchIdOf` names each update's runs, so a
+   * retry after a crash can tell they exist.
+   */
+  async dispatchPush(
+    repo: Repo,
+    pusherId: number | null,
+    updates: readonly RefUpdate[],
+    pushOptions: readonly string[],
+    dispatchIdOf: (update: RefUpdate) => string,
+  ): Promise<Run[]> {
     if (parsePushOptions([...pushOptions]).ciSkip) return [];
     const created: Run[] = [];
     for (const update of updates) {
@@ -62,7 +72,7 @@ export class RunDispatcher {
         const changed = await this.git.changedPaths(repo.id, from, update.newSha, MAX_CHANGED_PATHS);
         if (!pathsMatch(pathFilter, changed)) continue;
       }
-      const dispatchId = randomUUID();
+      const dispatchId = dispatchIdOf(update);
       const runs = await this.createRuns(repo, manifest, {
         commitSha: update.newSha,
         ref: update.ref,

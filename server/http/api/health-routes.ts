@@ -4,25 +4,51 @@ import type { Db } from '../../db/connect.ts';
 import { errorSchema } from './schemas/common.ts';
 
 const statusOnly = { type: 'object', properties: { status: { type: 'string' } } } as const;
+const readiness = {
+  type: 'object',
+  properties: {
+    status: { type: 'string' },
+    queue: { type: 'string', enum: ['ok', 'unreachable'] },
+    // Accepted ref updates whose push is not finished yet (recorded, runs dispatched); null without the database.
+    push_outbox_backlog: { type: ['integer', 'null'] },
+  },
+} as const;
+/** Redis answers a PING in well under this when it is up. */
+const QUEUE_PING_MS = 1000;
 
-export function registerHealthRoutes(app: FastifyInstance, db: Db): void {
+interface HealthDeps {
+  db: Db;
+  /** Whether the job queue's backing service answers (always, for the in-process queue). */
+  queueReachable: (timeoutMs: number) => Promise<boolean>;
+  outboxBacklog: () => Promise<number>;
+}
+
+export function registerHealthRoutes(app: FastifyInstance, { db, queueReachable, outboxBacklog }: HealthDeps): void {
   app.get('/healthz', { schema: { summary: 'Liveness: the process answers', response: { 200: statusOnly } } }, async () => ({ status: 'ok' }));
   app.get(
     '/readyz',
     {
       schema: {
-        summary: 'Readiness: the database answers',
-        response: { 200: statusOnly, 503: { type: 'object', properties: { ...statusOnly.properties, ...errorSchema.properties } } },
+        summary: 'Readiness: the database and the job queue answer; the push outbox backlog',
+        response: { 200: readiness, 503: { type: 'object', properties: { ...readiness.properties, ...errorSchema.properties } } },
       },
     },
     async (request, reply) => {
-      try {
-        await sql`select 1`.execute(db);
-        return { status: 'ready' };
-      } catch (err) {
-        request.log.error({ err }, 'database not reachable');
-        return reply.code(503).send({ status: 'unavailable', error: { code: 'database_unreachable', message: 'database not reachable' } });
-      }
+      const [database, queueUp, backlog] = await Promise.all([
+        sql`select 1`.execute(db).then(
+          () => true,
+          (err: unknown) => {
+            request.log.error({ err }, 'database not reachable');
+            return false;
+          },
+        ),
+        queueReachable(QUEUE_PING_MS),
+        outboxBacklog().catch(() => null),
+      ]);
+      const body = { queue: queueUp ? 'ok' : 'unreachable', push_outbox_backlog: backlog };
+      if (!database) return reply.code(503).send({ status: 'unavailable', ...body, error: { code: 'database_unreachable', message: 'database not reachable' } });
+      if (!queueUp) return reply.code(503).send({ status: 'unavailable', ...body, error: { code: 'queue_unreachable', message: 'job queue (Redis) not reachable' } });
+      return { status: 'ready', ...body };
     },
   );
 }

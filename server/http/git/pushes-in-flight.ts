@@ -19,6 +19,11 @@ export class PushesInFlight {
     return this.bySecret.get(secret);
   }
 
+  /** The push outbox's reconciler leaves these pushes to their own post-receive. */
+  secrets(): IterableIterator<string> {
+    return this.bySecret.keys();
+  }
+
   close(secret: string): void {
     this.bySecret.delete(secret);
   }

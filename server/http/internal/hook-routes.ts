@@ -1,10 +1,9 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { HookSessions, PushContext } from '../../domain/hook-sessions.ts';
-import type { RefUpdate, Repo } from '../../domain/model.ts';
+import type { PushOutbox } from '../../domain/push-outbox.ts';
 import type { HookVerdict, PushService } from '../../domain/pushes.ts';
 import type { RepoService } from '../../domain/repos.ts';
 import { startedRunLines } from '../../domain/runs/links.ts';
-import type { Run } from '../../domain/runs/model.ts';
 import type { PushInFlight, PushesInFlight } from '../git/pushes-in-flight.ts';
 import { hookAnswer, parseHookRequest, type HookRequest } from './hook-request.ts';
 
@@ -12,8 +11,8 @@ interface HookDeps {
   hookSessions: HookSessions;
   pushesInFlight: PushesInFlight;
   pushes: PushService;
+  outbox: PushOutbox;
   repos: RepoService;
-  dispatchPush: (repo: Repo, pusherId: number, updates: RefUpdate[], pushOptions: string[]) => Promise<readonly Run[]>;
 }
 
 function isLoopback(address: string): boolean {
@@ -48,7 +47,7 @@ export function registerHookRoutes(app: FastifyInstance, deps: HookDeps): void {
     if (body.startedAt !== undefined) timeline.mark(hook === 'pre-receive' ? 'git.before-pre-receive' : 'git.between-hooks', body.startedAt);
     timeline.mark(`hook.${hook}.start`);
     const answer = await answerHook(hook, body, context, push, deps, (err, repoId) => {
-      request.log.error({ err, repoId }, 'dispatching runs for a push failed');
+      request.log.error({ err, repoId }, 'recording an accepted push failed: it is refused');
     });
     timeline.mark(`api.${hook}`);
     return reply.type('text/plain').send(hookAnswer(answer.ok, answer.messages));
@@ -61,18 +60,25 @@ async function answerHook(
   context: PushContext,
   push: PushInFlight,
   deps: HookDeps,
-  onDispatchError: (err: unknown, repoId: number) => void,
+  onRecordError: (err: unknown, repoId: number) => void,
 ): Promise<HookVerdict> {
   const repo = await push.timeline.time(`api.${hook}/repo`, () => deps.repos.byId(context.repoId));
   if (!repo) return { ok: false, messages: ['error: the repository was deleted during the push'] };
-  if (hook === 'pre-receive') return deps.pushes.preReceive(repo, context.pusherId, body.updates, body.quarantine, push.timeline.within('api.pre-receive'));
-  await push.timeline.time('api.post-receive/record', () => deps.pushes.postReceive(context, body.updates));
-  // The push has landed whatever happens here; a dispatch failure is logged, not shown as a push error.
-  const runs = await push.timeline.time('api.post-receive/dispatch', () =>
-    deps.dispatchPush(repo, context.pusherId, body.updates, body.pushOptions).catch((err: unknown) => {
-      onDispatchError(err, repo.id);
-      return [];
-    }),
-  );
-  return { ok: true, messages: startedRunLines(push.baseUrl, `${repo.owner}/${repo.name}`, runs) };
+  if (hook === 'pre-receive') {
+    const verdict = await deps.pushes.preReceive(repo, context.pusherId, body.updates, body.quarantine, push.timeline.within('api.pre-receive'));
+    if (!verdict.ok) return verdict;
+    // Recorded before git moves a ref, so no push lands without the runs it owes on record.
+    try {
+      await push.timeline.time('api.pre-receive/outbox', () => deps.outbox.accept(body.secret, context, body.updates, body.pushOptions));
+      return verdict;
+    } catch (err) {
+      onRecordError(err, repo.id);
+      return { ok: false, messages: [...verdict.messages, 'error: mlgit could not record this push (its database is unavailable); nothing changed, try again later'] };
+    }
+  }
+  // The push has landed whatever happens here: what cannot finish now is finished by the reconciler.
+  const delivery = await push.timeline.time('api.post-receive/finish', () => deps.outbox.deliver(body.secret, body.updates));
+  const messages = startedRunLines(push.baseUrl, `${repo.owner}/${repo.name}`, delivery.runs);
+  if (!delivery.complete) messages.push('warning: mlgit could not finish recording this push now (database or job queue unavailable); it has landed, and its runs will start when the service is back');
+  return { ok: true, messages };
 }

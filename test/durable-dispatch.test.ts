@@ -1,0 +1,177 @@
+// Issue 16, hole 5: an accepted push and the runs it owes are recorded together (the push
+// outbox, server/domain/push-outbox.ts), so a crash or a database outage at any moment leaves
+// either no push or a push whose runs start once the service is back.
+import t from 'tap';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { GitClient } from './helpers/git-client.ts';
+import { createTestDatabase } from './helpers/postgres.ts';
+import { eventually, manifest } from './helpers/runs.ts';
+import { spawnServer, type ServerProcess } from './helpers/server-process.ts';
+
+const PASSWORD = 'durable-dispatch-admin-pw';
+const AUTH = `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}`;
+const TRIALS = Number(process.env.DURABLE_DISPATCH_TRIALS ?? 10);
+const PROJECT = manifest('jobs:\n  check:\n    kind: train\n    command: echo ok\n');
+const BACK_MSG = /runs will start when the service is back/;
+
+type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
+
+/** Grace 0 is right for one node: pushes in flight here are excluded by the reconciler itself. */
+function serverEnv(dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    MLGIT_DATA_DIR: dataDir,
+    MLGIT_ADMIN_PASSWORD: PASSWORD,
+    MLGIT_UNSAFE_NO_SANDBOX: 'true',
+    MLGIT_PUSH_OUTBOX_GRACE_MS: '0',
+    MLGIT_PUSH_OUTBOX_INTERVAL_MS: '300',
+    MLGIT_RUN_STALL_TIMEOUT_MS: '2000',
+    ...extra,
+  };
+}
+
+async function setup(t: TapTest, server: ServerProcess, git: GitClient): Promise<{ work: string; remote: () => string }> {
+  const created = await fetch(`${server.url}/api/v1/repos`, { method: 'POST', headers: { authorization: AUTH, 'content-type': 'application/json' }, body: '{"name":"victim"}' });
+  t.equal(created.status, 201);
+  const work = await git.workRepo('work', [{ 'README.md': '# victim\n' }]);
+  return { work, remote: () => server.url.replace('http://', `http://admin:${PASSWORD}@`) + '/admin/victim.git' };
+}
+
+async function runsOf(url: string, sha: string): Promise<{ job: string; status: string }[]> {
+  const response = await fetch(`${url}/api/v1/repos/admin/victim/runs?commit=${sha}&per_page=100`, { headers: { authorization: AUTH } });
+  return response.ok ? ((await response.json()) as { job: string; status: string }[]) : [];
+}
+
+/** The push's runs exist exactly once and finish. */
+async function runsFinish(t: TapTest, url: string, sha: string, what: string): Promise<void> {
+  const runs = await eventually(() => runsOf(url, sha), (r) => r.length > 0 && r.every((run) => run.status !== 'queued' && run.status !== 'running'), `${what}: runs of ${sha.slice(0, 7)}`, 60_000);
+  t.same(
+    runs.map((r) => [r.job, r.status]),
+    [['check', 'success']],
+    `${what}: one run, finished`,
+  );
+}
+
+/** main as git left it on disk: the loose ref (git writes it on every update), else packed-refs. */
+async function mainAt(dataDir: string): Promise<string | null> {
+  const repos = path.join(dataDir, 'repos');
+  const dir = (await fs.readdir(repos, { recursive: true })).find((e) => e.endsWith('.git'));
+  if (!dir) return null;
+  const loose = await fs.readFile(path.join(repos, dir, 'refs/heads/main'), 'utf8').catch(() => null);
+  if (loose) return loose.trim();
+  const packed = await fs.readFile(path.join(repos, dir, 'packed-refs'), 'utf8').catch(() => '');
+  return /^([0-9a-f]{40}) refs\/heads\/main$/m.exec(packed)?.[1] ?? null;
+}
+
+t.test(`SIGKILL between post-receive start and its answer, ${TRIALS} trials: the runs start after restart`, async (t) => {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlgit-durable-'));
+  const env = serverEnv(dataDir);
+  let server = await spawnServer(env);
+  t.teardown(async () => {
+    server.child.kill('SIGKILL');
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+  const git = await GitClient.create(t);
+  const { work, remote } = await setup(t, server, git);
+  await git.commit(work, { 'mlproject.yaml': PROJECT }, 'project');
+  await git.ok(['push', remote(), 'main'], { cwd: work });
+
+  const started = Date.now();
+  for (let trial = 1; trial <= TRIALS; trial++) {
+    const before = await mainAt(dataDir);
+    const sha = await git.commit(work, { 'trial.txt': `${trial}\n` }, `trial ${trial}`);
+    const push = git.run(['push', remote(), 'main'], { cwd: work });
+    // git moves the ref right before it starts post-receive.
+    await eventually(() => mainAt(dataDir), (at) => at === sha, `trial ${trial}: main moves`, 30_000);
+    const delayMs = Math.floor(Math.random() * 300);
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    server.child.kill('SIGKILL');
+    await server.exited;
+    const pushed = await push;
+    server = await spawnServer(env);
+    const at = await mainAt(dataDir);
+    t.ok(at === sha || at === before, `trial ${trial} (kill after ${delayMs} ms, push exit ${pushed.code}): main is old or new`);
+    if (at === sha) await runsFinish(t, server.url, sha, `trial ${trial}`);
+  }
+  t.comment(`${TRIALS} trials in ${Math.round((Date.now() - started) / 1000)} s`);
+  const ready = (await (await fetch(`${server.url}/readyz`)).json()) as { push_outbox_backlog: number };
+  t.equal(ready.push_outbox_backlog, 0, 'nothing left in the outbox');
+});
+
+/** A TCP proxy to Postgres that can be cut (every connection closed, new ones refused) and restored. */
+async function cuttableProxy(target: { host: string; port: number }): Promise<{ port: number; cut(): void; restore(): void; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  let down = false;
+  const server = net.createServer((client) => {
+    if (down) return client.destroy();
+    const upstream = net.connect(target.port, target.host);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => {
+        sockets.delete(s);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    cut() {
+      down = true;
+      for (const s of sockets) s.destroy();
+    },
+    restore() {
+      down = false;
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+t.test('Postgres cut as post-receive begins: the push is accepted, its runs start once the database is back', async (t) => {
+  const database = await createTestDatabase();
+  const direct = new URL(database.url);
+  const proxy = await cuttableProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+  const proxied = new URL(database.url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(proxy.port);
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlgit-durable-pg-'));
+  const server = await spawnServer(serverEnv(dataDir, { DATABASE_URL: proxied.toString() }));
+  const watcher = new pg.Client({ connectionString: database.url });
+  await watcher.connect();
+  t.teardown(async () => {
+    server.child.kill('SIGKILL');
+    await server.exited;
+    await watcher.end();
+    await proxy.close();
+    await database.drop();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+  const git = await GitClient.create(t);
+  const { work, remote } = await setup(t, server, git);
+  const sha = await git.commit(work, { 'mlproject.yaml': PROJECT }, 'project');
+
+  const push = git.run(['push', remote(), 'main'], { cwd: work });
+  // The outbox row is the last thing pre-receive writes: cut the database right after it.
+  await eventually(async () => Number((await watcher.query('select count(*) as n from push_outbox')).rows[0].n), (n) => n > 0, 'pre-receive records the push', 30_000);
+  proxy.cut();
+  const pushed = await push;
+  t.equal(pushed.code, 0, `the push is accepted: ${pushed.stderr}`);
+  t.match(pushed.stderr, BACK_MSG, 'the pusher is told the runs start later');
+  t.equal(await mainAt(dataDir), sha, 'main moved');
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const runs = await watcher.query('select count(*) as n from runs');
+  t.equal(Number(runs.rows[0].n), 0, 'no runs while the database is down');
+  proxy.restore();
+  await runsFinish(t, server.url, sha, 'after the outage').catch((err: unknown) => {
+    t.comment(server.output());
+    throw err;
+  });
+  const pushes = await watcher.query('select count(*) as n from pushes where new_sha = $1', [sha]);
+  t.equal(Number(pushes.rows[0].n), 1, 'the push is recorded once');
+});
