@@ -221,8 +221,9 @@ t.test('admin commands against Postgres', async (t) => {
     t.match(repaired.stdout, /fix +re-installed hooks in carol\/images/);
     t.match(repaired.stdout, /\(2 repaired\)/);
     t.equal(await fs.readFile(projHook, 'utf8'), original, 'the deleted hook is back');
-    t.ok(((await fs.stat(projHook)).mode & 0o111) === 0o111, 'and executable');
-    t.ok(((await fs.stat(imagesHook)).mode & 0o111) === 0o111, 'the other one is executable again');
+    // Executable for the server's own user, and private like the rest of the data dir.
+    t.equal((await fs.stat(projHook)).mode & 0o777, 0o700, 'and executable');
+    t.equal((await fs.stat(imagesHook)).mode & 0o777, 0o700, 'the other one is executable again');
 
     // A repository missing on disk is a failure, reported with a non-zero exit.
     const projDir = bare(await repoId('proj'));

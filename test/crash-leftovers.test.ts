@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CrashLeftovers } from '../server/adapters/housekeeping/crash-leftovers.ts';
 import { GitClient } from './helpers/git-client.ts';
+import { createTestDatabase } from './helpers/postgres.ts';
 import { spawnServer, type ServerProcess } from './helpers/server-process.ts';
 
 const PASSWORD = 'leftovers-admin-pw';
@@ -39,8 +40,13 @@ async function kill(server: ServerProcess): Promise<void> {
 
 t.test('a killed push and a killed LFS upload: their leftovers go at the next start, once abandoned', async (t) => {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlgit-leftovers-'));
-  t.teardown(() => fs.rm(dataDir, { recursive: true, force: true }));
-  const env = { MLGIT_DATA_DIR: dataDir, MLGIT_ADMIN_PASSWORD: PASSWORD };
+  // Postgres: four restarts of an embedded database cost minutes on a loaded machine.
+  const database = await createTestDatabase();
+  t.teardown(async () => {
+    await database.drop();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+  const env = { MLGIT_DATA_DIR: dataDir, MLGIT_ADMIN_PASSWORD: PASSWORD, DATABASE_URL: database.url };
   const git = await GitClient.create(t);
   let server = await spawnServer(env);
   t.teardown(() => server.child.kill('SIGKILL'));
