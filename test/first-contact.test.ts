@@ -85,7 +85,7 @@ t.test('a fresh clone runs the demo to a note with both metrics', async (t) => {
     let printed = '';
     server.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString('utf8')));
     server.stderr.on('data', (chunk: Buffer) => (printed += chunk.toString('utf8')));
-    const password = await waitFor(() => /created user "admin" with password: (\S+)/.exec(printed)?.[1], 60_000, () => printed);
+    const password = await waitFor(() => /created user "admin" with password: (\S+)/.exec(printed)?.[1], 180_000, () => printed);
     const base = `http://localhost:${port}`;
     const created = await fetch(`${base}/api/v1/repos`, {
       method: 'POST',
