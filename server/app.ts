@@ -25,7 +25,10 @@ import { LockService } from './domain/lfs-locks.ts';
 import { HookSessions } from './domain/hook-sessions.ts';
 import { PushOutbox } from './domain/push-outbox.ts';
 import type { GitBackend, JobQueue, ObjectStore } from './domain/ports.ts';
-import { PushService } from './domain/pushes.ts';
+import { checkPushedRunLimits } from './domain/manifest-gate.ts';
+import type { PushService } from './domain/pushes.ts';
+import { RunAdmission } from './domain/runs/admission.ts';
+import { RunLimitedPushService } from './domain/runs/run-limited-pushes.ts';
 import { RepoService } from './domain/repos.ts';
 import { randomSecret } from './domain/secrets.ts';
 import { SecretBox } from './domain/secret-box.ts';
@@ -145,7 +148,9 @@ export async function buildApp(config: Config): Promise<App> {
   webhooks.startHousekeeping(600_000, (err) => app.log.error({ err }, 'webhook housekeeping failed'));
   const statuses = new StatusService(db, git, webhooks);
   const audit = new AuditLog(db);
-  const pushes = new PushService(
+  const admission = new RunAdmission(db, config.runs);
+  const pushes = new RunLimitedPushService(
+    (repo, updates, quarantine) => checkPushedRunLimits(git, repo, updates, quarantine, admission),
     db,
     git,
     queue,
@@ -167,7 +172,7 @@ export async function buildApp(config: Config): Promise<App> {
     },
     log: app.log,
   });
-  const runs = await wireRuns(app, { config, db, git, queue, repos, accounts, store, secret }, runEventSink);
+  const runs = await wireRuns(app, { config, db, git, queue, repos, accounts, store, secret, admission }, runEventSink);
   // CI metrics posted with a commit status are stored like runner metrics (job ci:<context>).
   statuses.setOnMetrics((repoId, sha, context, metrics, state) => runs.results.recordExternal(repoId, sha, context, metrics, state));
   const hookSessions = new HookSessions();

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { RunLimits } from './domain/runs/plan.ts';
+import type { QueueLimits } from './domain/runs/queue-policy.ts';
 import { parseAllowEntry } from './domain/ssrf-guard.ts';
 
 /** Parsed once at start, validated, frozen. Every variable is documented in .env.example. */
@@ -34,7 +35,7 @@ export interface Config {
 }
 
 /** Run limits (timeouts, memory, cpus, pids, matrix size) are the dispatcher's RunLimits. */
-export interface RunsConfig extends RunLimits {
+export interface RunsConfig extends RunLimits, QueueLimits {
   /** `embedded`: this process also runs jobs (the default); `off`: only `mlgit runner` processes do. */
   readonly runner: 'embedded' | 'off';
   readonly runtime: 'process' | 'docker';
@@ -145,13 +146,17 @@ function s3Config(env: Env): S3Config | null {
 function runsConfig(env: Env): RunsConfig {
   const runnerToken = env.MLGIT_RUNNER_TOKEN || null;
   if (runnerToken !== null && runnerToken.length < 32) throw new ConfigError('MLGIT_RUNNER_TOKEN must be at least 32 characters');
+  const runner = oneOf(env, 'MLGIT_RUNNER', ['embedded', 'off'] as const, 'embedded');
+  const runnerConcurrency = int(env, 'MLGIT_RUNNER_CONCURRENCY', 2, 1);
+  // The embedded runner's slots are known; remote runners' are not, so they get a guess to set.
+  const queueWindow = int(env, 'MLGIT_RUN_QUEUE_WINDOW', runner === 'embedded' ? runnerConcurrency : 16, 1);
   return {
-    runner: oneOf(env, 'MLGIT_RUNNER', ['embedded', 'off'] as const, 'embedded'),
+    runner,
     runtime: oneOf(env, 'MLGIT_RUNTIME', ['process', 'docker'] as const, 'process'),
     serverUrl: url(env, 'MLGIT_SERVER_URL', ['http:', 'https:']),
     dockerSocket: env.MLGIT_DOCKER_SOCKET || '/var/run/docker.sock',
     runnerToken,
-    runnerConcurrency: int(env, 'MLGIT_RUNNER_CONCURRENCY', 2, 1),
+    runnerConcurrency,
     runnerWorkDir: env.MLGIT_RUNNER_WORK_DIR ? path.resolve(env.MLGIT_RUNNER_WORK_DIR) : null,
     heartbeatMs: int(env, 'MLGIT_RUNNER_HEARTBEAT_MS', 2000, 100),
     stallTimeoutMs: int(env, 'MLGIT_RUN_STALL_TIMEOUT_MS', 60_000, 500),
@@ -165,6 +170,13 @@ function runsConfig(env: Env): RunsConfig {
     maxCpus: int(env, 'MLGIT_RUN_MAX_CPUS', 2, 1),
     pids: int(env, 'MLGIT_RUN_PIDS_LIMIT', 512, 16),
     maxMatrixExpansions: int(env, 'MLGIT_RUN_MAX_MATRIX', 64, 1),
+    maxRunsPerPush: int(env, 'MLGIT_RUN_MAX_PER_PUSH', 100, 1),
+    maxQueuedPerOwner: int(env, 'MLGIT_RUN_MAX_QUEUED_PER_OWNER', 1000, 1),
+    maxQueuedPerRepo: int(env, 'MLGIT_RUN_MAX_QUEUED_PER_REPO', 1000, 1),
+    queueWindow,
+    // Work-conserving by default: a lone owner may use every slot; fairness is in the pick order.
+    maxRunningPerOwner: int(env, 'MLGIT_RUN_MAX_RUNNING_PER_OWNER', queueWindow, 1),
+    maxRunningPerRepo: int(env, 'MLGIT_RUN_MAX_RUNNING_PER_REPO', queueWindow, 1),
   };
 }
 

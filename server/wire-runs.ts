@@ -14,6 +14,7 @@ import type { AccountService } from './domain/accounts.ts';
 import { NotesWriter } from './domain/notes-writer.ts';
 import type { GitBackend, JobQueue, ObjectStore, RunLogStore } from './domain/ports.ts';
 import type { RepoService } from './domain/repos.ts';
+import type { RunAdmission } from './domain/runs/admission.ts';
 import { RunDispatcher } from './domain/runs/dispatcher.ts';
 import { JobTokens } from './domain/runs/job-tokens.ts';
 import { RunLifecycle } from './domain/runs/lifecycle.ts';
@@ -45,6 +46,8 @@ interface Deps {
   accounts: AccountService;
   store: ObjectStore;
   secret: string;
+  /** Shared with pre-receive (server/app.ts): manual runs meet the same limits as pushes. */
+  admission: RunAdmission;
 }
 
 export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEvents): Promise<RunsWiring> {
@@ -52,7 +55,7 @@ export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEven
   const runs = config.runs;
   const runnerToken = runs.runnerToken ?? (await persistentSecret(config.dataDir, 'runner-token'));
   const logs = new FileLogStore(path.join(config.dataDir, 'run-logs'));
-  const scheduler = new RunScheduler(db, queue, events);
+  const scheduler = new RunScheduler(db, queue, events, runs);
   let notes: NotesWriter | null = null;
   const results = new RunResults(db, git, () => notes!, events, app.log);
   notes = new NotesWriter(git, (repoId, sha) => results.renderNote(repoId, sha), app.log);
@@ -65,7 +68,7 @@ export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEven
       () => null,
     );
   };
-  const dispatcher = new RunDispatcher(db, git, scheduler, events, resolveDatasetRepo, (run) => results.completed(run), {
+  const dispatcher = new RunDispatcher(db, git, scheduler, deps.admission, events, resolveDatasetRepo, (run) => results.completed(run), {
     cancelSuperseded: runs.cancelSuperseded,
     limits: runs,
   });

@@ -3,6 +3,7 @@
 // ref runs jobs (its triggers, or the default branch without triggers); on other refs they are
 // shown as warnings. Warnings never block. Everything reaches the pusher as `remote:` lines in
 // the format of mlproject.md: a header per pushed commit, then each issue with its code frame.
+// The runs a push would start are counted here too, against the queue limits (checkPushedRunLimits).
 import {
   DEFAULT_FILE,
   DEFAULT_MAX_BYTES,
@@ -12,10 +13,13 @@ import {
   parseManifest,
   refMatchesTriggers,
   tooLargeIssue,
+  type Manifest,
   type ManifestIssue,
 } from '../../schema/manifest.ts';
 import { type RefUpdate, type Repo, ZERO_SHA } from './model.ts';
 import type { GitBackend, QuarantineEnv } from './ports.ts';
+import type { RunAdmission } from './runs/admission.ts';
+import { countRuns } from './runs/plan.ts';
 
 /** Paths of the pushed tree kept for "path missing from the pushed tree"; bigger trees skip that check. */
 export const MAX_TREE_PATHS = 200_000;
@@ -32,13 +36,16 @@ interface Checked {
   data: unknown;
 }
 
+/** A branch or tag that now points at a commit: the refs whose manifest counts. */
+const isNewTip = (ref: string, newSha: string): boolean => newSha !== ZERO_SHA && (ref.startsWith('refs/heads/') || ref.startsWith('refs/tags/'));
+
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export async function checkPushedManifests(git: GitBackend, repo: Repo, updates: readonly RefUpdate[], quarantine: QuarantineEnv): Promise<ManifestVerdict> {
   // One check per pushed commit, however many refs point at it.
   const refsByTip = new Map<string, string[]>();
   for (const { ref, newSha } of updates) {
-    if (newSha === ZERO_SHA || !(ref.startsWith('refs/heads/') || ref.startsWith('refs/tags/'))) continue;
+    if (!isNewTip(ref, newSha)) continue;
     refsByTip.set(newSha, [...(refsByTip.get(newSha) ?? []), ref]);
   }
   let ok = true;
@@ -65,6 +72,30 @@ export async function checkPushedManifests(git: GitBackend, repo: Repo, updates:
     }
   }
   return { ok, messages };
+}
+
+/**
+ * Counts the runs the pushed refs would start (triggered jobs, their dependencies, matrix
+ * expansions; path filters are not applied, so it may count high) and rejects the push when
+ * the admission refuses them. A valid manifest only: an invalid one is rejected above.
+ * `-o ci.skip` does not lift this: pre-receive does not see push options, and a manifest
+ * over the limit would reject the next push of the ref anyway.
+ */
+export async function checkPushedRunLimits(git: GitBackend, repo: Repo, updates: readonly RefUpdate[], quarantine: QuarantineEnv, admission: RunAdmission): Promise<ManifestVerdict> {
+  const manifests = new Map<string, Manifest | null>();
+  let count = 0;
+  for (const { ref, newSha } of updates) {
+    if (!isNewTip(ref, newSha)) continue;
+    if (!manifests.has(newSha)) {
+      const found = await git.readFileAt(repo.id, newSha, DEFAULT_FILE, DEFAULT_MAX_BYTES, quarantine);
+      manifests.set(newSha, found.kind === 'file' && found.content ? parseManifest(found.content.toString('utf8')).manifest : null);
+    }
+    const manifest = manifests.get(newSha);
+    const triggered = manifest ? refMatchesTriggers(manifest, ref, repo.defaultBranch) : null;
+    if (manifest && triggered?.push) count += countRuns(manifest, triggered.jobs);
+  }
+  const refused = await admission.refusal(repo, count, 'this push');
+  return refused ? { ok: false, messages: [`error: ${DEFAULT_FILE}: ${refused.message}`] } : { ok: true, messages: [] };
 }
 
 /** Reads and parses the manifest at one pushed commit; null when it has none. */

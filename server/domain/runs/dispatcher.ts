@@ -8,8 +8,9 @@ import { invalid } from '../errors.ts';
 import { type RefUpdate, type Repo, ZERO_SHA } from '../model.ts';
 import type { GitBackend } from '../ports.ts';
 import { toRun, type Run, type RunEvents } from './model.ts';
+import type { RunAdmission } from './admission.ts';
 import { resolveParams } from './params.ts';
-import { planRuns, type PlannedRun, type RunLimits } from './plan.ts';
+import { countRuns, planRuns, type PlannedRun, type RunLimits } from './plan.ts';
 import type { RunScheduler } from './scheduler.ts';
 
 const MANIFEST = 'mlproject.yaml';
@@ -38,6 +39,7 @@ export class RunDispatcher {
     private readonly db: Db,
     private readonly git: GitBackend,
     private readonly scheduler: RunScheduler,
+    private readonly admission: RunAdmission,
     private readonly events: RunEvents,
     private readonly resolveDatasetRepo: DatasetRepoResolver,
     private readonly onCached: (run: Run) => Promise<void>,
@@ -112,6 +114,7 @@ export class RunDispatcher {
     if (unknown.length) throw invalid(`unknown job(s): ${unknown.join(', ')}; the manifest has ${Object.keys(manifest.jobs).join(', ')}`);
     const notManual = wanted.filter((j) => !allowed.includes(j));
     if (notManual.length) throw invalid(`job(s) ${notManual.join(', ')} may not be started manually (triggers.manual.jobs)`);
+    await this.admission.admit(repo, countRuns(manifest, wanted));
     const fullRef = ref.startsWith('refs/') ? ref : (await this.git.refs(repo.id)).find((r) => r.name === `refs/heads/${ref}` || r.name === `refs/tags/${ref}`)?.name ?? null;
     return this.createRuns(repo, manifest, {
       commitSha,

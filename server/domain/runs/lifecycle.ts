@@ -181,6 +181,8 @@ export class RunLifecycle {
       await this.scheduler.enqueue(toRun(row));
       stats.reenqueued++;
     }
+    // Whatever a missed event or a restart left waiting with slots free goes now.
+    await this.scheduler.topUp();
     return stats;
   }
 

@@ -2,7 +2,7 @@
 // depend on), their matrix expansions, the interpolated job specs, and cache keys
 // (../shared/design/mlproject.md, "Cache key of a job"). Pure: git lookups arrive as data.
 import { createHash } from 'node:crypto';
-import { durationSeconds, expandMatrix, interpolate, quantityBytes, type Job, type Manifest, type Scalar } from '../../../schema/manifest.ts';
+import { durationSeconds, expandMatrix, interpolate, matrixSize, quantityBytes, type Job, type Manifest, type Scalar } from '../../../schema/manifest.ts';
 import type { JobSpec } from '../../../schema/runner-protocol.ts';
 
 export type RetryWhen = 'infra_error' | 'timeout' | 'oom' | 'any';
@@ -71,6 +71,16 @@ export function planRuns(manifest: Manifest, ctx: PlanContext): PlannedRun[] {
     keysByJob.set(jobId, keys);
   }
   return planned;
+}
+
+/**
+ * How many runs planRuns would create for this selection, without expanding anything: what
+ * pre-receive and the manual-run API hold against MLGIT_RUN_MAX_PER_PUSH.
+ */
+export function countRuns(manifest: Manifest, selectedJobs: readonly string[] | null): number {
+  let count = 0;
+  for (const jobId of withDependencies(manifest, selectedJobs ?? Object.keys(manifest.jobs))) count += matrixSize(manifest.jobs[jobId]!.matrix);
+  return count;
 }
 
 /** The selection plus, transitively, every job it depends on (outputs flow along depends_on). */
