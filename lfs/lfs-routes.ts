@@ -91,9 +91,8 @@ export async function registerLfsRoutes(app: FastifyInstance, deps: LfsDeps): Pr
       transfer.removeAllContentTypeParsers();
       transfer.addContentTypeParser('*', (_req, _payload, done) => done(null));
       transfer.put<{ Params: RepoParams & { oid: string } }>(`${prefix}/objects/:oid`, async (request, reply) => {
-        const repo = await deps.lfs.repoByName(repoNames(request.params));
         const length = request.headers['content-length'];
-        await deps.lfs.upload(repo, request.params.oid, actionToken(request), request.raw, length === undefined ? null : Number(length));
+        await deps.lfs.upload(repoNames(request.params), request.params.oid, actionToken(request), request.raw, length === undefined ? null : Number(length));
         return reply.code(200).type(LFS_JSON).send({});
       });
     });
@@ -136,8 +135,7 @@ export async function registerLfsRoutes(app: FastifyInstance, deps: LfsDeps): Pr
 
 /** Download through mlgit, with Range support so an interrupted download resumes. */
 async function sendObject(request: FastifyRequest<{ Params: RepoParams & { oid: string } }>, reply: FastifyReply, deps: LfsDeps) {
-  const repo = await deps.lfs.repoByName(repoNames(request.params));
-  const object = await deps.lfs.download(repo, request.params.oid, actionToken(request));
+  const object = await deps.lfs.download(repoNames(request.params), request.params.oid, actionToken(request));
   reply.header('Content-Type', 'application/octet-stream').header('X-Content-Type-Options', 'nosniff').header('Accept-Ranges', 'bytes');
   const range = parseRange(request.headers.range, object.size);
   if (range === 'unsatisfiable') return reply.code(416).header('Content-Range', `bytes */${object.size}`).send();

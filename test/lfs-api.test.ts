@@ -327,9 +327,11 @@ t.test('Git LFS HTTP API', async (t) => {
     t.equal(mediaType(batchReply.headers), LFS);
     t.match(batchReply.body, { transfer: 'basic', hash_algo: 'sha256', objects: [{ oid, size, authenticated: true }] });
     const put = action(batchReply, 'upload');
-    const verify = action(batchReply, 'verify');
+    t.notOk(batchReply.body.objects[0].actions.verify, 'no verify action: the PUT through mlgit verifies and records the object');
+    // The verify endpoint serves presigned uploads; here it is checked with the token an earlier
+    // mlgit gave for uploads through it, which stays valid until it expires.
+    const verify = { href: `${lfsUrl('alice/models')}/verify`, header: { Authorization: forge('verify', 'alice/models', oid, size) } };
     t.equal(put.href, `${lfsUrl('alice/models')}/objects/${oid}`);
-    t.equal(verify.href, `${lfsUrl('alice/models')}/verify`);
     t.equal(put.header['Content-Type'], 'application/octet-stream', 'upload pins its Content-Type');
     t.match(put.header.Authorization, /^RemoteAuth /);
     t.ok(put.expires_in > 0 && put.expires_in <= 900, 'expires_in is no longer than the token lives');
@@ -367,7 +369,7 @@ t.test('Git LFS HTTP API', async (t) => {
         { label: 'forged token for another repo', authorization: forge('upload', 'alice/other', oid, size), status: 404 },
         { label: 'expired token', authorization: forge('upload', 'alice/models', oid, size, Date.now() - 3600_000), status: 404 },
         { label: 'download token', authorization: downloadToken, status: 404 },
-        { label: 'verify token', authorization: action(batchReply, 'verify').header.Authorization, status: 404 },
+        { label: 'verify token', authorization: verify.header.Authorization, status: 404 },
         { label: 'token signed with another secret', authorization: `RemoteAuth ${new ActionTokens('not the secret', 900).sign({ op: 'upload', repoId: repoIds['alice/models']!, oid, size })}`, status: 404 },
         { label: 'genuine token on the other repo\'s URL', authorization: genuine, url: `${lfsUrl('alice/other')}/objects/${oid}`, status: 404 },
         { label: 'uppercase oid in the URL', authorization: genuine, url: `${lfsUrl('alice/models')}/objects/${oid.toUpperCase()}`, status: 404 },
@@ -534,6 +536,24 @@ t.test('Git LFS HTTP API', async (t) => {
     }
   });
 
+  await t.test('tokens of a repo deleted after the batch answer get 404 and link nothing, also under a new repo of its name', async (t) => {
+    await createRepo(alice.token, 'doomed', false);
+    const bytes = Buffer.from('weights of a repository about to be deleted\n');
+    const bytesOid = sha256(bytes);
+    const stale = action(await batch('alice/doomed', upload(bytesOid, bytes.length), alice.tokenBasic), 'upload');
+    const putStale = () => call(stale.href, { method: 'PUT', body: bytes, headers: stale.header });
+    t.equal((await server.api('DELETE', '/api/v1/repos/alice/doomed', { auth: alice.token })).status, 204);
+    isLfsError(t, await putStale(), 404);
+    t.same(await repoLinks(bytesOid), []);
+
+    await createRepo(alice.token, 'doomed', false);
+    isLfsError(t, await putStale(), 404);
+    const fresh = action(await batch('alice/doomed', upload(bytesOid, bytes.length), alice.tokenBasic), 'upload');
+    t.equal((await call(fresh.href, { method: 'PUT', body: bytes, headers: fresh.header })).status, 200);
+    isLfsError(t, await putStale(), 404);
+    t.same(await repoLinks(bytesOid), [repoIds['alice/doomed']], 'linked to the new repo only');
+  });
+
   await t.test('an upload is bytes whatever its Content-Type', async (t) => {
     for (const type of ['text/plain', LFS, 'application/json', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
       const bytes = Buffer.from(`{"looks": "like ${type}"}\n`);
@@ -550,15 +570,14 @@ t.test('Git LFS HTTP API', async (t) => {
     const secretOid = sha256(secretBytes);
     const first = await batch('alice/private-models', upload(secretOid, secretBytes.length), alice.tokenBasic);
     t.equal((await call(action(first, 'upload').href, { method: 'PUT', body: secretBytes, headers: action(first, 'upload').header })).status, 200);
-    const firstVerify = action(first, 'verify');
-    t.equal((await call(firstVerify.href, { body: { oid: secretOid, size: secretBytes.length }, headers: firstVerify.header })).status, 200);
     const rowsBefore = await objectRows();
 
     // carol knows the oid and size (say, from a pointer file) but not the bytes.
     const claim = await batch('carol/mine', upload(secretOid, secretBytes.length), carol.tokenBasic);
     t.equal(claim.status, 200);
     t.ok(claim.body.objects[0].actions?.upload, 'carol must upload the bytes herself');
-    const verify = action(claim, 'verify');
+    t.notOk(claim.body.objects[0].actions?.verify, 'through mlgit: no verify action');
+    const verify = { href: `${lfsUrl('carol/mine')}/verify`, header: { Authorization: forge('verify', 'carol/mine', secretOid, secretBytes.length) } };
     const skipped = await call(verify.href, { body: { oid: secretOid, size: secretBytes.length }, headers: verify.header });
     t.not(skipped.status, 200, 'verify without an upload fails');
     t.equal(mediaType(skipped.headers), LFS);
@@ -613,7 +632,9 @@ t.test('Git LFS HTTP API', async (t) => {
     const known = await lfs.batch(await principal('carol'), 'carol', 'mine', upload(freshOid, fresh.length), urls);
     const knownActions = known.objects[0]!.actions!;
     t.equal(knownActions.upload!.href, `http://mlgit.example/objects/${freshOid}`, 'an object known elsewhere is uploaded through mlgit');
-    await t.rejects(lfs.verify(carolRepo, freshOid, fresh.length, token(knownActions, 'verify')), { code: 'not_found' });
+    t.notOk(knownActions.verify, 'and needs no verify action');
+    const knownVerify = forge('verify', 'carol/mine', freshOid, fresh.length).slice('RemoteAuth '.length);
+    await t.rejects(lfs.verify(carolRepo, freshOid, fresh.length, knownVerify), { code: 'not_found' });
     t.same(await repoLinks(freshOid), [repoIds['alice/other']]);
 
     // Presigned for carol, but recorded by alice's repo before carol's verify: no link for carol.

@@ -21,16 +21,26 @@ export async function knownObjects(db: Db, oids: readonly string[]): Promise<Map
   return new Map(rows.map((r) => [r.oid, Number(r.size)]));
 }
 
-/** Records a verified object and that `repoId` references it (both idempotent). */
-export async function recordObject(db: Db, oid: string, size: number, repoId: number, uploaderId: number | null): Promise<void> {
-  await db.transaction().execute(async (tx) => {
-    await tx.insertInto('lfs_objects').values({ oid, size }).onConflict((oc) => oc.column('oid').doNothing()).execute();
-    await tx
-      .insertInto('lfs_repo_objects')
-      .values({ repo_id: repoId, oid, uploader_id: uploaderId })
-      .onConflict((oc) => oc.columns(['repo_id', 'oid']).doNothing())
-      .execute();
-  });
+export interface ObjectRecord {
+  readonly oid: string;
+  readonly size: number;
+  readonly repoId: number;
+}
+
+/**
+ * Records verified objects and that their repos reference them (idempotent), in one statement:
+ * one round trip and one commit however many there are. The object rows go in first through
+ * a data-modifying CTE; the foreign keys are checked at the end of the statement, when both exist.
+ */
+export async function recordObjects(db: Db, records: readonly ObjectRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  const objects = [...new Map(records.map((r) => [r.oid, { oid: r.oid, size: r.size }])).values()];
+  await db
+    .with('new_objects', (q) => q.insertInto('lfs_objects').values(objects).onConflict((oc) => oc.column('oid').doNothing()))
+    .insertInto('lfs_repo_objects')
+    .values(records.map((r) => ({ repo_id: r.repoId, oid: r.oid })))
+    .onConflict((oc) => oc.columns(['repo_id', 'oid']).doNothing())
+    .execute();
 }
 
 /** A fork may serve what its source could at the time of forking. */

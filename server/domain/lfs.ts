@@ -3,6 +3,8 @@ import type { Db } from '../db/connect.ts';
 import * as lfsDb from '../db/lfs.ts';
 import * as reposDb from '../db/repos.ts';
 import type { ActionTokens } from './action-tokens.ts';
+import { GroupCommit } from './group-commit.ts';
+import { TransferRepoIds } from './lfs-transfer-repos.ts';
 import { DomainError, invalid, notFound } from './errors.ts';
 import type { Principal, Repo } from './model.ts';
 import type { ObjectStore, TransferAction } from './ports.ts';
@@ -41,6 +43,8 @@ export interface LfsLimits {
   maxBatchObjects: number;
 }
 
+type RepoNames = { owner: string; name: string };
+
 /** Builds the URLs of mlgit's own transfer endpoints for a repo (the HTTP layer knows the base). */
 export type TransferUrls = (repo: Repo) => { object: (oid: string) => string; verify: string };
 
@@ -49,6 +53,10 @@ export type TransferUrls = (repo: Repo) => { object: (oid: string) => string; ve
  * decides per object what the client must do, and records objects once their bytes are verified.
  */
 export class LfsService {
+  // Concurrent uploads (git-lfs runs 8 at once) record their rows in one statement and commit.
+  readonly #records = new GroupCommit<lfsDb.ObjectRecord>((records) => lfsDb.recordObjects(this.db, records));
+  readonly #transferRepos = new TransferRepoIds();
+
   constructor(
     private readonly db: Db,
     private readonly repos: RepoService,
@@ -82,6 +90,7 @@ export class LfsService {
       operation === 'upload' ? lfsDb.knownObjects(this.db, valid) : new Map<string, number>(),
     ]);
     const links = urls(repo);
+    this.#transferRepos.remember(repo);
     const responses = await Promise.all(objects.map((o) => this.answer(operation, repo, o, known, stored, links)));
     return { transfer: 'basic', objects: responses, hash_algo: 'sha256' };
   }
@@ -111,15 +120,12 @@ export class LfsService {
     // bytes are already in the store), so such objects go through mlgit, which hashes them.
     if (knownSize === size) return { oid, size, authenticated: true };
     const presigned = stored.has(oid) ? null : await this.store.presignUpload(oid, size);
-    return {
-      oid,
-      size,
-      authenticated: true,
-      actions: {
-        upload: presigned ? lfsAction(presigned) : this.ownAction('upload', repo, oid, size, links.object(oid)),
-        verify: this.ownAction('verify', repo, oid, size, links.verify, presigned !== null),
-      },
-    };
+    if (!presigned) {
+      // No verify action (it is optional, batch.md): mlgit answers the PUT only once the bytes are
+      // hashed, fsynced and recorded, so a verify call would be one more request per object for nothing.
+      return { oid, size, authenticated: true, actions: { upload: this.ownAction('upload', repo, oid, size, links.object(oid)) } };
+    }
+    return { oid, size, authenticated: true, actions: { upload: lfsAction(presigned), verify: this.ownAction('verify', repo, oid, size, links.verify, true) } };
   }
 
   private ownAction(op: 'upload' | 'download' | 'verify', repo: Repo, oid: string, size: number, href: string, direct = false): LfsAction {
@@ -130,19 +136,38 @@ export class LfsService {
   }
 
   /** Transfer endpoints authenticate with an action token, not a user: the repo is looked up by name only. */
-  async repoByName(names: { owner: string; name: string }): Promise<Repo> {
+  async repoByName(names: RepoNames): Promise<Repo> {
     const row = await reposDb.findRepo(this.db, names.owner, names.name);
     if (!row) throw transferRefused();
     return toRepo(row);
   }
 
+  /**
+   * The claims of a transfer's action token, for the repo its URL names. The repo id is the one
+   * the last batch answer gave that URL when the token is signed for it (no database read per
+   * object); otherwise the database says, and refusals are those of `claims`.
+   */
+  private async transferClaims(op: 'upload' | 'download', names: RepoNames, oid: string, token: string) {
+    const remembered = this.#transferRepos.get(names);
+    const claims = remembered === undefined ? null : this.tokens.verify(token, { op, repoId: remembered, oid });
+    if (claims) return claims;
+    const repo = await this.repoByName(names);
+    this.#transferRepos.remember(repo);
+    return this.claims(op, repo, oid, token);
+  }
+
   /** Basic transfer upload through mlgit: stream, verify size + sha256, then record. */
-  async upload(repo: Repo, oid: string, actionToken: string, body: Readable, contentLength: number | null): Promise<void> {
-    const claims = this.claims('upload', repo, oid, actionToken);
+  async upload(names: RepoNames, oid: string, actionToken: string, body: Readable, contentLength: number | null): Promise<void> {
+    const claims = await this.transferClaims('upload', names, oid, actionToken);
     // Refuse a declared length that cannot match before reading a byte: the client gets a clean 422.
     if (contentLength !== null && contentLength !== claims.size) throw invalid(`Content-Length ${contentLength} does not match the object size ${claims.size}`);
     await this.store.put(oid, claims.size, body);
-    await lfsDb.recordObject(this.db, oid, claims.size, repo.id, null);
+    await this.#records.add({ oid, size: claims.size, repoId: claims.repoId }).catch((err: unknown) => {
+      // The repo was deleted since the batch answer (its token is still valid): answered like a
+      // missing repo. The bytes stay in the store, as after an interrupted upload: another
+      // repo may be storing the same oid right now, so they cannot be removed here.
+      throw isForeignKeyViolation(err) ? transferRefused() : err;
+    });
   }
 
   /**
@@ -169,13 +194,13 @@ export class LfsService {
     const stored = await this.store.stat(oid);
     if (!stored) throw notFound(`object ${oid}`);
     if (stored.size !== claims.size) throw invalid(`stored object is ${stored.size} bytes, expected ${claims.size}`);
-    if (linked === undefined) await lfsDb.recordObject(this.db, oid, claims.size, repo.id, null);
+    if (linked === undefined) await this.#records.add({ oid, size: claims.size, repoId: repo.id });
   }
 
   /** Basic transfer download through mlgit. */
-  async download(repo: Repo, oid: string, actionToken: string): Promise<{ size: number; open: (range?: { start: number; end: number }) => Promise<Readable> }> {
-    this.claims('download', repo, oid, actionToken);
-    const size = (await lfsDb.repoObjects(this.db, repo.id, [oid])).get(oid);
+  async download(names: RepoNames, oid: string, actionToken: string): Promise<{ size: number; open: (range?: { start: number; end: number }) => Promise<Readable> }> {
+    const claims = await this.transferClaims('download', names, oid, actionToken);
+    const size = (await lfsDb.repoObjects(this.db, claims.repoId, [oid])).get(oid);
     if (size === undefined) throw notFound(`object ${oid}`);
     return { size, open: (range) => this.store.get(oid, range) };
   }
@@ -233,6 +258,11 @@ export class LfsService {
  */
 function transferRefused(): DomainError {
   return new DomainError('not_found', 'repository not found, or the transfer token is missing, expired or invalid; run the batch request again');
+}
+
+/** Postgres foreign_key_violation (PGlite reports the same SQLSTATE). */
+function isForeignKeyViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: string }).code === '23503';
 }
 
 function lfsAction(action: TransferAction): LfsAction {
