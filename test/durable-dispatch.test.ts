@@ -14,8 +14,11 @@ import { spawnServer, type ServerProcess } from './helpers/server-process.ts';
 
 const PASSWORD = 'durable-dispatch-admin-pw';
 const AUTH = `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}`;
-const TRIALS = Number(process.env.DURABLE_DISPATCH_TRIALS ?? 10);
-const PROJECT = manifest('jobs:\n  check:\n    kind: train\n    command: echo ok\n');
+const TRIALS = Number(process.env.DURABLE_DISPATCH_TRIALS ?? 8);
+/** A loaded CI machine starts the embedded database slowly (PGlite is WASM). */
+const START_MS = 180_000;
+// A kill may also catch the run itself mid-way: the stall sweep retries it as an infra error.
+const PROJECT = manifest('jobs:\n  check:\n    kind: train\n    command: echo ok\n    retries: {max: 3, when: [infra_error]}\n');
 const BACK_MSG = /runs will start when the service is back/;
 
 type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
@@ -69,7 +72,7 @@ async function mainAt(dataDir: string): Promise<string | null> {
 t.test(`SIGKILL between post-receive start and its answer, ${TRIALS} trials: the runs start after restart`, async (t) => {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlgit-durable-'));
   const env = serverEnv(dataDir);
-  let server = await spawnServer(env);
+  let server = await spawnServer(env, START_MS);
   t.teardown(async () => {
     server.child.kill('SIGKILL');
     await fs.rm(dataDir, { recursive: true, force: true });
@@ -84,14 +87,15 @@ t.test(`SIGKILL between post-receive start and its answer, ${TRIALS} trials: the
     const before = await mainAt(dataDir);
     const sha = await git.commit(work, { 'trial.txt': `${trial}\n` }, `trial ${trial}`);
     const push = git.run(['push', remote(), 'main'], { cwd: work });
-    // git moves the ref right before it starts post-receive.
-    await eventually(() => mainAt(dataDir), (at) => at === sha, `trial ${trial}: main moves`, 30_000);
+    // git moves the ref right before it starts post-receive; a tight poll, so the delay below is the delay.
+    const deadline = Date.now() + 30_000;
+    while ((await mainAt(dataDir)) !== sha && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
     const delayMs = Math.floor(Math.random() * 300);
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     server.child.kill('SIGKILL');
     await server.exited;
     const pushed = await push;
-    server = await spawnServer(env);
+    server = await spawnServer(env, START_MS);
     const at = await mainAt(dataDir);
     t.ok(at === sha || at === before, `trial ${trial} (kill after ${delayMs} ms, push exit ${pushed.code}): main is old or new`);
     if (at === sha) await runsFinish(t, server.url, sha, `trial ${trial}`);
@@ -141,7 +145,7 @@ t.test('Postgres cut as post-receive begins: the push is accepted, its runs star
   proxied.hostname = '127.0.0.1';
   proxied.port = String(proxy.port);
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlgit-durable-pg-'));
-  const server = await spawnServer(serverEnv(dataDir, { DATABASE_URL: proxied.toString() }));
+  const server = await spawnServer(serverEnv(dataDir, { DATABASE_URL: proxied.toString() }), START_MS);
   const watcher = new pg.Client({ connectionString: database.url });
   await watcher.connect();
   t.teardown(async () => {

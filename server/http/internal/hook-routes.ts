@@ -62,23 +62,31 @@ async function answerHook(
   deps: HookDeps,
   onRecordError: (err: unknown, repoId: number) => void,
 ): Promise<HookVerdict> {
+  if (hook === 'post-receive') return answerPostReceive(body, context, push, deps);
   const repo = await push.timeline.time(`api.${hook}/repo`, () => deps.repos.byId(context.repoId));
   if (!repo) return { ok: false, messages: ['error: the repository was deleted during the push'] };
-  if (hook === 'pre-receive') {
-    const verdict = await deps.pushes.preReceive(repo, context.pusherId, body.updates, body.quarantine, push.timeline.within('api.pre-receive'));
-    if (!verdict.ok) return verdict;
-    // Recorded before git moves a ref, so no push lands without the runs it owes on record.
-    try {
-      await push.timeline.time('api.pre-receive/outbox', () => deps.outbox.accept(body.secret, context, body.updates, body.pushOptions));
-      return verdict;
-    } catch (err) {
-      onRecordError(err, repo.id);
-      return { ok: false, messages: [...verdict.messages, 'error: mlgit could not record this push (its database is unavailable); nothing changed, try again later'] };
-    }
+  const verdict = await deps.pushes.preReceive(repo, context.pusherId, body.updates, body.quarantine, push.timeline.within('api.pre-receive'));
+  if (!verdict.ok) return verdict;
+  // Recorded before git moves a ref, so no push lands without the runs it owes on record.
+  try {
+    await push.timeline.time('api.pre-receive/outbox', () => deps.outbox.accept(body.secret, context, body.updates, body.pushOptions));
+    return verdict;
+  } catch (err) {
+    onRecordError(err, repo.id);
+    return { ok: false, messages: [...verdict.messages, 'error: mlgit could not record this push (its database is unavailable); nothing changed, try again later'] };
   }
-  // The push has landed whatever happens here: what cannot finish now is finished by the reconciler.
+}
+
+/**
+ * The push has landed whatever happens here, so this never fails: what cannot finish now (the
+ * database or the job queue is down) the reconciler finishes, and the pusher is told.
+ */
+async function answerPostReceive(body: HookRequest, context: PushContext, push: PushInFlight, deps: HookDeps): Promise<HookVerdict> {
   const delivery = await push.timeline.time('api.post-receive/finish', () => deps.outbox.deliver(body.secret, body.updates));
-  const messages = startedRunLines(push.baseUrl, `${repo.owner}/${repo.name}`, delivery.runs);
+  const messages: string[] = [];
+  // Only for the links of the runs: the database answered a moment ago, or there is nothing to link.
+  const repo = delivery.runs.length > 0 ? await deps.repos.byId(context.repoId).catch(() => null) : null;
+  if (repo) messages.push(...startedRunLines(push.baseUrl, `${repo.owner}/${repo.name}`, delivery.runs));
   if (!delivery.complete) messages.push('warning: mlgit could not finish recording this push now (database or job queue unavailable); it has landed, and its runs will start when the service is back');
   return { ok: true, messages };
 }
