@@ -85,6 +85,11 @@ export async function remove(db: Db, ids: readonly number[]): Promise<void> {
   if (ids.length > 0) await db.deleteFrom('push_outbox').where('id', 'in', ids).execute();
 }
 
+/** Renews the claim on rows still being worked on. */
+export async function extend(db: Db, ids: readonly number[], leaseMs: number): Promise<void> {
+  if (ids.length > 0) await db.updateTable('push_outbox').set({ claimed_until: leaseEnd(leaseMs) }).where('id', 'in', ids).execute();
+}
+
 /** Lets a row go at once after a failure, so the next reconciler pass retries it. */
 export async function release(db: Db, id: number): Promise<void> {
   await db.updateTable('push_outbox').set({ claimed_until: null }).where('id', '=', id).execute();

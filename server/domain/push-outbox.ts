@@ -41,10 +41,14 @@ export interface Delivery {
   readonly complete: boolean;
 }
 
-/** A holder that died lets its rows go after this; longer than finishing ever takes with services up. */
-const LEASE_MS = 5 * 60_000;
-/** post-receive answers after this even when finishing waits on a service: the push has landed anyway. */
-const ANSWER_WITHIN_MS = 3000;
+/** A holder that died (SIGKILL) lets its rows go after this; a live one renews it while it works. */
+const LEASE_MS = 15_000;
+/**
+ * post-receive answers after this even when finishing waits on a service (Redis down holds an
+ * enqueue until it is back): the push has landed anyway. Long enough for a slow but working
+ * service to still show the run links.
+ */
+const ANSWER_WITHIN_MS = 10_000;
 const BATCH = 100;
 
 /** Rows carry a hash, not the one-time secret itself (a credential while the push runs). */
@@ -153,15 +157,24 @@ export class PushOutbox {
   private async finishAll(rows: readonly PushOutboxRow[], landed: (row: PushOutboxRow) => Promise<boolean>): Promise<Delivery & { failed: number }> {
     const runs: Run[] = [];
     let failed = 0;
-    for (const row of rows) {
-      try {
-        if (await landed(row)) runs.push(...(await this.finishRow(row)));
-        else await outboxDb.remove(this.deps.db, [row.id]);
-      } catch (err) {
-        failed++;
-        this.deps.onError(err, `finishing push outbox row ${row.id} (repo ${row.repo_id}) failed; it is retried`);
-        await outboxDb.release(this.deps.db, row.id).catch(() => {});
+    const held = new Set(rows.map((row) => row.id));
+    // Finishing can wait on Redis for long: the rows must not look abandoned meanwhile.
+    const renew = setInterval(() => void outboxDb.extend(this.deps.db, [...held], LEASE_MS).catch(() => {}), LEASE_MS / 3);
+    renew.unref();
+    try {
+      for (const row of rows) {
+        try {
+          if (await landed(row)) runs.push(...(await this.finishRow(row)));
+          else await outboxDb.remove(this.deps.db, [row.id]);
+        } catch (err) {
+          failed++;
+          this.deps.onError(err, `finishing push outbox row ${row.id} (repo ${row.repo_id}) failed; it is retried`);
+          await outboxDb.release(this.deps.db, row.id).catch(() => {});
+        }
+        held.delete(row.id);
       }
+    } finally {
+      clearInterval(renew);
     }
     return { runs, complete: failed === 0, failed };
   }
