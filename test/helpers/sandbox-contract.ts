@@ -143,10 +143,14 @@ export async function hostileChecks(sandbox: SandboxName): Promise<Check[]> {
     }
 
     {
-      const joblib = `${PYTHON} -c "import joblib; from joblib import Parallel, delayed; print('SUM', sum(Parallel(n_jobs=2)(delayed(abs)(-i) for i in range(10))))"`;
-      const { result, output, workspace, outputs, ms } = await run([joblib, 'echo model > model.bin && echo 0.9 > "$MLP_OUTPUT_DIR/metrics.txt"']);
+      // scikit-learn loads numpy's BLAS through /etc/alternatives; and the server runs with umask
+      // 077 (its data dir is private), which the sandbox's own mount points must not inherit.
+      const joblib = `${PYTHON} -c "import sklearn.linear_model, joblib; from joblib import Parallel, delayed; print('SUM', sum(Parallel(n_jobs=2)(delayed(abs)(-i) for i in range(10))))"`;
+      const umask = process.umask(0o077);
+      const normal = await run([joblib, 'echo model > model.bin && echo 0.9 > "$MLP_OUTPUT_DIR/metrics.txt"']).finally(() => process.umask(umask));
+      const { result, output, workspace, outputs, ms } = normal;
       const wrote = (await readFile(path.join(workspace, 'model.bin'), 'utf8').catch(() => '')) === 'model\n' && (await readFile(path.join(outputs, 'metrics.txt'), 'utf8').catch(() => '')) === '0.9\n';
-      check('a normal job: joblib with /dev/shm, writes to workspace and outputs', result.exitCode === 0 && output.includes('SUM 45') && !/Errno 13|serial mode/.test(output) && wrote, `${output.slice(0, 1000)} (${ms} ms)`);
+      check('a normal job: scikit-learn, joblib with /dev/shm, writes to workspace and outputs, under the server\'s umask', result.exitCode === 0 && output.includes('SUM 45') && !/Errno 13|serial mode/.test(output) && wrote, `${output.slice(0, 1000)} (${ms} ms)`);
     }
 
     {

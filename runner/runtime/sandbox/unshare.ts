@@ -38,8 +38,11 @@ export const unshare: Sandbox = {
  * more), makes the root read-only and pivots into it. pivot_root(".", ".") then a lazy unmount of
  * "." detaches the whole host tree: nothing of it stays reachable, not even by `..`.
  * The fstab is written where the /tmp tmpfs will hide it: libmount reads only regular files.
+ * umask 022: the server runs with 077 (its data dir is private), and mount points made 0700 by
+ * root would lock the job user out of /etc and /usr.
  */
 const SETUP = `set -euf
+umask 022
 root=$1 fstab=$2 dirs=$3 files=$4 links=$5; shift 5
 IFS='
 '
