@@ -30,3 +30,11 @@ t.test('BullMqQueue', async (t) => {
     return new BullMqQueue({ redisUrl: TEST_REDIS_URL, prefix, onError });
   });
 });
+
+t.test('BullMqQueue with Redis down: readiness says unreachable within its timeout', async (t) => {
+  const queue = new BullMqQueue({ redisUrl: 'redis://127.0.0.1:1', prefix: 'mlgit-test-down', onError: () => {} });
+  t.teardown(() => void queue.close().catch(() => {}));
+  const started = Date.now();
+  t.equal(await queue.reachable(500), false);
+  t.ok(Date.now() - started < 2000, 'answered in time');
+});

@@ -47,6 +47,13 @@ export function jobQueueContract(t: TapTest, makeQueue: MakeQueue): void {
     t.same(errors, []);
   });
 
+  t.test('reachable while open (readiness), not once closed', async (t) => {
+    const { queue } = await setup(t);
+    t.equal(await queue.reachable(5000), true);
+    await queue.close();
+    t.equal(await queue.reachable(5000), false);
+  });
+
   t.test('jobs enqueued before process() run once it is registered', async (t) => {
     const { queue } = await setup(t);
     await queue.enqueue('late', { n: 1 });
