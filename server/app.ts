@@ -56,6 +56,7 @@ import { registerRunRoutes } from './http/api/run-routes.ts';
 import { registerRunnerRoutes } from './http/runner/runner-routes.ts';
 import { wireRuns, type RunsWiring } from './wire-runs.ts';
 import { runEvents } from './domain/runs/run-events.ts';
+import { registerWeb } from './web/index.ts';
 
 export interface Services {
   db: Db;
@@ -216,6 +217,8 @@ export async function buildApp(config: Config): Promise<App> {
   registerRunnerRoutes(app, { lifecycle: runs.lifecycle, runnerToken: runs.runnerToken });
   await registerLfsRoutes(app, { config, lfs, locks, authenticate });
   registerGitRoutes(app, { config, repos, git, hookSessions, pushesInFlight, authenticate, hookUrl: () => hookUrl(app) });
+  // Last: the pages' `/:owner/:repo/...` routes sit beside git's, the API's and LFS's own paths.
+  await registerWeb(app, { config, accounts, repos, git, runs: runs.queries, lfs, audit, limiter, events: webhooks }, secret);
 
   const firstAdmin = await accounts.ensureAdmin(config.adminPassword);
   // A push cannot outlive the git total timeout, so an older quarantine is surely abandoned.

@@ -46,6 +46,8 @@ const admin = (ok = 200) => ({ public: [401, 403, 403, 403, 403, ok, ok] as Row7
 const everyone = (status: number): Row7 => [status, status, status, status, status, status, status];
 /** Routes that authenticate with something else than a user: every user credential gets `status`. */
 const notForUsers = (status: number) => ({ public: everyone(status), private: everyone(status) });
+/** Web pages: session cookies only, so every Basic credential sees what anonymous visitors see. */
+const webPage = () => ({ public: everyone(200), private: everyone(303) });
 
 const api = (c: Cell) => `/api/v1/repos/${c.owner}/${c.name}`;
 const lfsJson = { accept: 'application/vnd.git-lfs+json', 'content-type': 'application/vnd.git-lfs+json' };
@@ -236,6 +238,17 @@ t.test('every registered route has an access-matrix row, and each row holds agai
       ...write(),
       request: (c) => ({ method: 'POST', path: `/${c.owner}/${c.name}.git/git-receive-pack`, headers: { 'content-type': 'application/x-git-receive-pack-request' }, body: '0000' }),
     },
+    // Web pages (test/web-views.test.ts has their matrix with session cookies): a browser signs in
+    // with a session, so Basic credentials count for nothing and everyone is anonymous: the public
+    // repo's page, the sign-in redirect (303) for a private or missing one; forms without the
+    // session's CSRF token are refused (403).
+    'GET /:owner/:repo': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}` }) },
+    'POST /:owner/:repo/fork': { ...notForUsers(403), request: (c) => ({ method: 'POST', path: `/${c.owner}/${c.name}/fork`, body: {} }) },
+    'GET /:owner/:repo/tree/:ref': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/tree/main` }) },
+    'GET /:owner/:repo/tree/:ref/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/tree/main/docs` }) },
+    'GET /:owner/:repo/blob/:ref/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/blob/main/README.md` }) },
+    'GET /:owner/:repo/raw/:ref/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/raw/main/README.md` }) },
+    'GET /:owner/:repo/resolve/:ref/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/resolve/main/README.md` }) },
   };
 
   const plainRows: Record<string, PlainRow> = {
@@ -248,6 +261,18 @@ t.test('every registered route has an access-matrix row, and each row holds agai
     'GET /api/v1/openapi.json': { all: everyone(200), request: () => ({ method: 'GET', path: '/api/v1/openapi.json' }) },
     'GET /healthz': { all: everyone(200), request: () => ({ method: 'GET', path: '/healthz' }) },
     'GET /readyz': { all: everyone(200), request: () => ({ method: 'GET', path: '/readyz' }) },
+    // Web pages without a session (Basic credentials do not sign a browser in); forms without a CSRF token: 403.
+    'GET /': { all: everyone(200), request: () => ({ method: 'GET', path: '/' }) },
+    'GET /explore': { all: everyone(200), request: () => ({ method: 'GET', path: '/explore?q=pub' }) },
+    'GET /:owner': { all: everyone(200), request: () => ({ method: 'GET', path: '/owner' }) },
+    'GET /static/:file': { all: everyone(404), request: () => ({ method: 'GET', path: '/static/site.0000.css' }) },
+    'GET /login': { all: everyone(200), request: () => ({ method: 'GET', path: '/login' }) },
+    'POST /login': { all: everyone(403), request: () => ({ method: 'POST', path: '/login', body: { username: 'owner', password: 'owner-password' } }) },
+    'POST /logout': { all: everyone(403), request: () => ({ method: 'POST', path: '/logout', body: {} }) },
+    'GET /signup': { all: everyone(404), request: () => ({ method: 'GET', path: '/signup' }) },
+    'POST /signup': { all: everyone(403), request: () => ({ method: 'POST', path: '/signup', body: {} }) },
+    'GET /new': { all: everyone(303), request: () => ({ method: 'GET', path: '/new' }) },
+    'POST /new': { all: everyone(403), request: () => ({ method: 'POST', path: '/new', body: { name: 'x' } }) },
     'GET /api/v1/schema/mlproject.json': { all: everyone(200), request: () => ({ method: 'GET', path: '/api/v1/schema/mlproject.json' }) },
     // Sign-up is closed: only a site admin creates users.
     'POST /api/v1/users': { all: [401, 403, 403, 403, 403, 403, 201], request: (c) => ({ method: 'POST', path: '/api/v1/users', body: { username: `u-${c.tag}`, password: 'a-long-enough-password' } }) },

@@ -4,8 +4,15 @@ import { invalid } from './errors.ts';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const MAX_NAME = 100;
 
-// First path segments the server itself routes; a user or repo by these names would be unreachable.
-const RESERVED_OWNERS = new Set(['api', 'internal', 'healthz', 'readyz', 'static', 'assets', 'login', 'admin-ui']);
+// First path segments the server itself routes (API, probes, web UI pages); a user by these names would be unreachable.
+const RESERVED_OWNERS = new Set([
+  'api', 'internal', 'healthz', 'readyz', 'metrics', 'static', 'assets', 'admin-ui',
+  'explore', 'login', 'logout', 'signup', 'new', 'settings', 'search', 'users', 'orgs', 'docs', 'help', 'favicon.ico', 'robots.txt',
+]);
+
+export function isReservedOwner(name: string): boolean {
+  return RESERVED_OWNERS.has(name.toLowerCase());
+}
 
 export function isValidName(name: string): boolean {
   return name.length <= MAX_NAME && NAME.test(name) && !name.toLowerCase().endsWith('.git') && !name.includes('..');
@@ -15,7 +22,7 @@ export function assertUsername(name: unknown): string {
   if (typeof name !== 'string' || !isValidName(name) || name.length > 40) {
     throw invalid('username must be 1-40 characters of letters, digits, ".", "_" or "-", starting with a letter or digit');
   }
-  if (RESERVED_OWNERS.has(name.toLowerCase())) throw invalid(`username "${name}" is reserved`);
+  if (isReservedOwner(name)) throw invalid(`username "${name}" is reserved`);
   return name;
 }
 

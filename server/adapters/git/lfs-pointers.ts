@@ -1,9 +1,6 @@
+import { MAX_POINTER_BYTES, parseLfsPointer } from '../../../schema/lfs-pointer.ts';
 import type { LfsPointer } from '../../domain/ports.ts';
 import { runGit, runGitOk } from './run-git.ts';
-
-// git-lfs docs/spec.md: a pointer is a small text blob; anything larger is not one.
-const MAX_POINTER_BYTES = 1024;
-const POINTER = /^version https:\/\/git-lfs\.github\.com\/spec\/v1\noid sha256:([0-9a-f]{64})\nsize (\d+)\n/;
 
 /**
  * LFS pointers among the blobs that `tips` add to the repository (reachable from them but
@@ -31,8 +28,8 @@ export async function newLfsPointers(cwd: string, tips: string[], env: Record<st
     const [sha = '', , size = '0'] = contents.toString('latin1', offset, headerEnd).split(' ');
     const body = contents.toString('utf8', headerEnd + 1, headerEnd + 1 + Number(size));
     offset = headerEnd + 1 + Number(size) + 1;
-    const match = POINTER.exec(body);
-    if (match) pointers.push({ path: pathOf.get(sha) ?? sha, oid: match[1]!, size: Number(match[2]) });
+    const pointer = parseLfsPointer(body);
+    if (pointer) pointers.push({ path: pathOf.get(sha) ?? sha, ...pointer });
   }
   return pointers;
 }

@@ -26,8 +26,8 @@ const treeEntrySchema = {
 const refParam = { ref: { type: 'string', description: 'A branch, tag or commit' } } as const;
 const treeResponse = { 200: { type: 'array', items: treeEntrySchema }, ...errors } as const;
 
-/** Tree paths are git paths: no NUL, no empty, "." or ".." segments. */
-function cleanPath(raw: string | undefined): string {
+/** Tree paths are git paths: no NUL, no empty, "." or ".." segments (the web UI's file pages check them the same way). */
+export function cleanPath(raw: string | undefined): string {
   const trimmed = (raw ?? '').replace(/^\/+|\/+$/g, '');
   if (trimmed === '') return '';
   if (trimmed.includes('\0') || trimmed.length > 4096 || trimmed.split('/').some((s) => s === '' || s === '.' || s === '..')) throw invalid('invalid path');

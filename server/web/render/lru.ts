@@ -1,0 +1,46 @@
+/**
+ * A least-recently-used cache bounded by the total size of its values (string length), so a few
+ * huge rendered files cannot hold the memory that thousands of small ones would share.
+ */
+export class LruCache {
+  private readonly entries = new Map<string, string>();
+  private size = 0;
+
+  constructor(private readonly maxChars: number) {}
+
+  get(key: string): string | undefined {
+    const value = this.entries.get(key);
+    if (value !== undefined) {
+      // Map keeps insertion order: re-inserting moves the entry to the most recent end.
+      this.entries.delete(key);
+      this.entries.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: string, value: string): void {
+    if (value.length > this.maxChars) return;
+    const old = this.entries.get(key);
+    if (old !== undefined) {
+      this.entries.delete(key);
+      this.size -= old.length;
+    }
+    this.entries.set(key, value);
+    this.size += value.length;
+    for (const [oldest, dropped] of this.entries) {
+      if (this.size <= this.maxChars) break;
+      this.entries.delete(oldest);
+      this.size -= dropped.length;
+    }
+  }
+
+  /** The cached value, or computes, stores and returns it. */
+  remember(key: string, compute: () => string): string {
+    let value = this.get(key);
+    if (value === undefined) {
+      value = compute();
+      this.set(key, value);
+    }
+    return value;
+  }
+}

@@ -1,0 +1,27 @@
+import { trusted, type Html } from '../html.ts';
+import { highlight, languageOf, splitLines } from './highlight.ts';
+import { LruCache } from './lru.ts';
+import { renderMarkdown } from './markdown.ts';
+
+// About 64 MB of rendered HTML (UTF-16): hot READMEs and files render once per server.
+const CACHE_CHARS = 32 * 1024 * 1024;
+
+/**
+ * Rendered markdown and highlighted code, cached by blob id: a blob's bytes never change, so the
+ * id (plus how it was rendered) is a complete key and the cache needs no invalidation.
+ */
+export class Renderer {
+  private readonly cache = new LruCache(CACHE_CHARS);
+
+  /** `base`: the blob URL of the file's directory, which relative links resolve against. */
+  markdown(blobSha: string, text: string, base: string): Html {
+    return trusted(this.cache.remember(`md\0${blobSha}\0${base}`, () => renderMarkdown(text, base)));
+  }
+
+  /** Highlighted lines of a file, each well-formed HTML on its own. */
+  codeLines(blobSha: string, text: string, fileName: string): Html[] {
+    const language = languageOf(fileName);
+    const joined = this.cache.remember(`code\0${blobSha}\0${language ?? ''}`, () => splitLines(highlight(text, language)).join('\n'));
+    return joined.split('\n').map(trusted);
+  }
+}

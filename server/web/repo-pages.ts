@@ -1,0 +1,27 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { notFound } from '../domain/errors.ts';
+import type { Repo } from '../domain/model.ts';
+import { isReservedOwner, repoNameFromUrl } from '../domain/names.ts';
+import type { Web } from './context.ts';
+import type { RepoHeader } from './views/repo-header.ts';
+
+export type RepoParams = { owner: string; repo: string };
+
+/**
+ * The repository a page is about, read through RepoService.authorize like every API call: anonymous
+ * on a private (or missing) repo -> sign-in redirect, a signed-in outsider -> 404. Null when the
+ * first segment is one of the server's own (`/api/...`): that path belongs to the server's 404.
+ */
+export async function readableRepo(web: Web, request: FastifyRequest<{ Params: RepoParams }>): Promise<Repo | null> {
+  if (isReservedOwner(request.params.owner)) return null;
+  const name = repoNameFromUrl(request.params.repo);
+  if (!name) throw notFound('repository');
+  return (await web.deps.repos.authorize(await web.principal(request), request.params.owner, name, 'read')).repo;
+}
+
+/** The header of a repository page; the fork button for signed-in users other than the owner. */
+export async function headerFor(web: Web, request: FastifyRequest, reply: FastifyReply, repo: Repo, tab: RepoHeader['tab']): Promise<RepoHeader> {
+  const principal = await web.principal(request);
+  const forkCsrf = principal && principal.user.id !== repo.ownerId ? await web.csrf(request, reply) : null;
+  return { repo, tab, forkCsrf };
+}

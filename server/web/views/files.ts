@@ -1,0 +1,107 @@
+import type { Repo } from '../../domain/model.ts';
+import type { GitTreeEntry } from '../../domain/ports.ts';
+import { html, type Html } from '../html.ts';
+import type { FileContent } from '../repo-content.ts';
+import { contentPath, formatBytes } from './parts.ts';
+import { type RepoHeader, repoHeader } from './repo-header.ts';
+
+/** `repo / dir / sub / file` links at a ref; the last segment is plain text. */
+function breadcrumbs(repo: Repo, ref: string, path: string): Html {
+  const segments = path === '' ? [] : path.split('/');
+  return html`<nav class="crumbs" aria-label="Path">
+  <span class="badge" title="ref">${ref}</span>
+  ${segments.length === 0 ? html`<b>${repo.name}</b>` : html`<a href="${contentPath(repo, 'tree', ref, '')}">${repo.name}</a>`}
+  ${segments.map((segment, i) =>
+    i === segments.length - 1 ? html`/ <b>${segment}</b>` : html`/ <a href="${contentPath(repo, 'tree', ref, segments.slice(0, i + 1).join('/'))}">${segment}</a>`,
+  )}
+</nav>`;
+}
+
+export interface TreePage {
+  readonly header: RepoHeader;
+  readonly ref: string;
+  readonly path: string;
+  readonly entries: readonly GitTreeEntry[];
+  /** Path -> object size of the entries that are LFS pointers. */
+  readonly lfs: ReadonlyMap<string, number>;
+  readonly readme: { readonly name: string; readonly body: Html } | null;
+}
+
+export function treePage(p: TreePage): Html {
+  const { repo } = p.header;
+  const sorted = [...p.entries].sort((a, b) => Number(b.type === 'tree') - Number(a.type === 'tree') || a.name.localeCompare(b.name));
+  return html`${repoHeader(p.header)}
+${breadcrumbs(repo, p.ref, p.path)}
+<table class="files">
+  <tbody>
+  ${p.path !== '' ? html`<tr><td class="icon"></td><td><a href="${contentPath(repo, 'tree', p.ref, p.path.split('/').slice(0, -1).join('/'))}">..</a></td><td class="size"></td></tr>` : ''}
+  ${sorted.map((entry) => entryRow(repo, p.ref, entry, p.lfs.get(entry.path)))}
+  </tbody>
+</table>
+${p.readme ? html`<h2>${p.readme.name}</h2><article class="markdown file-body">${p.readme.body}</article>` : ''}`;
+}
+
+function entryRow(repo: Repo, ref: string, entry: GitTreeEntry, lfsSize: number | undefined): Html {
+  if (entry.type === 'tree') return html`<tr><td class="icon" aria-label="folder">▸</td><td><a href="${contentPath(repo, 'tree', ref, entry.path)}">${entry.name}/</a></td><td class="size"></td></tr>`;
+  if (entry.type === 'commit') return html`<tr><td class="icon" aria-label="submodule">◇</td><td>${entry.name} <span class="badge">submodule</span></td><td class="size"></td></tr>`;
+  return html`<tr>
+  <td class="icon" aria-label="file">·</td>
+  <td><a href="${contentPath(repo, 'blob', ref, entry.path)}">${entry.name}</a>${lfsSize !== undefined
+    ? html` <span class="badge" title="stored with Git LFS">LFS</span> <a href="${contentPath(repo, 'resolve', ref, entry.path)}" download>download</a>`
+    : ''}</td>
+  <td class="size">${formatBytes(lfsSize ?? entry.size ?? 0)}</td>
+</tr>`;
+}
+
+export interface BlobPage {
+  readonly header: RepoHeader;
+  readonly ref: string;
+  readonly path: string;
+  readonly file: FileContent;
+  /** Highlighted lines (text files shown as code). */
+  readonly lines: readonly Html[] | null;
+  /** Rendered markdown (markdown files, unless the source was asked for). */
+  readonly preview: Html | null;
+  readonly isMarkdown: boolean;
+}
+
+export function blobPage(p: BlobPage): Html {
+  const { repo } = p.header;
+  const { file } = p;
+  const raw = contentPath(repo, 'raw', p.ref, p.path);
+  const download = contentPath(repo, 'resolve', p.ref, p.path);
+  const here = contentPath(repo, 'blob', p.ref, p.path);
+  const size = file.kind === 'lfs' ? file.objectSize : file.size;
+  return html`${repoHeader(p.header)}
+${breadcrumbs(repo, p.ref, p.path)}
+<div class="file-head">
+  <span class="meta">
+    <span>${formatBytes(size)}</span>
+    ${p.lines ? html`<span>${p.lines.length} ${p.lines.length === 1 ? 'line' : 'lines'}</span>` : ''}
+    ${file.kind === 'lfs' ? html`<span class="badge" title="stored with Git LFS">LFS</span>` : ''}
+  </span>
+  <span class="meta">
+    ${p.isMarkdown && file.kind === 'text' ? (p.preview ? html`<a href="${here}?plain=1">Source</a>` : html`<a href="${here}">Preview</a>`) : ''}
+    ${file.kind !== 'lfs' ? html`<a href="${raw}">Raw</a>` : ''}
+    <a href="${download}" download>Download</a>
+  </span>
+</div>
+${body(p, download)}`;
+}
+
+function body(p: BlobPage, download: string): Html {
+  const { file } = p;
+  if (p.preview) return html`<article class="markdown file-body">${p.preview}</article>`;
+  if (p.lines) {
+    return html`<div class="file-body code"><table class="code"><tbody>
+${p.lines.map((line, i) => html`<tr id="L${i + 1}"><td class="ln"><a href="#L${i + 1}">${i + 1}</a></td><td class="line">${line}</td></tr>`)}
+</tbody></table></div>`;
+  }
+  const why =
+    file.kind === 'lfs'
+      ? html`This file is stored with Git LFS (${formatBytes(file.objectSize)}, <span class="mono">sha256:${file.oid.slice(0, 12)}…</span>). It is not shown here.`
+      : file.kind === 'too_large'
+        ? html`This file is too large to show here (${formatBytes(file.size)}).`
+        : html`This is a binary file (${formatBytes(file.size)}); it is not shown here.`;
+  return html`<div class="file-body notice"><p>${why}</p><p><a class="button primary" href="${download}" download>Download</a></p></div>`;
+}

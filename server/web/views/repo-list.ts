@@ -1,0 +1,43 @@
+import type { Repo } from '../../domain/model.ts';
+import type { Run } from '../../domain/runs/model.ts';
+import { html, type Html } from '../html.ts';
+import { repoPath, runStatus, timeAgo, visibility } from './parts.ts';
+
+export interface ListedRepo {
+  readonly repo: Repo;
+  readonly latestRun: Run | null;
+}
+
+export interface Paging {
+  readonly page: number;
+  readonly last: number;
+  /** The URL of another page of the same list. */
+  readonly url: (page: number) => string;
+}
+
+/** Rows of repositories (explore and user pages) with their pager. */
+export function repoList(rows: readonly ListedRepo[], paging: Paging, empty: string): Html {
+  if (rows.length === 0) return html`<p class="notice">${empty}</p>`;
+  return html`<ul class="repos">
+${rows.map(
+  ({ repo, latestRun }) => html`<li>
+  <a class="name" href="${repoPath(repo)}">${repo.owner}/${repo.name}</a> ${visibility(repo)} <span class="badge">${repo.kind}</span>
+  ${repo.description ? html`<p>${repo.description}</p>` : ''}
+  <div class="meta">
+    <span>updated ${timeAgo(repo.pushedAt ?? repo.updatedAt)}</span>
+    ${latestRun ? html`<span>latest run on ${repo.defaultBranch}: ${runStatus(latestRun)}</span>` : ''}
+  </div>
+</li>`,
+)}
+</ul>
+${pager(paging)}`;
+}
+
+function pager({ page, last, url }: Paging): Html {
+  if (last <= 1) return html``;
+  return html`<nav class="pages" aria-label="Pages">
+  ${page > 1 ? html`<a href="${url(page - 1)}" rel="prev">← Previous</a>` : ''}
+  <span class="muted">Page ${page} of ${last}</span>
+  ${page < last ? html`<a href="${url(page + 1)}" rel="next">Next →</a>` : ''}
+</nav>`;
+}
