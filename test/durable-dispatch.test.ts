@@ -36,11 +36,12 @@ function serverEnv(dataDir: string, extra: Record<string, string> = {}): Record<
   };
 }
 
-async function setup(t: TapTest, server: ServerProcess, git: GitClient): Promise<{ work: string; remote: () => string }> {
+/** Creates admin/victim and a work tree; `remote` takes the URL of the server running now (a restart changes the port). */
+async function setup(t: TapTest, server: ServerProcess, git: GitClient): Promise<{ work: string; remote: (url: string) => string }> {
   const created = await fetch(`${server.url}/api/v1/repos`, { method: 'POST', headers: { authorization: AUTH, 'content-type': 'application/json' }, body: '{"name":"victim"}' });
   t.equal(created.status, 201);
   const work = await git.workRepo('work', [{ 'README.md': '# victim\n' }]);
-  return { work, remote: () => server.url.replace('http://', `http://admin:${PASSWORD}@`) + '/admin/victim.git' };
+  return { work, remote: (url) => url.replace('http://', `http://admin:${PASSWORD}@`) + '/admin/victim.git' };
 }
 
 async function runsOf(url: string, sha: string): Promise<{ job: string; status: string }[]> {
@@ -80,16 +81,17 @@ t.test(`SIGKILL between post-receive start and its answer, ${TRIALS} trials: the
   const git = await GitClient.create(t);
   const { work, remote } = await setup(t, server, git);
   await git.commit(work, { 'mlproject.yaml': PROJECT }, 'project');
-  await git.ok(['push', remote(), 'main'], { cwd: work });
+  await git.ok(['push', remote(server.url), 'main'], { cwd: work });
 
   const started = Date.now();
   for (let trial = 1; trial <= TRIALS; trial++) {
     const before = await mainAt(dataDir);
     const sha = await git.commit(work, { 'trial.txt': `${trial}\n` }, `trial ${trial}`);
-    const push = git.run(['push', remote(), 'main'], { cwd: work });
+    const push = git.run(['push', remote(server.url), 'main'], { cwd: work });
     // git moves the ref right before it starts post-receive; a tight poll, so the delay below is the delay.
     const deadline = Date.now() + 30_000;
     while ((await mainAt(dataDir)) !== sha && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+    if ((await mainAt(dataDir)) !== sha) throw new Error(`trial ${trial}: the push never moved main: ${(await push).stderr}`);
     const delayMs = Math.floor(Math.random() * 300);
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     server.child.kill('SIGKILL');
@@ -160,7 +162,7 @@ t.test('Postgres cut as post-receive begins: the push is accepted, its runs star
   const { work, remote } = await setup(t, server, git);
   const sha = await git.commit(work, { 'mlproject.yaml': PROJECT }, 'project');
 
-  const push = git.run(['push', remote(), 'main'], { cwd: work });
+  const push = git.run(['push', remote(server.url), 'main'], { cwd: work });
   // The outbox row is the last thing pre-receive writes: cut the database right after it.
   await eventually(async () => Number((await watcher.query('select count(*) as n from push_outbox')).rows[0].n), (n) => n > 0, 'pre-receive records the push', 30_000);
   proxy.cut();
