@@ -56,6 +56,7 @@ for (const [engine, open] of engines) {
         'lfs_locks',
         'lfs_objects',
         'lfs_repo_objects',
+        'push_outbox',
         'pushes',
         'repos',
         'run_metric_points',
