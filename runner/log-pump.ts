@@ -7,7 +7,8 @@ const FLUSH_INTERVAL_MS = 250;
 /**
  * Ships a job's output to the server in batches (a few per second, at most 1 MiB each). `write`
  * waits while a full batch is in flight, so a job printing faster than the server stores applies
- * backpressure to the container's stream instead of growing the runner's memory.
+ * backpressure to the container's stream instead of growing the runner's memory. A batch the
+ * server cannot take (database outage) is retried, holding back the next ones in order.
  */
 export class LogPump {
   private buffered: Buffer[] = [];
@@ -15,6 +16,8 @@ export class LogPump {
   private inFlight: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private failure: unknown = null;
+  /** Numbers the batches of this attempt, so a batch the server stored but could not acknowledge is not stored twice. */
+  private seq = 0;
 
   constructor(
     private readonly api: RunnerApi,
@@ -44,7 +47,7 @@ export class LogPump {
     const previous = this.inFlight;
     this.inFlight = previous.then(async () => {
       for (let i = 0; i < data.length; i += RUNNER_MAX_LOG_CHUNK_BYTES) {
-        const signal = await this.api.log(this.runId, this.attempt, data.subarray(i, i + RUNNER_MAX_LOG_CHUNK_BYTES));
+        const signal = await this.api.log(this.runId, this.attempt, this.seq++, data.subarray(i, i + RUNNER_MAX_LOG_CHUNK_BYTES));
         if (signal.cancel) this.onCancel();
       }
     });

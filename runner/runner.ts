@@ -22,7 +22,9 @@ export interface RunnerOptions {
   readonly workDir: string;
   readonly runtime: ContainerRuntime;
   readonly heartbeatMs: number;
-  readonly log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** The server's MLGIT_RUN_STALL_TIMEOUT_MS: how long reports are retried follows from it. */
+  readonly stallTimeoutMs: number;
+  readonly log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
 export interface RunMessage {
@@ -41,7 +43,7 @@ export class Runner {
   private readonly gitHome: Promise<void>;
 
   constructor(private readonly options: RunnerOptions) {
-    this.api = new RunnerApi(options.serverUrl, options.token);
+    this.api = new RunnerApi(options.serverUrl, options.token, reportPatienceMs(options.stallTimeoutMs), options.log);
     // Never an unhandled rejection (it would end the process): a failure shows at the first fetch.
     this.gitHome = prepareGitHome(path.join(options.workDir, 'git-home')).catch((err: unknown) => {
       options.log.warn({ err }, 'could not prepare the runner git home');
@@ -72,7 +74,12 @@ export class Runner {
     const cancel = new AbortController();
     const pump = new LogPump(this.api, id, attempt, () => cancel.abort());
     let gone = false;
+    let beating = false;
+    // A failed heartbeat is retried by the next one; one at a time, so a server slow to answer
+    // is not sent a pile of them.
     const heartbeat = setInterval(() => {
+      if (beating) return;
+      beating = true;
       this.api
         .heartbeat(id, attempt)
         .then((signal) => signal.cancel && cancel.abort())
@@ -81,7 +88,8 @@ export class Runner {
             gone = true;
             cancel.abort();
           }
-        });
+        })
+        .finally(() => (beating = false));
     }, this.options.heartbeatMs);
     const started = Date.now();
     try {
@@ -124,7 +132,7 @@ export class Runner {
       await this.api.complete(id, report);
     } catch (err) {
       if (err instanceof AttemptGone || gone) return;
-      this.options.log.warn({ err, runId: id }, 'run could not be reported');
+      this.options.log.error({ err, runId: id }, 'run could not be reported');
       throw err;
     } finally {
       clearInterval(heartbeat);
@@ -164,7 +172,7 @@ export class Runner {
         const upload = stat.isDirectory() ? await tarDir(file, path.join(path.dirname(outputs), 'upload.tar')) : file;
         if (!stat.isDirectory() && !stat.isFile()) throw new Error('is not a regular file or directory');
         const { oid, size } = await sha256File(upload);
-        await this.api.uploadOutput(job.run.id, job.run.attempt, stat.isDirectory() ? `${output.path}.tar` : output.path, oid, size, createReadStream(upload));
+        await this.api.uploadOutput(job.run.id, job.run.attempt, stat.isDirectory() ? `${output.path}.tar` : output.path, oid, size, () => createReadStream(upload));
         await pump.line(`output ${output.path}: ${size} bytes, sha256 ${oid}`);
       } catch (err) {
         if (err instanceof AttemptGone) throw err;
@@ -212,6 +220,15 @@ async function tarDir(dir: string, file: string): Promise<string> {
 
 function untar(stream: Readable, dir: string): Promise<void> {
   return runTar(['-C', dir, '-xf', '-', '--no-same-owner', '--no-same-permissions'], stream);
+}
+
+/**
+ * How long logs, outputs and the outcome are retried while the server cannot take them (a
+ * database outage): the server keeps a run it still hears from alive, so this bounds how long an
+ * outage may last; past twice the stall timeout and two minutes the runner gives up and says so.
+ */
+function reportPatienceMs(stallTimeoutMs: number): number {
+  return Math.max(2 * stallTimeoutMs, 120_000);
 }
 
 export function defaultRunnerName(): string {

@@ -33,6 +33,7 @@ export async function runRunner(config: Config, say: (line: string) => void): Pr
     workDir: runs.runnerWorkDir ?? path.join(os.tmpdir(), 'mlgit-runner'),
     runtime,
     heartbeatMs: runs.heartbeatMs,
+    stallTimeoutMs: runs.stallTimeoutMs,
     log,
   });
   queue.process(RUN_JOB, (data) => runner.handle(data), { concurrency: runs.runnerConcurrency, attempts: 5 });

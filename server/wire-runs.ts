@@ -91,6 +91,7 @@ export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEven
       workDir: runs.runnerWorkDir ?? path.join(config.dataDir, 'runner'),
       runtime: embedded,
       heartbeatMs: runs.heartbeatMs,
+      stallTimeoutMs: runs.stallTimeoutMs,
       log: app.log,
     });
     queue.process(RUN_JOB, (data) => runner.handle(data), { concurrency: runs.runnerConcurrency, attempts: 5 });

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ClaimedJob, CompleteRequest, RunnerSignal } from '../../../schema/runner-protocol.ts';
 import type { Db } from '../../db/connect.ts';
 import * as resultsDb from '../../db/run-results.ts';
@@ -7,9 +8,10 @@ import { conflict, invalid, notFound } from '../errors.ts';
 import type { Principal, Repo } from '../model.ts';
 import type { ObjectStore, RunLogStore } from '../ports.ts';
 import { JobTokens } from './job-tokens.ts';
-import { toRun, type Run, type RunStatus } from './model.ts';
+import { FINAL_STATUSES, toRun, type Run, type RunStatus } from './model.ts';
 import type { RetryWhen } from './plan.ts';
 import type { RunResults } from './results.ts';
+import { RunnerContact } from './runner-contact.ts';
 import type { RunScheduler } from './scheduler.ts';
 
 export interface LifecycleOptions {
@@ -24,6 +26,10 @@ const JOB_USER = { id: 0, username: 'mlgit-job', email: null, isAdmin: false, cr
 
 /** The runner-facing half of a run's life: claim, heartbeat and logs, outputs, completion, retries, stalls, cancel. */
 export class RunLifecycle {
+  private readonly contact = new RunnerContact();
+  /** When the stall sweep last failed (the database unreachable): heartbeats could not be written either. */
+  private sweepFailedAt = -Infinity;
+
   constructor(
     private readonly db: Db,
     private readonly repoById: RepoLookup,
@@ -74,14 +80,21 @@ export class RunLifecycle {
   }
 
   async heartbeat(runId: number, attempt: number): Promise<RunnerSignal> {
+    this.contact.heard(runId, attempt);
     const cancel = await runsDb.heartbeat(this.db, runId, attempt);
     if (cancel === undefined) throw conflict(`run ${runId} attempt ${attempt} is not running`);
     return { cancel };
   }
 
-  async appendLog(runId: number, attempt: number, body: Readable): Promise<RunnerSignal> {
+  /** `seq` (the batch's number in its attempt) makes a retried batch land once; runners without it are not retried. */
+  async appendLog(runId: number, attempt: number, seq: number | undefined, body: Readable): Promise<RunnerSignal> {
     const signal = await this.heartbeat(runId, attempt);
+    if (seq !== undefined && this.contact.logged(runId, attempt, seq)) {
+      await finished(body.resume());
+      return signal;
+    }
     await this.logs.append(runId, body, this.options.maxLogBytes);
+    if (seq !== undefined) this.contact.stored(runId, attempt, seq);
     return signal;
   }
 
@@ -107,9 +120,17 @@ export class RunLifecycle {
   }
 
   async complete(runId: number, request: CompleteRequest): Promise<Run> {
+    this.contact.heard(runId, request.attempt);
     const current = await runsDb.findRun(this.db, runId);
     if (!current) throw notFound('run');
     const run = toRun(current);
+    if (run.attempt === request.attempt && settledAsReported(run, request)) {
+      // The runner retries a report whose answer it did not get (a database outage mid-way): answer
+      // the same, and redo what the first try may not have reached (note, dependent runs; both idempotent).
+      await this.results.completed(run);
+      await this.scheduler.enqueueReady(run.dispatchId);
+      return run;
+    }
     if (run.status !== 'running' || run.attempt !== request.attempt) throw conflict(`run ${runId} attempt ${request.attempt} is not running`);
     const { status, reason, message } = settle(run, request);
     if (this.shouldRetry(run, status, reason)) {
@@ -154,11 +175,27 @@ export class RunLifecycle {
    * Stall detection: a runner that died mid-job stops heartbeating; its run is retried (when
    * retries.when allows infra_error) or marked error, never left running. Runs that were
    * enqueued but never claimed (a queue lost with a restart) are enqueued again.
+   * heartbeat_at is not the only witness: it cannot be written while the database is down, so
+   * a run this process heard from within the window is alive, and after a sweep failed (the
+   * database unreachable) runners get a whole window to heartbeat again before anyone is judged.
    */
   async sweep(now = Date.now()): Promise<{ retried: number; failed: number; reenqueued: number }> {
+    try {
+      return await this.sweepNow(now);
+    } catch (err) {
+      this.sweepFailedAt = now;
+      throw err;
+    }
+  }
+
+  private async sweepNow(now: number): Promise<{ retried: number; failed: number; reenqueued: number }> {
     const stats = { retried: 0, failed: 0, reenqueued: 0 };
-    for (const row of await runsDb.stalledRuns(this.db, new Date(now - this.options.stallTimeoutMs))) {
+    const windowStart = now - this.options.stallTimeoutMs;
+    this.contact.prune(windowStart);
+    const stalled = this.sweepFailedAt < windowStart ? await runsDb.stalledRuns(this.db, new Date(windowStart)) : [];
+    for (const row of stalled) {
       const run = toRun(row);
+      if (this.contact.heardSince(run.id, run.attempt, windowStart)) continue;
       const message = `runner ${run.runner ?? '?'} stopped responding (no heartbeat for ${Math.round(this.options.stallTimeoutMs / 1000)} s)`;
       if (this.shouldRetry(run, 'error', 'infra_error')) {
         const requeued = await runsDb.requeue(this.db, run.id, run.attempt, `attempt ${run.attempt}: ${message}; retrying`);
@@ -195,6 +232,11 @@ export class RunLifecycle {
   private async note(run: Run, text: string): Promise<void> {
     await this.logs.append(run.id, Readable.from([Buffer.from(text)]), this.options.maxLogBytes + 4096);
   }
+}
+
+/** Whether `run` already ended as `request` reports (by this request, whose answer was lost). */
+function settledAsReported(run: Run, request: CompleteRequest): boolean {
+  return FINAL_STATUSES.includes(run.status) && run.status === settle(run, request).status && run.exitCode === request.exit_code;
 }
 
 /** The final status, the retries.when reason it counts as, and a sentence for the run and its log. */

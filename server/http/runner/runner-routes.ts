@@ -6,6 +6,7 @@ import type { RunLifecycle } from '../../domain/runs/lifecycle.ts';
 
 type RunParams = { id: string };
 type AttemptQuery = { attempt?: string };
+type LogQuery = AttemptQuery & { seq?: string };
 
 const OID = /^[0-9a-f]{64}$/;
 
@@ -61,13 +62,14 @@ export function registerRunnerRoutes(app: FastifyInstance, deps: { lifecycle: Ru
       deps.lifecycle.heartbeat(whole(request.params.id, 'run id'), whole(request.query.attempt, 'attempt')),
     );
 
-    runner.post<{ Params: RunParams; Querystring: AttemptQuery }>(
+    runner.post<{ Params: RunParams; Querystring: LogQuery }>(
       '/api/v1/runner/runs/:id/log',
       { bodyLimit: RUNNER_MAX_LOG_CHUNK_BYTES },
       async (request) => {
         const length = Number(request.headers['content-length'] ?? NaN);
         if (!(length <= RUNNER_MAX_LOG_CHUNK_BYTES)) throw invalid(`log chunks need a Content-Length of at most ${RUNNER_MAX_LOG_CHUNK_BYTES} bytes`);
-        return deps.lifecycle.appendLog(whole(request.params.id, 'run id'), whole(request.query.attempt, 'attempt'), request.raw);
+        const { seq } = request.query;
+        return deps.lifecycle.appendLog(whole(request.params.id, 'run id'), whole(request.query.attempt, 'attempt'), seq === undefined ? undefined : whole(seq, 'seq'), request.raw);
       },
     );
 
