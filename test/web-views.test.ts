@@ -93,6 +93,7 @@ t.test('web UI pages', async (t) => {
   for (const name of HOSTILE_NAMES) files[name] = `${HOSTILE}\n`;
   await git.commit(work, files, `commit ${HOSTILE}`);
   await git.ok(['branch', 'evil"><svg/onload=alert(1)>'], { cwd: work });
+  await git.ok(['branch', 'feature/x'], { cwd: work });
   await git.ok(['push', '-q', server.gitUrl('alice', 'model', alice.tokenBasic), '--all'], { cwd: work });
   await git.ok(['push', '-q', server.gitUrl('alice', 'secret', alice.tokenBasic), 'main'], { cwd: work });
 
@@ -116,6 +117,7 @@ t.test('web UI pages', async (t) => {
       ['/alice/model/blob/main/train.py', 200, 200, 200],
       ['/alice/model/raw/main/train.py', 200, 200, 200],
       ['/alice/model/resolve/main/weights.bin', 200, 200, 200],
+      ['/alice/model/tree/feature%2Fx/docs', 200, 200, 200],
       ['/alice/model/tree/main/nope', 404, 404, 404],
       ['/alice/model/tree/no-such-branch', 404, 404, 404],
       ['/alice/secret', 303, 404, 200],
@@ -188,6 +190,11 @@ t.test('web UI pages', async (t) => {
     t.match(preview.text, /<h1>Guide<\/h1>/, 'markdown preview');
     t.match((await anonymous.get('/alice/model/blob/main/docs/guide.md?plain=1')).text, /# Guide/, 'markdown source');
     t.equal((await anonymous.get('/alice/model/tree/main/train.py')).status, 302, 'a file under /tree/ goes to its page');
+    t.match((await anonymous.get('/alice/model/tree/feature%2Fx')).text, /href="\/alice\/model\/blob\/feature%2Fx\/train\.py"/, 'a ref with a slash is one segment in links');
+    await server.api('POST', '/api/v1/repos', { auth: alice.tokenBasic, body: { name: 'empty' } });
+    const empty = await anonymous.get('/alice/empty/tree/main');
+    t.equal(empty.status, 200, "an empty repository's Files tab");
+    t.match(empty.text, /This repository is empty/);
 
     const invalid = await git.workRepo('badcard', [{ 'README.md': '---\nlicense: [unclosed\n---\n# Card\n' }]);
     await server.api('POST', '/api/v1/repos', { auth: alice.tokenBasic, body: { name: 'badcard' } });

@@ -7,8 +7,8 @@ import type { Web } from './context.ts';
 import { splitFrontMatter } from './render/front-matter.ts';
 import type { Renderer } from './render/renderer.ts';
 import { commitOf, findReadme, isMarkdown, lfsSizes, readFile } from './repo-content.ts';
-import { headerFor, readableRepo, type RepoParams } from './repo-pages.ts';
-import { blobPage, treePage } from './views/files.ts';
+import { cloneUrl, headerFor, readableRepo, type RepoParams } from './repo-pages.ts';
+import { blobPage, emptyTreePage, treePage } from './views/files.ts';
 import { contentPath } from './views/parts.ts';
 
 type ContentParams = RepoParams & { ref: string; '*'?: string };
@@ -22,15 +22,22 @@ export function registerFileRoutes(app: FastifyInstance, web: Web, renderer: Ren
   const { git, lfs, config } = web.deps;
 
   /** The repo, the commit the ref names and the path: or null when the URL is not a repository's. */
-  async function locate(request: ContentRequest) {
-    const repo = await readableRepo(web, request);
+  async function locate(request: ContentRequest, readable?: Repo) {
+    const repo = readable ?? (await readableRepo(web, request));
     if (!repo) return null;
     const path = cleanPath(request.params['*']);
     return { repo, path, ref: request.params.ref, commit: await commitOf(git, repo, request.params.ref) };
   }
 
   const tree = async (request: ContentRequest, reply: FastifyReply) => {
-    const at = await locate(request);
+    const readable = await readableRepo(web, request);
+    if (!readable) return reply.callNotFound();
+    // Before the first push the default branch names nothing: the Files tab says how to push.
+    if (!request.params['*'] && request.params.ref === readable.defaultBranch && (await git.resolveCommit(readable.id, readable.defaultBranch)) === null) {
+      const page = emptyTreePage(await headerFor(web, request, reply, readable, 'files'), cloneUrl(web, request, readable));
+      return web.page(request, reply, `Files · ${readable.owner}/${readable.name}`, page);
+    }
+    const at = await locate(request, readable);
     if (!at) return reply.callNotFound();
     const { repo, path, ref, commit } = at;
     const entries = await git.tree(repo.id, commit, path);

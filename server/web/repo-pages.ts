@@ -2,7 +2,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { notFound } from '../domain/errors.ts';
 import type { Repo } from '../domain/model.ts';
 import { isReservedOwner, repoNameFromUrl } from '../domain/names.ts';
+import { baseUrl } from '../http/api/present.ts';
 import type { Web } from './context.ts';
+import { repoPath } from './views/parts.ts';
 import type { RepoHeader } from './views/repo-header.ts';
 
 export type RepoParams = { owner: string; repo: string };
@@ -24,4 +26,9 @@ export async function headerFor(web: Web, request: FastifyRequest, reply: Fastif
   const principal = await web.principal(request);
   const forkCsrf = principal && principal.user.id !== repo.ownerId ? await web.csrf(request, reply) : null;
   return { repo, tab, forkCsrf };
+}
+
+/** The URL git clones the repository from (MLGIT_PUBLIC_URL, else the address the page was asked on). */
+export function cloneUrl(web: Web, request: FastifyRequest, repo: Repo): string {
+  return `${baseUrl(request, web.deps.config.publicUrl)}${repoPath(repo)}.git`;
 }

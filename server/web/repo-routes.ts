@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { DomainError, unauthenticated } from '../domain/errors.ts';
-import { baseUrl } from '../http/api/present.ts';
 import type { Web } from './context.ts';
 import { splitFrontMatter } from './render/front-matter.ts';
 import type { Renderer } from './render/renderer.ts';
 import { readFile } from './repo-content.ts';
-import { headerFor, readableRepo, type RepoParams } from './repo-pages.ts';
+import { cloneUrl, headerFor, readableRepo, type RepoParams } from './repo-pages.ts';
 import { newRepoPage } from './views/new-repo.ts';
 import { contentPath, repoPath } from './views/parts.ts';
 import { repoHomePage } from './views/repo-home.ts';
@@ -14,7 +13,7 @@ type Form = Record<string, string | undefined>;
 
 /** The model home (card + side panel), the new-repository form, and forking. */
 export function registerRepoRoutes(app: FastifyInstance, web: Web, renderer: Renderer): void {
-  const { repos, git, runs, audit, events, config } = web.deps;
+  const { repos, git, runs, audit, events } = web.deps;
 
   app.get('/new', async (request, reply) => {
     const principal = await web.principal(request);
@@ -55,7 +54,7 @@ export function registerRepoRoutes(app: FastifyInstance, web: Web, renderer: Ren
       metaError: split?.error ?? null,
       empty: commit === null,
       latestRun,
-      cloneUrl: `${baseUrl(request, config.publicUrl)}${repoPath(repo)}.git`,
+      cloneUrl: cloneUrl(web, request, repo),
     });
     return web.page(request, reply, `${repo.owner}/${repo.name}`, page);
   });

@@ -4,6 +4,7 @@ import { html, type Html } from '../html.ts';
 import type { FileContent } from '../repo-content.ts';
 import { contentPath, formatBytes } from './parts.ts';
 import { type RepoHeader, repoHeader } from './repo-header.ts';
+import { emptyRepo } from './repo-home.ts';
 
 /** `repo / dir / sub / file` links at a ref; the last segment is plain text. */
 function breadcrumbs(repo: Repo, ref: string, path: string): Html {
@@ -51,6 +52,12 @@ function entryRow(repo: Repo, ref: string, entry: GitTreeEntry, lfsSize: number 
     : ''}</td>
   <td class="size">${formatBytes(lfsSize ?? entry.size ?? 0)}</td>
 </tr>`;
+}
+
+/** The Files tab of a repository without a commit yet. */
+export function emptyTreePage(header: RepoHeader, cloneUrl: string): Html {
+  return html`${repoHeader(header)}
+${emptyRepo(cloneUrl)}`;
 }
 
 export interface BlobPage {

@@ -64,7 +64,8 @@ function usePanel(repo: Repo, cloneUrl: string): Html {
 </section>`;
 }
 
-function emptyRepo(cloneUrl: string): Html {
+/** What an empty repository shows where its card or files would be. */
+export function emptyRepo(cloneUrl: string): Html {
   return html`<h2>This repository is empty</h2>
 <p>Push a project to it:</p>
 <pre><code>git remote add origin ${cloneUrl}
