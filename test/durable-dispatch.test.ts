@@ -62,7 +62,10 @@ async function runsFinish(t: TapTest, url: string, sha: string, what: string): P
 /** main as git left it on disk: the loose ref (git writes it on every update), else packed-refs. */
 async function mainAt(dataDir: string): Promise<string | null> {
   const repos = path.join(dataDir, 'repos');
-  const dir = (await fs.readdir(repos, { recursive: true })).find((e) => e.endsWith('.git'));
+  // repos/<shard>/<id>.git, listed level by level: a recursive listing races with repacks.
+  const shards = await fs.readdir(repos).catch(() => [] as string[]);
+  const found = await Promise.all(shards.map(async (shard) => (await fs.readdir(path.join(repos, shard))).filter((e) => e.endsWith('.git')).map((e) => path.join(shard, e))));
+  const dir = found.flat()[0];
   if (!dir) return null;
   const loose = await fs.readFile(path.join(repos, dir, 'refs/heads/main'), 'utf8').catch(() => null);
   if (loose) return loose.trim();
