@@ -124,4 +124,14 @@ t.test('the web UI in chromium', { skip: existsSync(CHROMIUM) ? false : `${CHROM
       t.same(dialogs, [], 'no dialog anywhere');
     });
   }
+
+  await t.test('dark colour scheme', async (t) => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'dark' });
+    t.teardown(() => context.close());
+    const page = await context.newPage();
+    await page.goto(`${server.url}/alice/digits/blob/main/train.py`);
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    t.equal(background, 'rgb(13, 17, 23)', 'the dark palette applies');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'file-dark-1280.png'), fullPage: true });
+  });
 });
