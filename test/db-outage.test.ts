@@ -62,18 +62,26 @@ t.test('a Postgres outage covering the end of a job loses nothing', async (t) =>
   const [queued] = await waitForRuns(server, alice.basic, 'alice/outage', sha, { done: (runs) => runs.length === 1 });
   const logs = () => server.api('GET', `/api/v1/repos/alice/outage/runs/${queued.id}/logs`, { auth: alice.basic }).then((r) => String(r.body));
   await eventually(logs, (text) => text.includes('job-start'), 'the job started');
+  const asRunner = (path: string, body?: string) =>
+    fetch(`${server.url}/api/v1/runner/runs/${queued.id}/${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.services.runs.runnerToken}`, ...(body ? { 'content-type': 'application/octet-stream' } : {}) },
+      body,
+    });
+  // Batch 0 is stored (the job's output follows it); sent again, as after a lost answer, it is not stored twice.
+  t.equal((await asRunner('log?attempt=1&seq=0', 'resent-batch\n')).status, 200, 'a repeated log batch is acknowledged');
 
   const started = Date.now();
   proxy.cut();
-  const heartbeat = await fetch(`${server.url}/api/v1/runner/runs/${queued.id}/heartbeat?attempt=1`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${server.services.runs.runnerToken}` },
-  });
+  const heartbeat = await asRunner('heartbeat?attempt=1');
   t.equal(heartbeat.status, 503, 'runner requests get 503 while the database is unreachable');
   t.ok(Number(heartbeat.headers.get('retry-after')) > 0, 'with Retry-After');
   await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS - (Date.now() - started)));
   await proxy.restore();
   t.comment(`database unreachable for ${Date.now() - started} ms, from 0 s to past the end of the 3 s job`);
+  // Judge at the worst moment: the database is back and heartbeat_at is three stall windows old.
+  const swept = await server.services.runs.lifecycle.sweep();
+  t.same(swept, { retried: 0, failed: 0, reenqueued: 0 }, 'the stall detector right after the outage leaves the run alone');
 
   const [run] = await waitForRuns(server, alice.basic, 'alice/outage', sha, { timeoutMs: 30_000 });
   t.comment(`run final ${Date.now() - started} ms after the outage began`);
@@ -88,6 +96,7 @@ t.test('a Postgres outage covering the end of a job loses nothing', async (t) =>
   const text = await logs();
   t.equal(text.split('job-start').length - 1, 1, 'each log line once');
   t.equal(text.split('job-end').length - 1, 1, 'the end of the job is in the log, once');
+  t.notMatch(text, 'resent-batch', 'the repeated batch was not appended');
 
   const dir = await client.workRepo('note-reader', []);
   // The note lands right after the run turns final (helpers/runs.ts, eventually).

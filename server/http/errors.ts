@@ -63,13 +63,18 @@ export async function sendError(reply: FastifyReply, status: number, code: strin
   return reply.code(status).type('application/json').send({ error: { code, message } });
 }
 
-/** Error codes of a database that is down or restarting (node errno and Postgres SQLSTATE classes 08 and 57P). */
-const DATABASE_DOWN = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '08000', '08001', '08003', '08006', '57P01', '57P02', '57P03']);
+/** Error codes of a database that is down, restarting or out of reach (node errno and Postgres SQLSTATE classes 08 and 57P). */
+const DATABASE_DOWN = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+  '08000', '08001', '08003', '08006', '57P01', '57P02', '57P03',
+]);
 const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 function isDatabaseDown(err: Error): boolean {
   const code = (err as NodeJS.ErrnoException).code;
-  return (code !== undefined && DATABASE_DOWN.has(code)) || /Connection terminated|connection to server .* failed/i.test(err.message);
+  // node-postgres says these without a code: a connection that broke (also mid-query), a client
+  // left unusable by it, a pool that could not connect in time.
+  return (code !== undefined && DATABASE_DOWN.has(code)) || /Connection terminated|connection to server .* failed|not queryable|timeout exceeded when trying to connect/i.test(err.message);
 }
 
 /**

@@ -18,7 +18,8 @@ export class RunnerContact {
   heard(runId: number, attempt: number, now = Date.now()): void {
     const contact = this.runs.get(runId);
     if (contact?.attempt === attempt) contact.heardAt = now;
-    else this.runs.set(runId, { attempt, heardAt: now, logSeq: -1 });
+    // Attempts only grow: a replaced runner still calling about its old attempt must not reset the new one's entry.
+    else if (!contact || contact.attempt < attempt) this.runs.set(runId, { attempt, heardAt: now, logSeq: -1 });
   }
 
   heardSince(runId: number, attempt: number, since: number): boolean {
