@@ -283,6 +283,22 @@ t.test('web UI pages', async (t) => {
     t.equal((await owner.get('/alice/secret')).status, 303, "sign-out ends the user's other sessions too (credential version)");
   });
 
+  await t.test('after sign-in, only a path on this site is followed', async (t) => {
+    for (const [next, location] of [
+      ['/alice/secret?x=1', '/alice/secret?x=1'],
+      ['//evil.example/', '/'],
+      ['/\\evil.example/', '/'],
+      ['/\t/evil.example/', '/'],
+      ['https://evil.example/', '/'],
+      ['/caf\u00e9', '/'],
+    ]) {
+      const client = new WebClient(server.url);
+      await client.get('/login');
+      const response = await client.post('/login', { username: 'bob', password: bob.password, next: next! });
+      t.equal(response.headers.get('location'), location, JSON.stringify(next));
+    }
+  });
+
   await t.test('sign-up is closed unless MLGIT_SIGNUP=open', async (t) => {
     t.equal((await anonymous.get('/signup')).status, 404);
   });

@@ -5,9 +5,13 @@ import { signInForm, signUpForm } from './views/auth.ts';
 
 type Form = Record<string, string | undefined>;
 
-/** Only a path on this site: `//evil.example` and `/\evil.example` are other sites to a browser. */
-export function safeNext(next: unknown): string {
-  return typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/';
+/**
+ * Only a path on this site: `//evil.example` and `/\evil.example` are other sites to a browser,
+ * which also drops tabs and newlines (`/\t/evil.example`). Paths this server sends people back to
+ * are raw request URLs: printable ASCII without backslashes.
+ */
+function safeNext(next: unknown): string {
+  return typeof next === 'string' && /^\/(?!\/)[\x21-\x5b\x5d-\x7e]*$/.test(next) ? next : '/';
 }
 
 /** Sign in, sign out and (with MLGIT_SIGNUP=open) sign up. */
