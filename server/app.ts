@@ -23,10 +23,8 @@ import { LockService } from './domain/lfs-locks.ts';
 import { HookSessions } from './domain/hook-sessions.ts';
 import { PushOutbox } from './domain/push-outbox.ts';
 import type { GitBackend, JobQueue, ObjectStore } from './domain/ports.ts';
-import { checkPushedRunLimits } from './domain/manifest-gate.ts';
-import type { PushService } from './domain/pushes.ts';
+import { PushService } from './domain/pushes.ts';
 import { RunAdmission } from './domain/runs/admission.ts';
-import { RunLimitedPushService } from './domain/runs/run-limited-pushes.ts';
 import { RepoService } from './domain/repos.ts';
 import { randomSecret } from './domain/secrets.ts';
 import { SecretBox } from './domain/secret-box.ts';
@@ -150,8 +148,7 @@ export async function buildApp(config: Config): Promise<App> {
   const statuses = new StatusService(db, git, webhooks);
   const audit = new AuditLog(db);
   const admission = new RunAdmission(db, config.runs);
-  const pushes = new RunLimitedPushService(
-    (repo, updates, quarantine) => checkPushedRunLimits(git, repo, updates, quarantine, admission),
+  const pushes = new PushService(
     db,
     git,
     queue,
@@ -160,6 +157,7 @@ export async function buildApp(config: Config): Promise<App> {
       present: (repoId, oids) => lfs.present(repoId, oids),
       heldByOthers: (repoId, userId) => locks.heldByOthers(repoId, userId),
     },
+    admission,
     (context, updates) => webhooks.onPushed(context, updates),
   );
   pushes.registerWorkers();

@@ -3,7 +3,7 @@
 // ref runs jobs (its triggers, or the default branch without triggers); on other refs they are
 // shown as warnings. Warnings never block. Everything reaches the pusher as `remote:` lines in
 // the format of mlproject.md: a header per pushed commit, then each issue with its code frame.
-// The runs a push would start are counted here too, against the queue limits (checkPushedRunLimits).
+// The same reading counts the runs the push would start, for the queue limits (RunAdmission).
 import {
   DEFAULT_FILE,
   DEFAULT_MAX_BYTES,
@@ -18,7 +18,6 @@ import {
 } from '../../schema/manifest.ts';
 import { type RefUpdate, type Repo, ZERO_SHA } from './model.ts';
 import type { GitBackend, QuarantineEnv } from './ports.ts';
-import type { RunAdmission } from './runs/admission.ts';
 import { countRuns } from './runs/plan.ts';
 
 /** Paths of the pushed tree kept for "path missing from the pushed tree"; bigger trees skip that check. */
@@ -27,6 +26,8 @@ export const MAX_TREE_PATHS = 200_000;
 export interface ManifestVerdict {
   readonly ok: boolean;
   readonly messages: string[];
+  /** Runs the pushed manifests would start (triggered jobs with their dependencies, matrices expanded). */
+  readonly runs: number;
 }
 
 interface Checked {
@@ -34,6 +35,8 @@ interface Checked {
   warnings: ManifestIssue[];
   /** The document as data, for its triggers; null when it could not be read (then every ref counts). */
   data: unknown;
+  /** The valid manifest, for counting runs; null when it has errors. */
+  manifest: Manifest | null;
 }
 
 /** A branch or tag that now points at a commit: the refs whose manifest counts. */
@@ -49,9 +52,17 @@ export async function checkPushedManifests(git: GitBackend, repo: Repo, updates:
     refsByTip.set(newSha, [...(refsByTip.get(newSha) ?? []), ref]);
   }
   let ok = true;
+  let runs = 0;
   const messages: string[] = [];
   for (const [tip, refs] of refsByTip) {
     const checked = await checkTip(git, repo.id, tip, quarantine);
+    const manifest = checked?.manifest;
+    if (manifest) {
+      for (const ref of refs) {
+        const triggered = refMatchesTriggers(manifest, ref, repo.defaultBranch);
+        if (triggered.push) runs += countRuns(manifest, triggered.jobs);
+      }
+    }
     if (!checked || (checked.errors.length === 0 && checked.warnings.length === 0)) continue;
     const triggers = looseTriggers(checked.data);
     const running = refs.filter((ref) => refMatchesTriggers(triggers, ref, repo.defaultBranch).push);
@@ -71,37 +82,13 @@ export async function checkPushedManifests(git: GitBackend, repo: Repo, updates:
       );
     }
   }
-  return { ok, messages };
-}
-
-/**
- * Counts the runs the pushed refs would start (triggered jobs, their dependencies, matrix
- * expansions; path filters are not applied, so it may count high) and rejects the push when
- * the admission refuses them. A valid manifest only: an invalid one is rejected above.
- * `-o ci.skip` does not lift this: pre-receive does not see push options, and a manifest
- * over the limit would reject the next push of the ref anyway.
- */
-export async function checkPushedRunLimits(git: GitBackend, repo: Repo, updates: readonly RefUpdate[], quarantine: QuarantineEnv, admission: RunAdmission): Promise<ManifestVerdict> {
-  const manifests = new Map<string, Manifest | null>();
-  let count = 0;
-  for (const { ref, newSha } of updates) {
-    if (!isNewTip(ref, newSha)) continue;
-    if (!manifests.has(newSha)) {
-      const found = await git.readFileAt(repo.id, newSha, DEFAULT_FILE, DEFAULT_MAX_BYTES, quarantine);
-      manifests.set(newSha, found.kind === 'file' && found.content ? parseManifest(found.content.toString('utf8')).manifest : null);
-    }
-    const manifest = manifests.get(newSha);
-    const triggered = manifest ? refMatchesTriggers(manifest, ref, repo.defaultBranch) : null;
-    if (manifest && triggered?.push) count += countRuns(manifest, triggered.jobs);
-  }
-  const refused = await admission.refusal(repo, count, 'this push');
-  return refused ? { ok: false, messages: [`error: ${DEFAULT_FILE}: ${refused.message}`] } : { ok: true, messages: [] };
+  return { ok, messages, runs };
 }
 
 /** Reads and parses the manifest at one pushed commit; null when it has none. */
 async function checkTip(git: GitBackend, repoId: number, tip: string, quarantine: QuarantineEnv): Promise<Checked | null> {
   const found = await git.readFileAt(repoId, tip, DEFAULT_FILE, DEFAULT_MAX_BYTES, quarantine);
-  const unreadable = (issue: ManifestIssue): Checked => ({ errors: [issue], warnings: [], data: null });
+  const unreadable = (issue: ManifestIssue): Checked => ({ errors: [issue], warnings: [], data: null, manifest: null });
   switch (found.kind) {
     case 'missing':
       return null;
@@ -119,5 +106,5 @@ async function checkTip(git: GitBackend, repoId: number, tip: string, quarantine
   const result = parseManifest((found.content ?? Buffer.alloc(0)).toString('utf8'), tree ? { treeHasPath: (p) => tree.has(p) } : {});
   const warnings = [...result.warnings];
   if (!tree) warnings.push({ ...fileIssue(`the pushed tree has more than ${MAX_TREE_PATHS} paths; paths in the manifest were not checked against it`), severity: 'warning' });
-  return { errors: result.errors, warnings, data: result.data };
+  return { errors: result.errors, warnings, data: result.data, manifest: result.manifest };
 }

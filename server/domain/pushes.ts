@@ -1,4 +1,4 @@
-import { matchesAnyGlob } from '../../schema/manifest.ts';
+import { DEFAULT_FILE, matchesAnyGlob } from '../../schema/manifest.ts';
 import type { Db } from '../db/connect.ts';
 import type { PushContext } from './hook-sessions.ts';
 import { checkPushedManifests } from './manifest-gate.ts';
@@ -11,6 +11,11 @@ export interface LfsGate {
   present(repoId: number, oids: string[]): Promise<Set<string>>;
   /** Locks held by someone other than `userId` (a repo holds few). */
   heldByOthers(repoId: number, userId: number): Promise<{ path: string; owner: string }[]>;
+}
+
+/** The queue limits a push's runs must fit (RunAdmission): a refusal's message, or null. */
+export interface RunAdmissionGate {
+  refusal(repo: Repo, count: number, what: string): Promise<{ message: string } | null>;
 }
 
 /** Times named steps (Server-Timing style); the hook API logs them with the push's timeline. */
@@ -38,6 +43,7 @@ export class PushService {
     private readonly queue: JobQueue,
     private readonly maintenanceDelayMs: number,
     private readonly lfs: LfsGate,
+    private readonly admission: RunAdmissionGate,
     /** Told about every accepted push after it is recorded (webhooks); must only enqueue. */
     private readonly onPushed: (context: PushContext, updates: readonly RefUpdate[]) => Promise<void> = async () => {},
   ) {}
@@ -55,6 +61,9 @@ export class PushService {
       timer.time('manifests', () => checkPushedManifests(this.git, repo, updates, quarantine)),
     ]);
     const messages = [...refProblems, ...lfs, ...locked];
+    // Counted from the manifests just read: the push's runs must fit the queue limits.
+    const refused = manifests.ok ? await timer.time('run-limits', () => this.admission.refusal(repo, manifests.runs, 'this push')) : null;
+    if (refused) messages.push(`error: ${DEFAULT_FILE}: ${refused.message}`);
     return { ok: messages.length === 0 && manifests.ok, messages: [...messages, ...manifests.messages] };
   }
 
