@@ -3,43 +3,18 @@
 // runner API requests meanwhile get 503 with Retry-After, and the stall detector (5 s here) does
 // not declare the run dead for heartbeats the database could not store: the run ends `success`
 // with its metrics, output, a log without duplicates and the git note.
-import net from 'node:net';
 import t from 'tap';
 import { GitClient } from './helpers/git-client.ts';
 import { TEST_POSTGRES_URL, createTestDatabase } from './helpers/postgres.ts';
 import { eventually, manifest, pushProject, startRunsServer, waitForRuns } from './helpers/runs.ts';
+import { cuttableProxy } from './helpers/tcp-proxy.ts';
 
 const OUTAGE_MS = 15_000;
 
-/** A TCP proxy in front of Postgres that can be cut (connections destroyed, new ones refused) and restored. */
-async function postgresProxy(t: { teardown(fn: () => Promise<void> | void): void }) {
-  const upstream = new URL(TEST_POSTGRES_URL);
-  const sockets = new Set<net.Socket>();
-  const track = (socket: net.Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket)).on('error', () => socket.destroy());
-  };
-  const server = net.createServer((client) => {
-    const target = net.connect(Number(upstream.port || 5432), upstream.hostname);
-    track(client);
-    track(target);
-    client.on('close', () => target.destroy());
-    target.on('close', () => client.destroy());
-    client.pipe(target).pipe(client);
-  });
-  const listen = (port: number) => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  await listen(0);
-  const port = (server.address() as net.AddressInfo).port;
-  const cut = () => {
-    server.close();
-    for (const socket of sockets) socket.destroy();
-  };
-  t.teardown(cut);
-  return { port, cut, restore: () => listen(port) };
-}
-
 t.test('a Postgres outage covering the end of a job loses nothing', async (t) => {
-  const proxy = await postgresProxy(t);
+  const upstream = new URL(TEST_POSTGRES_URL);
+  const proxy = await cuttableProxy({ host: upstream.hostname, port: Number(upstream.port || 5432) });
+  t.teardown(proxy.close);
   const database = await createTestDatabase();
   t.teardown(database.drop);
   const databaseUrl = new URL(database.url);
@@ -77,7 +52,7 @@ t.test('a Postgres outage covering the end of a job loses nothing', async (t) =>
   t.equal(heartbeat.status, 503, 'runner requests get 503 while the database is unreachable');
   t.ok(Number(heartbeat.headers.get('retry-after')) > 0, 'with Retry-After');
   await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS - (Date.now() - started)));
-  await proxy.restore();
+  proxy.restore();
   t.comment(`database unreachable for ${Date.now() - started} ms, from 0 s to past the end of the 3 s job`);
   // Judge at the worst moment: the database is back and heartbeat_at is three stall windows old.
   const swept = await server.services.runs.lifecycle.sweep();

@@ -3,13 +3,13 @@
 // either no push or a push whose runs start once the service is back.
 import t from 'tap';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { GitClient } from './helpers/git-client.ts';
 import { createTestDatabase } from './helpers/postgres.ts';
 import { eventually, manifest } from './helpers/runs.ts';
+import { cuttableProxy } from './helpers/tcp-proxy.ts';
 import { spawnServer, type ServerProcess } from './helpers/server-process.ts';
 
 const PASSWORD = 'durable-dispatch-admin-pw';
@@ -110,38 +110,6 @@ t.test(`SIGKILL between post-receive start and its answer, ${TRIALS} trials: the
   t.equal(ready.push_outbox_backlog, 0, 'nothing left in the outbox');
 });
 
-/** A TCP proxy to Postgres that can be cut (every connection closed, new ones refused) and restored. */
-async function cuttableProxy(target: { host: string; port: number }): Promise<{ port: number; cut(): void; restore(): void; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  let down = false;
-  const server = net.createServer((client) => {
-    if (down) return client.destroy();
-    const upstream = net.connect(target.port, target.host);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => {
-        sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    cut() {
-      down = true;
-      for (const s of sockets) s.destroy();
-    },
-    restore() {
-      down = false;
-    },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
 t.test('Postgres cut as post-receive begins: the push is accepted, its runs start once the database is back', async (t) => {
   const database = await createTestDatabase();
   const direct = new URL(database.url);
@@ -183,4 +151,43 @@ t.test('Postgres cut as post-receive begins: the push is accepted, its runs star
   });
   const pushes = await watcher.query('select count(*) as n from pushes where new_sha = $1', [sha]);
   t.equal(Number(pushes.rows[0].n), 1, 'the push is recorded once');
+});
+
+t.test('Redis cut as post-receive begins: the push does not wait for it, its runs start once Redis is back', async (t) => {
+  const database = await createTestDatabase();
+  const redis = new URL(process.env.MLGIT_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const proxy = await cuttableProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlgit-durable-redis-'));
+  const env = serverEnv(dataDir, { DATABASE_URL: database.url, REDIS_URL: `redis://127.0.0.1:${proxy.port}`, MLGIT_REDIS_PREFIX: `mlgit-durable-${process.pid}-${Date.now()}` });
+  const server = await spawnServer(env, START_MS);
+  const watcher = new pg.Client({ connectionString: database.url });
+  await watcher.connect();
+  t.teardown(async () => {
+    server.child.kill('SIGKILL');
+    await server.exited;
+    await watcher.end();
+    await proxy.close();
+    await database.drop();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+  const git = await GitClient.create(t);
+  const { work, remote } = await setup(t, server, git);
+  const sha = await git.commit(work, { 'mlproject.yaml': PROJECT }, 'project');
+
+  // Nothing before post-receive touches Redis (the outbox is in the database): cut it first.
+  proxy.cut();
+  const pushStarted = Date.now();
+  const pushed = await git.run(['push', remote(server.url), 'main'], { cwd: work });
+  const took = Date.now() - pushStarted;
+  t.equal(pushed.code, 0, `the push is accepted: ${pushed.stderr}`);
+  t.ok(took < 20_000, `the push took ${took} ms with Redis away (the hook would wait up to 120 s for it)`);
+  t.equal(await mainAt(dataDir), sha, 'main moved');
+  const ready = await fetch(`${server.url}/readyz`);
+  t.equal(ready.status, 503, '/readyz reports the queue unreachable');
+  proxy.restore();
+  await runsFinish(t, server.url, sha, 'after the outage').catch((err: unknown) => {
+    t.comment(server.output());
+    throw err;
+  });
+  t.equal((await fetch(`${server.url}/readyz`)).status, 200, 'ready again');
 });
