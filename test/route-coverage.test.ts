@@ -249,6 +249,11 @@ t.test('every registered route has an access-matrix row, and each row holds agai
     'GET /:owner/:repo/blob/:ref/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/blob/main/README.md` }) },
     'GET /:owner/:repo/raw/:ref/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/raw/main/README.md` }) },
     'GET /:owner/:repo/resolve/:ref/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/resolve/main/README.md` }) },
+    'GET /:owner/:repo/metrics': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/metrics` }) },
+    'GET /:owner/:repo/compare': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/compare` }) },
+    'GET /:owner/:repo/compare/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/compare/main...main` }) },
+    // Badges are fetched anonymously by other sites: a private repo's badge is the missing repo's 404, never a sign-in redirect.
+    'GET /:owner/:repo/badges/:branch/:job': { public: everyone(200), private: everyone(404), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/badges/main/train.svg` }) },
   };
 
   const plainRows: Record<string, PlainRow> = {

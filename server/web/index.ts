@@ -4,6 +4,9 @@ import { registerAuthRoutes } from './auth-routes.ts';
 import { Web, type WebDeps } from './context.ts';
 import { registerExploreRoutes } from './explore-routes.ts';
 import { registerFileRoutes } from './file-routes.ts';
+import { registerMetricsRoutes } from './metrics-routes.ts';
+import { registerCompareRoutes } from './compare-routes.ts';
+import { registerBadgeRoutes } from './badge-routes.ts';
 import { Renderer } from './render/renderer.ts';
 import { registerRepoRoutes } from './repo-routes.ts';
 import { addSecurityHeaders } from './security-headers.ts';
@@ -33,5 +36,8 @@ export async function registerWeb(app: FastifyInstance, deps: WebDeps, secret: s
     registerExploreRoutes(scope, web);
     registerRepoRoutes(scope, web, renderer);
     registerFileRoutes(scope, web, renderer);
+    registerMetricsRoutes(scope, web);
+    registerCompareRoutes(scope, web);
+    registerBadgeRoutes(scope, web);
   });
 }
