@@ -127,6 +127,7 @@ t.test('metrics, compare and badge pages', async (t) => {
     const hostileJson = /<script type="application\/json" id="metrics-data">([^<]*)<\/script>/.exec(hostile.text)![1]!;
     t.equal(JSON.parse(hostileJson).charts[0].key, HOSTILE, 'the JSON block round-trips the name');
     t.equal(JSON.parse(hostileJson).charts[1].key, 'loss');
+    t.equal(JSON.parse(hostileJson).charts[1].best, null, 'no goal declared for loss: no best point');
     const scripts = [...hostile.text.matchAll(/<script[^>]*>/g)].map((m) => m[0]);
     t.same(scripts.filter((s) => !/^<script (src="\/static\/(site|chart)\.[0-9a-f]+\.js" defer|type="application\/json" id="metrics-data")>$/.test(s)), [], 'only the UI own scripts');
 

@@ -95,7 +95,8 @@ export function registerMetricsRoutes(app: FastifyInstance, web: Web): void {
     const { goal, baseline, threshold } = await rules(repo, key, newest);
     const all = full.flatMap((s) => s.points);
     let best: MetricPoint | null = null;
-    for (const p of all) if (!best || (goal === 'minimize' ? p.value < best.value : p.value > best.value)) best = p;
+    // The best point only where the manifest says which way is better.
+    if (goal) for (const p of all) if (!best || (goal === 'minimize' ? p.value < best.value : p.value > best.value)) best = p;
     return {
       key,
       goal,

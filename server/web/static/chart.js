@@ -57,7 +57,7 @@
     for (const [line, cls] of [[chart.baseline, 'baseline'], [chart.threshold, 'threshold']]) {
       if (!line) continue;
       el('line', { x1: PAD.l, x2: W - PAD.r, y1: y(line.value), y2: y(line.value), class: cls }, svg);
-      el('text', { x: W - PAD.r - 4, y: y(line.value) - 4, 'text-anchor': 'end', class: `tick ${cls}` }, svg).textContent = `${line.label}: ${fmt(line.value)}`;
+      el('text', { x: W - PAD.r - 4, y: y(line.value) + (cls === 'threshold' ? 12 : -4), 'text-anchor': 'end', class: `tick ${cls}` }, svg).textContent = `${line.label}: ${fmt(line.value)}`;
     }
     chart.series.forEach((s, k) => {
       const cls = `s${k % 6}`;

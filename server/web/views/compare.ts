@@ -126,7 +126,7 @@ export function comparePage(view: CompareView): Html {
   const swap = compareUrl(repo, view.headRef, view.baseRef);
   return html`${repoHeader(view.header)}
 ${pickerForm(view.header, view.baseRef, view.headRef)}
-<h2>${view.baseRef} <a class="mono" href="${repoPath(repo, 'commit', view.base)}">${shortSha(view.base)}</a> … ${view.headRef} <a class="mono" href="${repoPath(repo, 'commit', view.head)}">${shortSha(view.head)}</a></h2>
+<h2>${/^[0-9a-f]{40}$/.test(view.baseRef) ? shortSha(view.baseRef) : view.baseRef} <a class="mono" href="${repoPath(repo, 'commit', view.base)}">${shortSha(view.base)}</a> … ${/^[0-9a-f]{40}$/.test(view.headRef) ? shortSha(view.headRef) : view.headRef} <a class="mono" href="${repoPath(repo, 'commit', view.head)}">${shortSha(view.head)}</a></h2>
 <p class="meta"><a href="${swap}">Swap base and head</a></p>
 <h2>Metrics</h2>
 ${metricsTables(view)}
