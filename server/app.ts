@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { registerLfsRoutes } from '../lfs/lfs-routes.ts';
 import { GitCliBackend } from './adapters/git/git-cli-backend.ts';
+import { gitSpawner } from './adapters/git/git-spawner.ts';
 import { LocalObjectStore } from './adapters/object-store/local-store.ts';
 import { CrashLeftovers } from './adapters/housekeeping/crash-leftovers.ts';
 import { HttpWebhookSender } from './adapters/webhooks/http-sender.ts';
@@ -82,6 +83,8 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const HOUR_MS = 3_600_000;
 
 export async function buildApp(config: Config): Promise<App> {
+  // Before the database grows the process: from here on git starts never fork the server itself.
+  gitSpawner.start();
   await preparePrivateDataDir(config.dataDir);
   const db = await connectDatabase(config.databaseUrl, config.dataDir);
   await migrateToLatest(db);

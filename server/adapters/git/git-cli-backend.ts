@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type {
@@ -18,7 +17,7 @@ import type {
 import { NOTES_REF } from '../../domain/ports.ts';
 import { HOOK_NAMES, hookScript } from './hook-scripts.ts';
 import { newLfsPointers } from './lfs-pointers.ts';
-import { exitOf, gitEnv, runGit, runGitOk } from './run-git.ts';
+import { exitOf, gitEnv, runGit, runGitOk, spawnGit } from './run-git.ts';
 import { listPaths, readFileAt } from './tree-files.ts';
 
 const SHA = /^[0-9a-f]{40}$/;
@@ -133,12 +132,12 @@ export class GitCliBackend implements GitBackend {
     if (options.advertise) args.push('--advertise-refs');
     args.push(dir);
     const env = gitEnv({ ...options.env, ...(options.protocol ? { GIT_PROTOCOL: options.protocol } : {}) });
-    const child = spawn('git', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnGit(args, { env, stdio: [true, true, true] });
     // A client that vanishes makes our writes fail with EPIPE; the exit code reports it.
-    child.stdin.on('error', () => {});
+    child.stdin!.on('error', () => {});
     return {
-      stdin: child.stdin,
-      stdout: child.stdout,
+      stdin: child.stdin!,
+      stdout: child.stdout!,
       exited: exitOf(child),
       kill: () => {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -319,8 +318,8 @@ export class GitCliBackend implements GitBackend {
     const type = (await runGitOk(['cat-file', '-t', blobSha], { cwd })).trim();
     if (type !== 'blob') return null;
     const size = Number((await runGitOk(['cat-file', '-s', blobSha], { cwd })).trim());
-    const child = spawn('git', ['cat-file', 'blob', blobSha], { cwd, env: gitEnv(), stdio: ['ignore', 'pipe', 'ignore'] });
-    return { sha: blobSha, size, content: child.stdout };
+    const child = spawnGit(['cat-file', 'blob', blobSha], { cwd, env: gitEnv(), stdio: [false, true, false] });
+    return { sha: blobSha, size, content: child.stdout! };
   }
 
   async version(): Promise<string> {

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { gitSpawner } from './git-spawner.ts';
+import type { GitChild } from './spawned-git.ts';
 
 /**
  * Environment for every git child: no system or global config (the server's $HOME must not
@@ -15,6 +16,15 @@ export function gitEnv(extra: Record<string, string> = {}): Record<string, strin
   };
 }
 
+/**
+ * Starts git through the spawner (git-spawner.ts), never by forking the server itself.
+ * `env` is the child's whole environment (build it with gitEnv); `stdio` says which of
+ * stdin, stdout, stderr are wanted as streams.
+ */
+export function spawnGit(args: string[], options: { cwd?: string; env: Record<string, string>; stdio: [boolean, boolean, boolean] }): GitChild {
+  return gitSpawner.spawn('git', args, options);
+}
+
 export interface RunResult {
   code: number | null;
   stdout: Buffer;
@@ -26,7 +36,7 @@ const MAX_CAPTURE = 64 * 1024 * 1024;
 /** Runs a fixed git command to completion and captures its (bounded) output. */
 export function runGit(args: string[], options: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { cwd: options.cwd, env: gitEnv(options.env), stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawnGit(args, { cwd: options.cwd, env: gitEnv(options.env), stdio: [options.input !== undefined, true, true] });
     if (options.input !== undefined) {
       child.stdin!.on('error', () => {});
       child.stdin!.end(options.input);
@@ -43,7 +53,7 @@ export function runGit(args: string[], options: { cwd?: string; env?: Record<str
       stderr = (stderr + chunk.toString()).slice(-8192);
     });
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr }));
+    child.on('close', (code: number | null) => resolve({ code, stdout: Buffer.concat(out), stderr }));
   });
 }
 
@@ -54,13 +64,13 @@ export async function runGitOk(args: string[], options: { cwd?: string; env?: Re
 }
 
 /** Resolves when the child exits, with the tail of its stderr (drained so git never blocks on it). */
-export function exitOf(child: ChildProcess): Promise<{ code: number | null; stderr: string }> {
+export function exitOf(child: GitChild): Promise<{ code: number | null; stderr: string }> {
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-8192);
   });
   return new Promise((resolve) => {
     child.on('error', (err) => resolve({ code: -1, stderr: err.message }));
-    child.on('close', (code) => resolve({ code, stderr }));
+    child.on('close', (code: number | null) => resolve({ code, stderr }));
   });
 }

@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import type { FileAtCommit } from '../../domain/ports.ts';
-import { gitEnv, runGit } from './run-git.ts';
+import { gitEnv, runGit, spawnGit } from './run-git.ts';
 
 // Reads from a commit's tree for pre-receive, with the push's quarantine environment: the size
 // comes from the tree listing, so an oversized file is refused without reading a byte of it.
@@ -32,13 +31,13 @@ export async function readFileAt(cwd: string, commitSha: string, path: string, m
 /** Paths of files and directories under a commit's tree, streamed and cut off at `limit`. */
 export function listPaths(cwd: string, commitSha: string, env: Record<string, string>, limit: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', ['ls-tree', '-r', '-t', '-z', '--name-only', commitSha], { cwd, env: gitEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnGit(['ls-tree', '-r', '-t', '-z', '--name-only', commitSha], { cwd, env: gitEnv(env), stdio: [false, true, true] });
     const paths: string[] = [];
     let rest = '';
     let stderr = '';
     let enough = false;
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
       if (enough) return;
       const parts = (rest + chunk).split('\0');
       rest = parts.pop() ?? '';
@@ -51,11 +50,11 @@ export function listPaths(cwd: string, commitSha: string, env: Record<string, st
         paths.push(p);
       }
     });
-    child.stderr.on('data', (chunk: Buffer) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4096);
     });
     child.on('error', reject);
-    child.on('close', (code) => {
+    child.on('close', (code: number | null) => {
       if (enough || code === 0) resolve(paths);
       else reject(new Error(`git ls-tree failed (${code}): ${stderr.trim()}`));
     });
