@@ -252,6 +252,16 @@ t.test('every registered route has an access-matrix row, and each row holds agai
     'GET /:owner/:repo/metrics': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/metrics` }) },
     'GET /:owner/:repo/compare': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/compare` }) },
     'GET /:owner/:repo/compare/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/compare/main...main` }) },
+    'GET /:owner/:repo/commits/:ref': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/commits/main` }) },
+    'GET /:owner/:repo/commit/:sha': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/commit/main` }) },
+    'GET /:owner/:repo/runs': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/runs?status=success` }) },
+    // No such run: the public repo's 404 page; the private repo's sign-in redirect comes first.
+    'GET /:owner/:repo/runs/:id': { public: everyone(404), private: everyone(303), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/runs/999999` }) },
+    'GET /:owner/:repo/runs/:id/log': { public: everyone(404), private: everyone(303), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/runs/999999/log` }) },
+    'GET /:owner/:repo/runs/:id/events': { public: everyone(404), private: everyone(303), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/runs/999999/events` }) },
+    'GET /:owner/:repo/runs/:id/outputs/*': { public: everyone(404), private: everyone(303), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/runs/999999/outputs/model.pkl` }) },
+    'POST /:owner/:repo/runs/:id/cancel': { ...notForUsers(403), request: (c) => ({ method: 'POST', path: `/${c.owner}/${c.name}/runs/999999/cancel`, body: {} }) },
+    'POST /:owner/:repo/runs/:id/rerun': { ...notForUsers(403), request: (c) => ({ method: 'POST', path: `/${c.owner}/${c.name}/runs/999999/rerun`, body: {} }) },
     // Badges are fetched anonymously by other sites: a private repo's badge is the missing repo's 404, never a sign-in redirect.
     'GET /:owner/:repo/badges/:branch/:job': { public: everyone(200), private: everyone(404), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/badges/main/train.svg` }) },
   };

@@ -93,6 +93,8 @@ export interface GitBackend {
   newLfsPointers(repoId: number, tips: string[], quarantine: QuarantineEnv): Promise<LfsPointer[]>;
   /** Paths that the commits a push adds touch (read from its quarantine). */
   touchedPaths(repoId: number, tips: string[], quarantine: QuarantineEnv): Promise<string[]>;
+  /** What `to` changes against `from` (null: a root commit): stats of each file, text diffs up to `maxBytes` in all. */
+  diff(repoId: number, from: string | null, to: string, maxBytes: number): Promise<CommitDiff | null>;
   /** Files that differ between two commits (`from` null: every file of `to`), capped at `limit`. */
   changedPaths(repoId: number, from: string | null, to: string, limit: number): Promise<string[]>;
   /** Object ids of the blobs under these literal path prefixes at a commit ('' = root tree itself). */
@@ -121,6 +123,28 @@ export interface GitBackend {
 }
 
 export const NOTES_REF = 'refs/notes/mlproject';
+
+/** One file of a commit's diff; `patch` is the unified diff from the first `@@` (null: binary, or past the size cap). */
+export interface DiffFile {
+  readonly path: string;
+  /** Set for renames. */
+  readonly oldPath: string | null;
+  readonly status: 'added' | 'deleted' | 'modified' | 'renamed';
+  readonly additions: number;
+  readonly deletions: number;
+  readonly binary: boolean;
+  readonly patch: string | null;
+  /** An LFS pointer's change: the object sizes before and after (null on the side where there is none). */
+  readonly lfs: { readonly before: number | null; readonly after: number | null } | null;
+}
+
+export interface CommitDiff {
+  readonly from: string | null;
+  readonly to: string;
+  readonly files: readonly DiffFile[];
+  /** Some patches (or files) were left out to keep within the cap. */
+  readonly truncated: boolean;
+}
 
 export interface NoteWrite {
   readonly commit: string;

@@ -2,8 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-// The UI's own files: one stylesheet, one small script, and the chart script of the metrics page; read once at start.
-const FILES = { 'site.css': 'text/css; charset=utf-8', 'site.js': 'text/javascript; charset=utf-8', 'chart.js': 'text/javascript; charset=utf-8' } as const;
+// The UI's own files: one stylesheet, one small script, the chart script of the metrics page and the live log of the run page; read once at start.
+const FILES = {
+  'site.css': 'text/css; charset=utf-8',
+  'site.js': 'text/javascript; charset=utf-8',
+  'chart.js': 'text/javascript; charset=utf-8',
+  'run-log.js': 'text/javascript; charset=utf-8',
+} as const;
 export type AssetName = keyof typeof FILES;
 
 interface Asset {

@@ -4,8 +4,10 @@ import type { AccountService } from '../domain/accounts.ts';
 import type { AuditLog } from '../domain/audit.ts';
 import type { LfsService } from '../domain/lfs.ts';
 import type { Principal } from '../domain/model.ts';
-import type { GitBackend } from '../domain/ports.ts';
+import type { GitBackend, ObjectStore, RunLogStore } from '../domain/ports.ts';
 import type { RepoService } from '../domain/repos.ts';
+import type { RunDispatcher } from '../domain/runs/dispatcher.ts';
+import type { RunLifecycle } from '../domain/runs/lifecycle.ts';
 import type { RunQueries } from '../domain/runs/queries.ts';
 import type { AuthFailureLimiter } from '../http/auth-failures.ts';
 import type { Assets } from './assets.ts';
@@ -20,6 +22,13 @@ export interface WebDeps {
   readonly repos: RepoService;
   readonly git: GitBackend;
   readonly runs: RunQueries;
+  /** The run pages' logs (the store the API's `?follow=1` reads), outputs, cancel and re-run: what the API's run routes use. */
+  readonly runControl: {
+    readonly logs: RunLogStore;
+    readonly store: ObjectStore;
+    readonly lifecycle: Pick<RunLifecycle, 'cancel'>;
+    readonly dispatcher: Pick<RunDispatcher, 'dispatchManual'>;
+  };
   readonly lfs: LfsService;
   readonly audit: AuditLog;
   readonly limiter: AuthFailureLimiter;

@@ -7,6 +7,8 @@ import { registerFileRoutes } from './file-routes.ts';
 import { registerMetricsRoutes } from './metrics-routes.ts';
 import { registerCompareRoutes } from './compare-routes.ts';
 import { registerBadgeRoutes } from './badge-routes.ts';
+import { registerCommitRoutes } from './commit-routes.ts';
+import { registerRunPageRoutes } from './run-routes.ts';
 import { Renderer } from './render/renderer.ts';
 import { registerRepoRoutes } from './repo-routes.ts';
 import { addSecurityHeaders } from './security-headers.ts';
@@ -39,5 +41,7 @@ export async function registerWeb(app: FastifyInstance, deps: WebDeps, secret: s
     registerMetricsRoutes(scope, web);
     registerCompareRoutes(scope, web);
     registerBadgeRoutes(scope, web);
+    registerCommitRoutes(scope, web);
+    registerRunPageRoutes(scope, web);
   });
 }

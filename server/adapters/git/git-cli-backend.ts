@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type {
+  CommitDiff,
   FileAtCommit,
   GitBackend,
   LfsPointer,
@@ -15,6 +16,7 @@ import type {
   QuarantineEnv,
 } from '../../domain/ports.ts';
 import { NOTES_REF } from '../../domain/ports.ts';
+import { commitDiff } from './commit-diff.ts';
 import { HOOK_NAMES, hookScript } from './hook-scripts.ts';
 import { newLfsPointers } from './lfs-pointers.ts';
 import { exitOf, gitEnv, runGit, runGitOk, spawnGit } from './run-git.ts';
@@ -178,6 +180,10 @@ export class GitCliBackend implements GitBackend {
       env: this.quarantineEnv(repoId, quarantine),
     });
     return [...new Set(out.split('\0').map((p) => p.replace(/^\n/, '')).filter(Boolean))];
+  }
+
+  diff(repoId: number, from: string | null, to: string, maxBytes: number): Promise<CommitDiff | null> {
+    return commitDiff(this.repoPath(repoId), from, to, maxBytes);
   }
 
   async changedPaths(repoId: number, from: string | null, to: string, limit: number): Promise<string[]> {

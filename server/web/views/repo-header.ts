@@ -4,7 +4,7 @@ import { contentPath, repoPath, userPath, visibility } from './parts.ts';
 
 export interface RepoHeader {
   readonly repo: Repo;
-  readonly tab: 'card' | 'files' | 'metrics' | 'compare';
+  readonly tab: 'card' | 'files' | 'commits' | 'runs' | 'metrics' | 'compare';
   /** The fork form's CSRF token; null hides the button (anonymous, or the viewer's own repo). */
   readonly forkCsrf: string | null;
 }
@@ -22,6 +22,8 @@ ${repo.description ? html`<p class="muted">${repo.description}</p>` : ''}
 <nav class="tabs">
   <a href="${repoPath(repo)}" class="${tab === 'card' ? 'on' : ''}">${repo.kind === 'dataset' ? 'Dataset card' : 'Model card'}</a>
   <a href="${contentPath(repo, 'tree', repo.defaultBranch, '')}" class="${tab === 'files' ? 'on' : ''}">Files</a>
+  <a href="${repoPath(repo, 'commits', repo.defaultBranch)}" class="${tab === 'commits' ? 'on' : ''}">Commits</a>
+  <a href="${repoPath(repo, 'runs')}" class="${tab === 'runs' ? 'on' : ''}">Runs</a>
   <a href="${repoPath(repo, 'metrics')}" class="${tab === 'metrics' ? 'on' : ''}">Metrics</a>
   <a href="${repoPath(repo, 'compare')}" class="${tab === 'compare' ? 'on' : ''}">Compare</a>
 </nav>`;

@@ -1,0 +1,60 @@
+/* global document, window, EventSource */
+// The run page's live log: follows the run over Server-Sent Events while it is not final.
+// The server renders each line (escaped, ANSI colours as classes), as it rendered the page; this
+// file only places the lines, updates the status and keeps the pane at its end while "Follow" is on.
+(() => {
+  const log = document.getElementById('log');
+  if (!log || !log.dataset.events || typeof EventSource === 'undefined') return;
+  const follow = document.getElementById('follow');
+  const status = document.getElementById('run-status');
+  let nextLine = log.dataset.nextLine ? Number(log.dataset.nextLine) : null;
+  const atEnd = () => log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+  if (!follow || follow.checked) log.scrollTop = log.scrollHeight;
+
+  const source = new EventSource(`${log.dataset.events}?offset=${encodeURIComponent(log.dataset.offset || '0')}`);
+  source.addEventListener('log', (event) => {
+    const data = JSON.parse(event.data);
+    const stick = (!follow || follow.checked) && atEnd();
+    const empty = log.querySelector('.l.empty');
+    if (empty) empty.remove();
+    const fragment = document.createDocumentFragment();
+    for (const line of data.lines) {
+      const id = nextLine === null ? `O${line.o}` : `L${nextLine}`;
+      const row = document.createElement('div');
+      row.className = 'l';
+      row.id = id;
+      const number = document.createElement('a');
+      number.className = 'n';
+      number.href = `#${id}`;
+      number.textContent = nextLine === null ? '' : String(nextLine);
+      const text = document.createElement('span');
+      text.className = 't';
+      // Server-rendered: the line's text escaped, colours as <span class="ansi-…">.
+      text.innerHTML = line.h;
+      row.append(number, text);
+      fragment.append(row);
+      if (nextLine !== null) nextLine++;
+    }
+    log.append(fragment);
+    if (stick || (follow && follow.checked && !document.hidden)) log.scrollTop = log.scrollHeight;
+  });
+  source.addEventListener('status', (event) => {
+    const data = JSON.parse(event.data);
+    if (!status) return;
+    const badge = document.createElement('span');
+    badge.className = `status ${data.status}`;
+    badge.textContent = String(data.status).replace('_', ' ');
+    status.replaceChildren(badge);
+  });
+  source.addEventListener('end', () => {
+    source.close();
+    const done = document.createElement('p');
+    done.className = 'muted';
+    const link = document.createElement('a');
+    link.href = window.location.pathname;
+    link.textContent = 'Reload for the results';
+    done.append('The run has ended. ', link);
+    log.after(done);
+  });
+  if (follow) follow.addEventListener('change', () => follow.checked && (log.scrollTop = log.scrollHeight));
+})();
