@@ -3,18 +3,26 @@
 // note; the runs list and its filters; the run page's log (escaped, ANSI colours as classes, the
 // tail only), its live stream over SSE with resume, cancel and re-run with CSRF, and who sees what.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
 import t from 'tap';
 import { commitDiff } from '../server/adapters/git/commit-diff.ts';
+import { Readable } from 'node:stream';
+import type { RunLogStore } from '../server/domain/ports.ts';
 import { AnsiRenderer } from '../server/web/ansi.ts';
+import { LOG_WINDOW_BYTES, logWindow } from '../server/web/run-log.ts';
 import { GitClient } from './helpers/git-client.ts';
 import { eventually, manifest, pushProject, startRunsServer, waitForRuns } from './helpers/runs.ts';
 import { WebClient } from './helpers/web-client.ts';
 
 const run = promisify(execFile);
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARTIFACTS = path.join(import.meta.dirname, 'artifacts', 'web');
 
 const TRAIN_PY = (accuracy: number) => `import json
 print('\\x1b[31mred text\\x1b[0m plain \\x1b[1;32mbold green\\x1b[0m')
@@ -88,6 +96,43 @@ t.test('ANSI colours become classes; other escapes and control characters are dr
   t.equal(r.line('\x1b[38;2;255;0;0mtrue\x1b[39m \x1b[38;5;9mbright').value, 'true <span class="ansi-bright-red">bright</span>');
   t.equal(r.line('\x1b[0m50%\r100%').value, '100%', 'a carriage return shows what a terminal would');
   t.equal(new AnsiRenderer().line('"\' onmouseover=x').value, '&quot;&#39; onmouseover=x');
+});
+
+t.test('a big log: the page gets a window of whole lines, never the whole log', async (t) => {
+  const line = (i: number) => `line ${String(i).padStart(7, '0')} ${'x'.repeat(80)}\n`;
+  const log = Buffer.from(Array.from({ length: 40_000 }, (_, i) => line(i)).join('') + 'partial');
+  let bytesRead = 0;
+  const store: RunLogStore = {
+    append: async () => ({ written: 0, truncated: false }),
+    size: async () => log.length,
+    read: async (_id, start) => {
+      // Streams in 64 KiB chunks, counting what is consumed.
+      const chunks: Buffer[] = [];
+      for (let at = start; at < log.length; at += 65_536) chunks.push(log.subarray(at, Math.min(log.length, at + 65_536)));
+      return Readable.from((function* () {
+        for (const c of chunks) {
+          bytesRead += c.length;
+          yield c;
+        }
+      })());
+    },
+  };
+  const tail = await logWindow(store, 1, null, false);
+  t.equal(tail.size, log.length);
+  t.equal(tail.end, log.length, 'the tail, to the end');
+  t.ok(tail.end - tail.start <= LOG_WINDOW_BYTES, `at most ${LOG_WINDOW_BYTES} bytes`);
+  t.equal(log[tail.start - 1], 0x0a, 'starting right after a newline');
+  t.ok(bytesRead < LOG_WINDOW_BYTES + 2 * 65_536, `read ${bytesRead} bytes of ${log.length}`);
+  t.equal(tail.lines.at(-1)!.html.value, 'partial', 'a final run shows its last partial line');
+  t.equal(tail.lines[0]!.offset, tail.start);
+  const live = await logWindow(store, 1, null, true);
+  t.equal(live.end, log.length - 'partial'.length, 'a live run leaves its growing line to the stream');
+  const earlier = await logWindow(store, 1, tail.start, false);
+  t.equal(earlier.end, tail.start, '"load earlier" ends where the tail began');
+  t.ok(earlier.start < earlier.end && earlier.end - earlier.start <= LOG_WINDOW_BYTES);
+  const head = await logWindow(store, 1, 1000, false);
+  t.equal(head.start, 0);
+  t.equal(head.lines[0]!.html.value, line(0).trimEnd());
 });
 
 t.test('commit diffs: stats, text patches under a cap, LFS pointers as sizes', async (t) => {
@@ -301,6 +346,61 @@ t.test('commits, commit, runs and run pages', async (t) => {
     t.match(page.text, /<dt>Trigger<\/dt><dd>manual by <a href="\/alice">alice<\/a><\/dd>/);
     t.match(page.text, new RegExp(`/alice/hub/commit/${second}`));
     t.equal((await owner.post(`/alice/hub/runs/${train.id}/rerun`, { _csrf: null })).status, 403, 'not without CSRF');
+  });
+
+  await t.test('in chromium: a live line appears on a running run\'s page; the pages at desktop and phone width', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing` }, async (t) => {
+    await fs.mkdir(ARTIFACTS, { recursive: true });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    t.teardown(() => browser.close());
+    const started = await server.api('POST', '/api/v1/repos/alice/hub/runs', { auth: alice.basic, body: { ref: 'main', jobs: ['ticker'] } });
+    const ticker = started.body.runs[0];
+    await eventually(() => server.api('GET', `/api/v1/repos/alice/hub/runs/${ticker.id}`, { auth: alice.basic }), (r) => r.body.status === 'running', 'the ticker runs');
+    for (const width of [1280, 390]) {
+      const context = await browser.newContext({ viewport: { width, height: 900 } });
+      const page = await context.newPage();
+      const dialogs: string[] = [];
+      page.on('dialog', (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.dismiss();
+      });
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(err.message));
+      await page.goto(`${server.url}/login`);
+      await page.fill('input[name=username]', 'alice');
+      await page.fill('input[name=password]', alice.password);
+      await Promise.all([page.waitForURL(`${server.url}/`), page.click('button[type=submit].primary')]);
+      const look = async (url: string, name: string) => {
+        await page.goto(`${server.url}${url}`);
+        await page.waitForLoadState('load');
+        await page.screenshot({ path: path.join(ARTIFACTS, `${name}-${width}.png`), fullPage: true });
+        const { scroll, viewport } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, viewport: window.innerWidth }));
+        t.ok(scroll <= viewport, `${name} at ${width}: no horizontal scroll (${scroll} <= ${viewport})`);
+      };
+      await look('/alice/hub/commits/main', 'commits');
+      await look(`/alice/hub/commit/${second}`, 'commit');
+      await look('/alice/hub/runs', 'runs');
+      await look(`/alice/hub/runs/${train.id}`, 'run');
+      t.equal(await page.evaluate(() => (window as unknown as { pwned?: unknown }).pwned), undefined, 'the log set no global');
+
+      await page.goto(`${server.url}/alice/hub/runs/${ticker.id}`);
+      const before = await page.locator('#log .l').count();
+      const last = await page.locator('#log .l .t').last().textContent();
+      // A line the server had not written when the page was rendered arrives over SSE.
+      await page.waitForFunction((n) => document.querySelectorAll('#log .l').length > n + 2, before);
+      const after = await page.locator('#log .l').count();
+      t.ok(after > before, `live lines appear (${before} -> ${after})`);
+      const lastNumber = Number(await page.locator('#log .l .n').last().textContent());
+      t.equal(lastNumber, after, 'numbered on from the page\'s lines');
+      t.not(await page.locator('#log .l .t').last().textContent(), last);
+      t.equal(await page.locator('#log .l .t .ansi-yellow').last().textContent(), 'tick', 'with its colour');
+      t.equal(await page.locator(`#log #L${after}`).count(), 1, 'and its anchor');
+      await page.screenshot({ path: path.join(ARTIFACTS, `run-live-${width}.png`), fullPage: false });
+      t.same(dialogs, [], 'no dialog');
+      t.same(errors, [], 'no script error');
+      await context.close();
+    }
+    await server.api('POST', `/api/v1/repos/alice/hub/runs/${ticker.id}/cancel`, { auth: alice.basic });
+    await waitForRuns(server, alice.basic, 'alice/hub', ticker.commit, { done: (runs) => runs.every((r) => ['success', 'failed', 'cancelled', 'cached', 'error', 'timed_out'].includes(r.status)) });
   });
 
   await t.test('access on the private repo: anonymous to sign-in, outsider 404, owner 200', async (t) => {

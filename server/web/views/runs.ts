@@ -25,6 +25,7 @@ export interface RunsView {
 
 export function formatDuration(ms: number | null): string {
   if (ms === null) return '—';
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)}s`;
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
@@ -54,8 +55,8 @@ export function runsPage(view: RunsView): Html {
   <td>${runStatus(r)}</td>
   <td><a href="${repoPath(repo, 'runs', String(r.id))}">#${r.id} ${r.job}</a>${r.message ? html`<div class="muted small">${r.message.split('\n')[0]}</div>` : ''}</td>
   <td><a class="mono" href="${repoPath(repo, 'commit', r.commitSha)}">${shortSha(r.commitSha)}</a>${branchOf(r.ref) ? html` <span class="badge">${branchOf(r.ref)}</span>` : ''}</td>
-  <td>${r.trigger}</td>
-  <td class="num">${formatDuration(durationMs(r))}</td>
+  <td class="wide">${r.trigger}</td>
+  <td class="num wide">${formatDuration(durationMs(r))}</td>
   <td>${timeAgo(r.createdAt)}</td>
 </tr>`,
   );
@@ -73,7 +74,7 @@ export function runsPage(view: RunsView): Html {
 ${view.runs.length === 0
   ? html`<p class="muted">No runs${f.status || f.branch || f.job || f.commit ? ' match these filters' : ' yet: push a commit with an mlproject.yaml'}.</p>`
   : html`<div class="table-wrap"><table class="runs">
-  <thead><tr><th>Status</th><th>Run</th><th>Commit</th><th>Trigger</th><th class="num">Duration</th><th>Created</th></tr></thead>
+  <thead><tr><th>Status</th><th>Run</th><th>Commit</th><th class="wide">Trigger</th><th class="num wide">Duration</th><th>Created</th></tr></thead>
   <tbody>${rows}</tbody>
 </table></div>`}
 <nav class="pages">
