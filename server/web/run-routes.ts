@@ -39,6 +39,11 @@ function byteOffset(raw: string | undefined): number {
 export function registerRunPageRoutes(app: FastifyInstance, web: Web): void {
   const { runs, repos, git, accounts } = web.deps;
   const { logs, lifecycle, dispatcher } = web.deps.runControl;
+  // Live streams end when the server shuts down (they would otherwise hold it open until their runs end).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
 
   async function readableRun(request: FastifyRequest<{ Params: RunParams }>): Promise<{ repo: Repo; run: Run } | null> {
     const repo = await readableRepo(web, request);
@@ -99,6 +104,7 @@ export function registerRunPageRoutes(app: FastifyInstance, web: Web): void {
       metrics: detail.metrics,
       outputs: detail.outputs,
       log,
+      tail: endAt === null,
       csrf,
       runLogJs: web.assets.url('run-log.js'),
     });
@@ -207,6 +213,7 @@ export function registerRunPageRoutes(app: FastifyInstance, web: Web): void {
           break;
         }
         if (closed) return reply;
+        if (closing) break;
         if (Date.now() - lastBeat > HEARTBEAT_MS) {
           await send(': keep-alive\n\n');
           lastBeat = Date.now();

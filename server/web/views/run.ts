@@ -14,6 +14,8 @@ export interface RunView {
   readonly metrics: Readonly<Record<string, number>>;
   readonly outputs: readonly { name: string; type: string; oid: string; size: number }[];
   readonly log: LogWindow;
+  /** The log's tail (not an earlier part asked for with ?log_end=). */
+  readonly tail: boolean;
   /** The POST forms' CSRF token for writers; null hides cancel and re-run. */
   readonly csrf: string | null;
   readonly runLogJs: string;
@@ -35,7 +37,8 @@ function logPane(view: RunView): Html {
   const { run, log } = view;
   const repo = view.header.repo;
   const base = repoPath(repo, 'runs', String(run.id));
-  const live = !FINAL_STATUSES.includes(run.status) && log.end === log.size;
+  // A live tail may end before a line still being written: the stream starts there.
+  const live = !FINAL_STATUSES.includes(run.status) && view.tail;
   const numbered = log.start === 0;
   const lines = log.lines.map((l, i) => {
     const id = numbered ? `L${i + 1}` : `O${l.offset}`;
@@ -44,9 +47,9 @@ function logPane(view: RunView): Html {
   return html`<section class="log-section">
   <div class="log-head">
     <h2 id="log-title">Log</h2>
-    <span class="muted">${formatBytes(log.size)}${log.start > 0 || log.end < log.size ? html` · showing bytes ${log.start}–${log.end}` : ''}</span>
+    <span class="muted">${formatBytes(log.size)}${log.start > 0 || !view.tail ? html` · showing bytes ${log.start}–${log.end}` : ''}</span>
     ${log.start > 0 ? html`<a href="${base}?log_end=${log.start}#log-title">Load earlier</a>` : ''}
-    ${log.end < log.size ? html`<a href="${base}#log-end">Jump to the end</a>` : ''}
+    ${!view.tail ? html`<a href="${base}#log-end">Jump to the end</a>` : ''}
     <a href="${base}/log">Raw log</a>
     ${live ? html`<label class="follow"><input type="checkbox" id="follow" checked> Follow</label>` : ''}
   </div>
