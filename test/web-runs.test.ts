@@ -24,7 +24,9 @@ const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const ARTIFACTS = path.join(import.meta.dirname, 'artifacts', 'web');
 
-const TRAIN_PY = (accuracy: number) => `import json
+const TRAIN_PY = (accuracy: number) => `import json, os
+with open(os.path.join(os.environ['MLP_OUTPUT_DIR'], 'model.txt'), 'w') as f:
+    f.write('weights ${accuracy}\\n')
 print('\\x1b[31mred text\\x1b[0m plain \\x1b[1;32mbold green\\x1b[0m')
 print('<script>window.pwned = 1</script><img src=x onerror=alert(1)>')
 print('\\x1b]0;window title\\x07osc gone \\x1b[2Kcleared \\x1b[38;5;196mcolor256\\x1b[0m')
@@ -46,6 +48,7 @@ jobs:
     kind: train
     command: python3 train.py
     inputs: [train.py]
+    outputs: [{path: model.txt, type: model}]
     metrics: {path: metrics.json, format: json, primary: accuracy, goals: {accuracy: maximize}}
   ticker:
     kind: custom
@@ -257,6 +260,16 @@ t.test('commits, commit, runs and run pages', async (t) => {
     t.match(page.text, /<dt>Cache<\/dt><dd>miss<\/dd>/);
     t.match(page.text, /<dt>accuracy <span class="badge">primary<\/span><\/dt><dd class="num">0\.95<\/dd>/, 'metrics');
     t.notMatch(page.text, /run-log\.[0-9a-f]+\.js/, 'a final run has no live script');
+    const weights = Buffer.from('weights 0.95\n');
+    const sha256 = (await import('node:crypto')).createHash('sha256').update(weights).digest('hex');
+    t.match(page.text, new RegExp(`<a href="/alice/hub/runs/${train.id}/outputs/model\\.txt">model\\.txt</a> <span class="muted">model · 13 B</span><div class="mono small sha" title="sha256">sha256 ${sha256}</div>`), 'outputs with size and sha256');
+    const output = await fetch(`${server.url}/alice/hub/runs/${train.id}/outputs/model.txt`, { headers: { cookie: owner.cookieHeader() } });
+    t.equal(output.status, 200);
+    t.match(output.headers.get('content-disposition'), /^attachment; filename="model\.txt"/);
+    t.equal(output.headers.get('x-sha256'), sha256);
+    t.same(Buffer.from(await output.arrayBuffer()), weights, 'the download is the output');
+    t.equal((await fetch(`${server.url}/alice/hub/runs/${train.id}/outputs/model.txt`, { redirect: 'manual' })).status, 303, 'not without a session');
+    t.equal((await owner.get(`/alice/hub/runs/${train.id}/outputs/nope.bin`)).status, 404);
     t.match(page.text, /action="\/alice\/hub\/runs\/\d+\/rerun"/, 'a writer gets re-run');
     t.notMatch(page.text, /\/cancel"/, 'no cancel once final');
     const raw = await fetch(`${server.url}/alice/hub/runs/${train.id}/log`, { headers: { cookie: owner.cookieHeader() } });
