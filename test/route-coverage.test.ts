@@ -255,6 +255,7 @@ t.test('every registered route has an access-matrix row, and each row holds agai
     'GET /:owner/:repo/commits/:ref': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/commits/main` }) },
     'GET /:owner/:repo/commit/:sha': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/commit/main` }) },
     'GET /:owner/:repo/runs': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/runs?status=success` }) },
+    'GET /:owner/:repo/runs/statuses': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/runs/statuses?id=1&id=999999` }) },
     // No such run: the public repo's 404 page; the private repo's sign-in redirect comes first.
     'GET /:owner/:repo/runs/:id': { public: everyone(404), private: everyone(303), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/runs/999999` }) },
     'GET /:owner/:repo/runs/:id/log': { public: everyone(404), private: everyone(303), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/runs/999999/log` }) },

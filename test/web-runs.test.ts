@@ -284,6 +284,7 @@ t.test('commits, commit, runs and run pages', async (t) => {
     const all = await owner.get('/alice/hub/runs');
     t.equal(all.status, 200);
     t.match(all.text, /2 runs/);
+    t.notMatch(all.text, /data-statuses|run-log\./, 'nothing to follow when every run is final');
     t.match(all.text, new RegExp(`href="/alice/hub/runs/${train.id}">#${train.id} train</a>`));
     t.match((await owner.get('/alice/hub/runs?status=success&branch=main&job=train')).text, /2 runs/);
     t.match((await owner.get('/alice/hub/runs?status=failed')).text, /No runs match these filters/);
@@ -302,6 +303,13 @@ t.test('commits, commit, runs and run pages', async (t) => {
     t.match(page.text, /<script src="\/static\/run-log\.[0-9a-f]+\.js" defer><\/script>/, 'the live script, external');
     t.match(page.text, new RegExp(`data-events="/alice/hub/runs/${ticker.id}/events"`));
     t.match(page.text, /action="\/alice\/hub\/runs\/\d+\/cancel"/, 'a cancel button while it runs');
+    const list = await owner.get('/alice/hub/runs');
+    t.match(list.text, /<table class="runs" data-statuses="\/alice\/hub\/runs\/statuses">/, 'the runs list follows its running runs');
+    t.match(list.text, new RegExp(`<tr data-run="${ticker.id}">`));
+    t.match(list.text, /<script src="\/static\/run-log\.[0-9a-f]+\.js" defer><\/script>/);
+    const statuses = await fetch(`${server.url}/alice/hub/runs/statuses?id=${ticker.id}&id=${train.id}&id=999999&id=x`, { headers: { cookie: owner.cookieHeader() } });
+    t.same(await statuses.json(), { runs: [{ id: ticker.id, status: 'running', final: false }, { id: train.id, status: 'success', final: true }] }, 'statuses of the runs asked for');
+    t.equal((await fetch(`${server.url}/alice/hub/runs/statuses?id=${ticker.id}`, { headers: { cookie: outsider.cookieHeader() } })).status, 404, 'not to an outsider');
 
     const headers = { cookie: owner.cookieHeader(), accept: 'text/event-stream' };
     const events = await fetch(`${server.url}/alice/hub/runs/${ticker.id}/events`, { headers });
@@ -412,7 +420,19 @@ t.test('commits, commit, runs and run pages', async (t) => {
       t.same(errors, [], 'no script error');
       await context.close();
     }
+    // The runs list's mark of the running run follows it to its end.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${server.url}/login`);
+    await page.fill('input[name=username]', 'alice');
+    await page.fill('input[name=password]', alice.password);
+    await Promise.all([page.waitForURL(`${server.url}/`), page.click('button[type=submit].primary')]);
+    await page.goto(`${server.url}/alice/hub/runs`);
+    t.equal(await page.locator(`tr[data-run="${ticker.id}"] .status`).textContent(), 'running');
     await server.api('POST', `/api/v1/repos/alice/hub/runs/${ticker.id}/cancel`, { auth: alice.basic });
+    await page.waitForFunction((id) => document.querySelector(`tr[data-run="${id}"] .status`)?.textContent === 'cancelled', ticker.id, { timeout: 60_000 });
+    t.pass('the runs list shows the cancelled status without a reload');
+    await context.close();
     await waitForRuns(server, alice.basic, 'alice/hub', ticker.commit, { done: (runs) => runs.every((r) => ['success', 'failed', 'cancelled', 'cached', 'error', 'timed_out'].includes(r.status)) });
   });
 

@@ -76,8 +76,19 @@ export function registerRunPageRoutes(app: FastifyInstance, web: Web): void {
       (page - 1) * PER_PAGE,
     );
     const branches = (await git.refs(repo.id)).filter((r) => r.name.startsWith('refs/heads/')).map((r) => r.name.slice(11)).slice(0, 200);
-    const view = runsPage({ header: await headerFor(web, request, reply, repo, 'runs'), filter, runs: list, total, page, perPage: PER_PAGE, branches });
+    const view = runsPage({ header: await headerFor(web, request, reply, repo, 'runs'), filter, runs: list, total, page, perPage: PER_PAGE, branches, runLogJs: web.assets.url('run-log.js') });
     return web.page(request, reply, `Runs · ${repo.owner}/${repo.name}`, view);
+  });
+
+  // The statuses of some runs (at most a page of them), for the runs list's live marks.
+  app.get<{ Params: RepoParams; Querystring: { id?: string | string[] } }>('/:owner/:repo/runs/statuses', async (request, reply) => {
+    const repo = await readableRepo(web, request);
+    if (!repo) return reply.callNotFound();
+    const raw = request.query.id === undefined ? [] : [request.query.id].flat();
+    const ids = [...new Set(raw.filter((id) => /^[0-9]{1,10}$/.test(id)).map(Number))].slice(0, PER_PAGE);
+    const found = await Promise.all(ids.map((id) => runs.run(repo, id).catch(() => null)));
+    const statuses = found.filter((r): r is Run => r !== null).map((r) => ({ id: r.id, status: r.status, final: FINAL_STATUSES.includes(r.status) }));
+    return reply.header('Cache-Control', 'private, no-cache').send({ runs: statuses });
   });
 
   app.get<{ Params: RunParams; Querystring: { log_end?: string } }>('/:owner/:repo/runs/:id', async (request, reply) => {

@@ -1,4 +1,38 @@
 /* global document, window, EventSource */
+// The runs list's live marks: while some runs on the page are not final, their statuses are
+// polled from .../runs/statuses and the marks updated.
+(() => {
+  const table = document.querySelector('table.runs[data-statuses]');
+  if (!table) return;
+  const badge = (status) => {
+    const span = document.createElement('span');
+    span.className = `status ${status}`;
+    span.title = status;
+    span.textContent = String(status).replace('_', ' ');
+    return span;
+  };
+  const poll = async () => {
+    const rows = [...table.querySelectorAll('tr[data-run]')].filter((row) => !row.dataset.final);
+    if (rows.length === 0) return;
+    const query = rows.map((row) => `id=${encodeURIComponent(row.dataset.run)}`).join('&');
+    try {
+      const answer = await fetch(`${table.dataset.statuses}?${query}`, { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+      if (answer.ok) {
+        for (const run of (await answer.json()).runs) {
+          const row = table.querySelector(`tr[data-run="${Number(run.id)}"]`);
+          if (!row) continue;
+          row.querySelector('.run-status').replaceChildren(badge(run.status));
+          if (run.final) row.dataset.final = '1';
+        }
+      }
+    } catch {
+      // Offline for a moment: the next poll tries again.
+    }
+    setTimeout(poll, 3000);
+  };
+  setTimeout(poll, 3000);
+})();
+
 // The run page's live log: follows the run over Server-Sent Events while it is not final.
 // The server renders each line (escaped, ANSI colours as classes), as it rendered the page; this
 // file only places the lines, updates the status and keeps the pane at its end while "Follow" is on.

@@ -1,5 +1,5 @@
 import type { Run } from '../../domain/runs/model.ts';
-import { durationMs } from '../../domain/runs/model.ts';
+import { durationMs, FINAL_STATUSES } from '../../domain/runs/model.ts';
 import { html, type Html } from '../html.ts';
 import { repoPath, runStatus, shortSha, timeAgo } from './parts.ts';
 import { repoHeader, type RepoHeader } from './repo-header.ts';
@@ -21,6 +21,7 @@ export interface RunsView {
   readonly page: number;
   readonly perPage: number;
   readonly branches: readonly string[];
+  readonly runLogJs: string;
 }
 
 export function formatDuration(ms: number | null): string {
@@ -50,9 +51,11 @@ export function runsPage(view: RunsView): Html {
   const repo = view.header.repo;
   const f = view.filter;
   const pages = Math.max(1, Math.ceil(view.total / view.perPage));
+  // Runs still going: their marks follow (run-log.js polls .../runs/statuses); a page without JavaScript shows them as they were.
+  const live = view.runs.some((r) => !FINAL_STATUSES.includes(r.status));
   const rows = view.runs.map(
-    (r) => html`<tr>
-  <td>${runStatus(r)}</td>
+    (r) => html`<tr data-run="${r.id}">
+  <td class="run-status">${runStatus(r)}</td>
   <td><a href="${repoPath(repo, 'runs', String(r.id))}">#${r.id} ${r.job}</a>${r.message ? html`<div class="muted small">${r.message.split('\n')[0]}</div>` : ''}</td>
   <td><a class="mono" href="${repoPath(repo, 'commit', r.commitSha)}">${shortSha(r.commitSha)}</a>${branchOf(r.ref) ? html` <span class="badge">${branchOf(r.ref)}</span>` : ''}</td>
   <td class="wide">${r.trigger}</td>
@@ -73,7 +76,7 @@ export function runsPage(view: RunsView): Html {
 </form>
 ${view.runs.length === 0
   ? html`<p class="muted">No runs${f.status || f.branch || f.job || f.commit ? ' match these filters' : ' yet: push a commit with an mlproject.yaml'}.</p>`
-  : html`<div class="table-wrap"><table class="runs">
+  : html`<div class="table-wrap"><table class="runs"${live ? html` data-statuses="${repoPath(repo, 'runs', 'statuses')}"` : ''}>
   <thead><tr><th>Status</th><th>Run</th><th>Commit</th><th class="wide">Trigger</th><th class="num wide">Duration</th><th>Created</th></tr></thead>
   <tbody>${rows}</tbody>
 </table></div>`}
@@ -81,5 +84,6 @@ ${view.runs.length === 0
   ${view.page > 1 ? html`<a rel="prev" href="${repoPath(repo, 'runs')}${query(f, view.page - 1)}">← Newer</a>` : ''}
   ${pages > 1 ? html`<span class="muted">page ${view.page} of ${pages}</span>` : ''}
   ${view.page < pages ? html`<a rel="next" href="${repoPath(repo, 'runs')}${query(f, view.page + 1)}">Older →</a>` : ''}
-</nav>`;
+</nav>
+${live ? html`<script src="${view.runLogJs}" defer></script>` : ''}`;
 }
