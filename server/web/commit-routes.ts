@@ -80,7 +80,8 @@ export function registerCommitRoutes(app: FastifyInstance, web: Web): void {
   async function metricsOf(repo: Repo, commits: readonly GitCommit[]): Promise<Map<string, CommitMetrics>> {
     const shas = new Set(commits.map((c) => c.sha));
     for (const c of commits) if (c.parents[0]) shas.add(c.parents[0]);
-    const entries = await Promise.all([...shas].map(async (sha) => [sha, await runs.commitMetrics(repo, sha)] as const));
+    // Shas from git log: no need to resolve them again.
+    const entries = await Promise.all([...shas].map(async (sha) => [sha, await runs.metricsOfCommit(repo, sha)] as const));
     return new Map(entries);
   }
 

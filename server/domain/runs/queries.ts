@@ -58,7 +58,11 @@ export class RunQueries {
 
   /** The latest run of every job on a commit, with its summary metrics. */
   async commitMetrics(repo: Repo, ref: string) {
-    const sha = await this.commitOf(repo, ref);
+    return this.metricsOfCommit(repo, await this.commitOf(repo, ref));
+  }
+
+  /** commitMetrics of a full commit sha already resolved (the web's commit list asks for 50 at once): no git call. */
+  async metricsOfCommit(repo: Repo, sha: string) {
     const runs = (await runsDb.latestRunsOfCommit(this.db, repo.id, sha)).map(toRun);
     const metrics = await resultsDb.metricsOfRuns(this.db, runs.map((r) => r.id));
     return { commit: sha, jobs: runs.map((run) => ({ run, metrics: metrics.get(run.id) ?? {} })) };
