@@ -170,8 +170,8 @@ t.test('metrics, compare and badge pages', async (t) => {
     t.match(page.text, /<td>loss<\/td><td class="num">0\.1<\/td><td class="num">0\.3<\/td><td class="num">\+0\.2/, 'loss (no goal) with its delta');
     t.match(page.text, /<tr class="changed"><td>lr<\/td><td class="mono">0\.1<\/td><td class="mono">0\.2<\/td><\/tr>/, 'params side by side');
     t.match(page.text, /<tr class="changed"><td>batch<\/td><td class="mono">16<\/td><td class="mono">32<\/td><\/tr>/, 'schema defaults, then params.yaml');
-    t.match(page.text, /<tr class="del"><td class="ln">\d+<\/td><td class="ln"><\/td><td>-     timeout: 1m<\/td><\/tr>/, 'the manifest diff: removed line');
-    t.match(page.text, /<tr class="add"><td class="ln"><\/td><td class="ln">\d+<\/td><td>\+     timeout: 2m<\/td><\/tr>/, 'the manifest diff: added line');
+    t.match(page.text, /<tr class="del"><td class="ln">\d+<\/td><td class="ln"><\/td><td>- {5}timeout: 1m<\/td><\/tr>/, 'the manifest diff: removed line');
+    t.match(page.text, /<tr class="add"><td class="ln"><\/td><td class="ln">\d+<\/td><td>\+ {5}timeout: 2m<\/td><\/tr>/, 'the manifest diff: added line');
     t.match(page.text, /<tr class="add"><td class="ln"><\/td><td class="ln">2<\/td><td>\+ batch: 32<\/td><\/tr>/, 'the params.yaml diff');
     t.match(page.text, /<h3>ci:&lt;script&gt;alert\(&quot;m&quot;\)&lt;\/script&gt;&#39;&quot; <span/, 'hostile job (CI context) escaped');
     t.match(page.text, /<td>latency<\/td><td class="num">5<\/td><td class="num">7<\/td>/);
