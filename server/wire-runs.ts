@@ -71,6 +71,7 @@ export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEven
   const dispatcher = new RunDispatcher(db, git, scheduler, deps.admission, events, resolveDatasetRepo, (run) => results.completed(run), {
     cancelSuperseded: runs.cancelSuperseded,
     limits: runs,
+    onHandOffError: (err, dispatchId) => app.log.warn({ err, dispatchId }, 'handing new runs to the queue failed; the periodic sweep hands them over'),
   });
   const lifecycle = new RunLifecycle(db, (id) => repos.byId(id), store, logs, new JobTokens(deps.secret), scheduler, results, {
     maxLogBytes: runs.maxLogBytes,

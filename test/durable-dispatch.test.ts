@@ -180,7 +180,7 @@ t.test('Redis cut as post-receive begins: the push does not wait for it, its run
   const pushed = await git.run(['push', remote(server.url), 'main'], { cwd: work });
   const took = Date.now() - pushStarted;
   t.equal(pushed.code, 0, `the push is accepted: ${pushed.stderr}`);
-  t.ok(took < 20_000, `the push took ${took} ms with Redis away (the hook would wait up to 120 s for it)`);
+  t.ok(took < 8_000, `the push took ${took} ms with Redis away, never its 10 s answer bound (the hook would wait up to 120 s)`);
   t.equal(await mainAt(dataDir), sha, 'main moved');
   const ready = await fetch(`${server.url}/readyz`);
   t.equal(ready.status, 503, '/readyz reports the queue unreachable');

@@ -44,9 +44,9 @@ export interface Delivery {
 /** A holder that died (SIGKILL) lets its rows go after this; a live one renews it while it works. */
 const LEASE_MS = 15_000;
 /**
- * post-receive answers after this even when finishing waits on a service (Redis down holds an
- * enqueue until it is back): the push has landed anyway. Long enough for a slow but working
- * service to still show the run links.
+ * post-receive answers once the push is recorded and its runs exist (database work only: the
+ * queue follow-ups go on after the answer, so a push never waits on Redis), or after this when
+ * the database itself is slow or down: the push has landed anyway.
  */
 const ANSWER_WITHIN_MS = 10_000;
 const BATCH = 100;
@@ -86,7 +86,9 @@ export class PushOutbox {
   async deliver(secret: string, updates: readonly RefUpdate[]): Promise<Delivery> {
     const session = sessionKey(secret);
     this.finishing.add(session);
-    const work = this.finishSession(session, updates)
+    let recorded: (delivery: Delivery) => void = () => {};
+    const answer = new Promise<Delivery>((resolve) => (recorded = resolve));
+    const work = this.finishSession(session, updates, recorded)
       .catch((err: unknown) => {
         this.deps.onError(err, 'post-receive could not finish the push; the reconciler will');
         return { runs: [], complete: false };
@@ -95,17 +97,17 @@ export class PushOutbox {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<Delivery>((resolve) => (timer = setTimeout(resolve, ANSWER_WITHIN_MS, { runs: [], complete: false })));
     try {
-      return await Promise.race([work, late]);
+      return await Promise.race([answer, work, late]);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private async finishSession(session: string, updates: readonly RefUpdate[]): Promise<Delivery> {
+  private async finishSession(session: string, updates: readonly RefUpdate[], recorded: (delivery: Delivery) => void): Promise<Delivery> {
     const rows = await outboxDb.claimSession(this.deps.db, session, LEASE_MS);
     // A ref git did not move (a lost race for it, a failed atomic push) owes nothing.
     const made = (row: PushOutboxRow) => updates.some((u) => u.ref === row.ref && u.oldSha === row.old_sha && u.newSha === row.new_sha);
-    return this.finishAll(rows, async (row) => made(row));
+    return this.finishAll(rows, async (row) => made(row), recorded);
   }
 
   /** Finishes what post-receive left behind; returns what it did. */
@@ -153,25 +155,52 @@ export class PushOutbox {
     return current === row.new_sha || this.deps.git.isAncestor(row.repo_id, row.new_sha, current, {}).catch(() => false);
   }
 
-  /** Each row on its own: one that fails is let go for the next pass and the others go on. */
-  private async finishAll(rows: readonly PushOutboxRow[], landed: (row: PushOutboxRow) => Promise<boolean>): Promise<Delivery & { failed: number }> {
+  /**
+   * Each row on its own: one that fails is let go for the next pass and the others go on. Two
+   * phases: the database work of every row (push recorded, runs created), after which
+   * `recorded` may answer the pusher, then the queue follow-ups (repack, webhooks), which can
+   * wait on Redis; a row is deleted only when both are done.
+   */
+  private async finishAll(
+    rows: readonly PushOutboxRow[],
+    landed: (row: PushOutboxRow) => Promise<boolean>,
+    recorded: (delivery: Delivery) => void = () => {},
+  ): Promise<Delivery & { failed: number }> {
     const runs: Run[] = [];
     let failed = 0;
     const held = new Set(rows.map((row) => row.id));
+    const fail = async (row: PushOutboxRow, err: unknown) => {
+      failed++;
+      held.delete(row.id);
+      this.deps.onError(err, `finishing push outbox row ${row.id} (repo ${row.repo_id}) failed; it is retried`);
+      await outboxDb.release(this.deps.db, row.id).catch(() => {});
+    };
     // Finishing can wait on Redis for long: the rows must not look abandoned meanwhile.
     const renew = setInterval(() => void outboxDb.extend(this.deps.db, [...held], LEASE_MS).catch(() => {}), LEASE_MS / 3);
     renew.unref();
     try {
+      const followUps: { row: PushOutboxRow; update: RefUpdate }[] = [];
       for (const row of rows) {
         try {
-          if (await landed(row)) runs.push(...(await this.finishRow(row)));
-          else await outboxDb.remove(this.deps.db, [row.id]);
+          const update = (await landed(row)) ? await this.recordRow(row, runs) : null;
+          if (update) followUps.push({ row, update });
+          else {
+            await outboxDb.remove(this.deps.db, [row.id]);
+            held.delete(row.id);
+          }
         } catch (err) {
-          failed++;
-          this.deps.onError(err, `finishing push outbox row ${row.id} (repo ${row.repo_id}) failed; it is retried`);
-          await outboxDb.release(this.deps.db, row.id).catch(() => {});
+          await fail(row, err);
         }
-        held.delete(row.id);
+      }
+      recorded({ runs, complete: failed === 0 });
+      for (const { row, update } of followUps) {
+        try {
+          await this.deps.afterPush({ repoId: row.repo_id, pusherId: row.pusher_id }, [update]);
+          await outboxDb.remove(this.deps.db, [row.id]);
+          held.delete(row.id);
+        } catch (err) {
+          await fail(row, err);
+        }
       }
     } finally {
       clearInterval(renew);
@@ -179,21 +208,17 @@ export class PushOutbox {
     return { runs, complete: failed === 0, failed };
   }
 
-  private async finishRow(row: PushOutboxRow): Promise<Run[]> {
+  /** The database half of a row: the push recorded and its runs created (once); null when its repository is gone. */
+  private async recordRow(row: PushOutboxRow, runs: Run[]): Promise<RefUpdate | null> {
     const { db } = this.deps;
     const repo = await this.deps.repoById(row.repo_id);
-    if (!repo) {
-      await outboxDb.remove(db, [row.id]);
-      return [];
-    }
+    if (!repo) return null;
     const update: RefUpdate = { ref: row.ref, oldSha: row.old_sha, newSha: row.new_sha };
     if (row.state === 'pending') await outboxDb.recordPush(db, row);
     const dispatchId = `push-${row.id}`;
     // A finisher that died after creating the runs must not create them again.
     const earlier = await runsDb.runsOfDispatch(db, dispatchId);
-    const runs = earlier.length > 0 ? earlier.map(toRun) : await this.deps.dispatch(repo, row.pusher_id, [update], row.push_options, () => dispatchId);
-    await this.deps.afterPush({ repoId: row.repo_id, pusherId: row.pusher_id }, [update]);
-    await outboxDb.remove(db, [row.id]);
-    return runs;
+    runs.push(...(earlier.length > 0 ? earlier.map(toRun) : await this.deps.dispatch(repo, row.pusher_id, [update], row.push_options, () => dispatchId)));
+    return update;
   }
 }

@@ -22,6 +22,8 @@ export interface DispatchOptions {
   readonly limits: RunLimits;
   /** A new push to a ref cancels the queued runs of older pushes to it. */
   readonly cancelSuperseded: boolean;
+  /** A hand-off to the queue that failed (Redis down): logged; the periodic sweep retries it. */
+  readonly onHandOffError: (err: unknown, dispatchId: string) => void;
 }
 
 /** Resolves `owner/name` of a dataset repo that the run's creator may read, or null. */
@@ -215,7 +217,10 @@ export class RunDispatcher {
       if (run.status === 'queued') this.events.queued(run);
     }
     for (const run of created) if (run.status !== 'queued') await this.onCached(run);
-    await this.scheduler.enqueueReady(c.dispatchId);
+    // The runs exist as queued rows now. Handing them to the queue must not hold the push's
+    // answer while Redis is down: it goes on in the background, and should it fail, the periodic
+    // sweep tops the queue up again from the rows.
+    this.scheduler.enqueueReady(c.dispatchId).catch((err: unknown) => this.options.onHandOffError(err, c.dispatchId));
     return created;
   }
 
