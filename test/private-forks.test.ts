@@ -125,6 +125,32 @@ t.test('a fork of a private repository never outlives the access it was made wit
     t.equal(clone.code, 0, clone.stderr);
   });
 
+  await t.test("deleting a user hands the heir only the forks the heir may read", async (t) => {
+    const [erin, frank, gus] = await Promise.all([user('erin'), user('frank'), user('gus')]);
+    const adminAuth = `${server.admin.username}:${server.admin.password}`;
+    t.equal((await api('POST', '/api/v1/repos', { auth: alice.token, body: { name: 'lab', private: true } })).status, 201);
+    for (const reader of [erin, gus]) {
+      t.equal((await api('PUT', `/api/v1/repos/alice/lab/collaborators/${reader.username}`, { auth: alice.token, body: { role: 'read' } })).status, 204);
+    }
+    t.equal((await api('POST', '/api/v1/repos/alice/lab/forks', { auth: erin.token })).status, 201, 'erin forks the private lab');
+    t.equal((await api('POST', '/api/v1/repos/erin/lab/forks', { auth: erin.token, body: { name: 'lab-2' } })).status, 201, 'and forks her fork');
+    t.equal((await api('POST', '/api/v1/repos', { auth: erin.token, body: { name: 'notes', private: true } })).status, 201, 'a repo of her own');
+
+    const toFrank = await api('DELETE', '/api/v1/admin/users/erin?transfer_to=frank', { auth: adminAuth });
+    t.equal(toFrank.status, 200, JSON.stringify(toFrank.body));
+    t.same(toFrank.body, { deleted_repos: ['lab', 'lab-2'], transferred_repos: ['notes'], cancelled_runs: [] }, 'frank does not read alice/lab: its forks are deleted, not transferred');
+    t.equal((await api('GET', '/api/v1/repos/frank/lab', { auth: frank.token })).status, 404, 'frank did not get the fork');
+    t.equal((await api('GET', '/api/v1/repos/frank/lab-2', { auth: frank.token })).status, 404, 'nor the fork of the fork');
+    t.equal((await api('GET', '/api/v1/repos/frank/notes', { auth: frank.token })).status, 200, "erin's own repo went to frank");
+
+    const hana = await user('hana');
+    t.equal((await api('PUT', '/api/v1/repos/alice/lab/collaborators/hana', { auth: alice.token, body: { role: 'read' } })).status, 204);
+    t.equal((await api('POST', '/api/v1/repos/alice/lab/forks', { auth: hana.token })).status, 201);
+    const toGus = await api('DELETE', '/api/v1/admin/users/hana?transfer_to=gus', { auth: adminAuth });
+    t.same(toGus.body, { deleted_repos: [], transferred_repos: ['lab'], cancelled_runs: [] }, 'gus reads alice/lab: the fork is his now');
+    t.match((await api('GET', '/api/v1/repos/gus/lab', { auth: gus.token })).body, { owner: 'gus', private: true });
+  });
+
   await t.test('a source made public frees its forks; a source made private again splits off its public forks', async (t) => {
     t.equal((await api('POST', '/api/v1/repos', { auth: alice.token, body: { name: 'paper', private: true } })).status, 201);
     t.equal((await api('PUT', '/api/v1/repos/alice/paper/collaborators/carol', { auth: alice.token, body: { role: 'read' } })).status, 204);
