@@ -219,7 +219,7 @@ export async function buildApp(config: Config): Promise<App> {
   await registerLfsRoutes(app, { config, lfs, locks, authenticate });
   registerGitRoutes(app, { config, repos, git, hookSessions, pushesInFlight, authenticate, hookUrl: () => hookUrl(app) });
   // Last: the pages' `/:owner/:repo/...` routes sit beside git's, the API's and LFS's own paths.
-  await registerWeb(app, { config, accounts, repos, git, runs: runs.queries, runControl: { ...runs, store }, lfs, audit, limiter, events: webhooks }, secret);
+  await registerWeb(app, { config, accounts, repos, git, runs: runs.queries, runControl: { ...runs, store }, lfs, audit, limiter, webhooks }, secret);
 
   const firstAdmin = await accounts.ensureAdmin(config.adminPassword);
   // A push cannot outlive the git total timeout, so an older quarantine is surely abandoned.

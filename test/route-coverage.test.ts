@@ -263,6 +263,23 @@ t.test('every registered route has an access-matrix row, and each row holds agai
     'GET /:owner/:repo/runs/:id/outputs/*': { public: everyone(404), private: everyone(303), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/runs/999999/outputs/model.pkl` }) },
     'POST /:owner/:repo/runs/:id/cancel': { ...notForUsers(403), request: (c) => ({ method: 'POST', path: `/${c.owner}/${c.name}/runs/999999/cancel`, body: {} }) },
     'POST /:owner/:repo/runs/:id/rerun': { ...notForUsers(403), request: (c) => ({ method: 'POST', path: `/${c.owner}/${c.name}/runs/999999/rerun`, body: {} }) },
+    // Settings are for repo admins: without a session everyone is sent to sign in (test/web-settings.test.ts has the matrix with sessions).
+    'GET /:owner/:repo/settings': { public: everyone(303), private: everyone(303), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/settings` }) },
+    'POST /:owner/:repo/settings': { ...notForUsers(403), request: (c) => ({ method: 'POST', path: `/${c.owner}/${c.name}/settings`, body: { description: 'x' } }) },
+    'POST /:owner/:repo/settings/collaborators': { ...notForUsers(403), request: (c) => ({ method: 'POST', path: `/${c.owner}/${c.name}/settings/collaborators`, body: { username: 'extra', role: 'write' } }) },
+    'POST /:owner/:repo/settings/collaborators/remove': { ...notForUsers(403), request: (c) => ({ method: 'POST', path: `/${c.owner}/${c.name}/settings/collaborators/remove`, body: { username: 'extra' } }) },
+    'POST /:owner/:repo/settings/hooks': { ...notForUsers(403), request: (c) => ({ method: 'POST', path: `/${c.owner}/${c.name}/settings/hooks`, body: { url: 'http://127.0.0.1:1/x' } }) },
+    'GET /:owner/:repo/settings/hooks/:id': { public: everyone(303), private: everyone(303), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/settings/hooks/${hookOf(c)}` }) },
+    'POST /:owner/:repo/settings/hooks/:id/delete': { ...notForUsers(403), request: (c) => ({ method: 'POST', path: `/${c.owner}/${c.name}/settings/hooks/${hookOf(c)}/delete`, body: {} }) },
+    'GET /:owner/:repo/settings/hooks/:id/deliveries/:delivery': {
+      public: everyone(303),
+      private: everyone(303),
+      request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/settings/hooks/${hookOf(c)}/deliveries/${NO_DELIVERY}` }),
+    },
+    'POST /:owner/:repo/settings/hooks/:id/deliveries/:delivery/redeliver': {
+      ...notForUsers(403),
+      request: (c) => ({ method: 'POST', path: `/${c.owner}/${c.name}/settings/hooks/${hookOf(c)}/deliveries/${NO_DELIVERY}/redeliver`, body: {} }),
+    },
     // Badges are fetched anonymously by other sites: a private repo's badge is the missing repo's 404, never a sign-in redirect.
     'GET /:owner/:repo/badges/:branch/:job': { public: everyone(200), private: everyone(404), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/badges/main/train.svg` }) },
   };
@@ -289,6 +306,12 @@ t.test('every registered route has an access-matrix row, and each row holds agai
     'POST /signup': { all: everyone(403), request: () => ({ method: 'POST', path: '/signup', body: {} }) },
     'GET /new': { all: everyone(303), request: () => ({ method: 'GET', path: '/new' }) },
     'POST /new': { all: everyone(403), request: () => ({ method: 'POST', path: '/new', body: { name: 'x' } }) },
+    'GET /settings': { all: everyone(303), request: () => ({ method: 'GET', path: '/settings' }) },
+    'GET /settings/tokens': { all: everyone(303), request: () => ({ method: 'GET', path: '/settings/tokens' }) },
+    'POST /settings/tokens': { all: everyone(403), request: () => ({ method: 'POST', path: '/settings/tokens', body: { name: 'x', 'scope.read': 'on' } }) },
+    'POST /settings/tokens/:id/revoke': { all: everyone(403), request: () => ({ method: 'POST', path: '/settings/tokens/1/revoke', body: {} }) },
+    'GET /settings/password': { all: everyone(303), request: () => ({ method: 'GET', path: '/settings/password' }) },
+    'POST /settings/password': { all: everyone(403), request: () => ({ method: 'POST', path: '/settings/password', body: { current_password: 'owner-password', new_password: 'another-password' } }) },
     'GET /api/v1/schema/mlproject.json': { all: everyone(200), request: () => ({ method: 'GET', path: '/api/v1/schema/mlproject.json' }) },
     // Sign-up is closed: only a site admin creates users.
     'POST /api/v1/users': { all: [401, 403, 403, 403, 403, 403, 201], request: (c) => ({ method: 'POST', path: '/api/v1/users', body: { username: `u-${c.tag}`, password: 'a-long-enough-password' } }) },

@@ -9,6 +9,7 @@ import type { RepoService } from '../domain/repos.ts';
 import type { RunDispatcher } from '../domain/runs/dispatcher.ts';
 import type { RunLifecycle } from '../domain/runs/lifecycle.ts';
 import type { RunQueries } from '../domain/runs/queries.ts';
+import type { WebhookService } from '../domain/webhooks.ts';
 import type { AuthFailureLimiter } from '../http/auth-failures.ts';
 import type { Assets } from './assets.ts';
 import type { Html } from './html.ts';
@@ -32,8 +33,8 @@ export interface WebDeps {
   readonly lfs: LfsService;
   readonly audit: AuditLog;
   readonly limiter: AuthFailureLimiter;
-  /** Webhook events (WebhookService.emit), as the API's repo creation sends them. */
-  readonly events: { emit(repoId: number, event: 'repo.created', payload: Record<string, unknown>, senderId: number | null): Promise<void> };
+  /** Events (as the API's repo creation sends them) and the settings pages' hooks and delivery log: what the API's webhook routes use. */
+  readonly webhooks: Pick<WebhookService, 'emit' | 'create' | 'list' | 'get' | 'remove' | 'deliveries' | 'delivery' | 'redeliver'>;
 }
 
 export interface Viewer {
@@ -83,8 +84,11 @@ export class Web {
     return this.sessions.csrfToken(fresh);
   }
 
-  /** Sends a whole page: the view in the frame, never cached by shared caches (pages depend on who asks). */
-  async page(request: FastifyRequest, reply: FastifyReply, title: string, content: Html, options: { status?: number; query?: string } = {}): Promise<FastifyReply> {
+  /**
+   * Sends a whole page: the view in the frame, never cached by shared caches (pages depend on who
+   * asks); `noStore` keeps a page that shows a secret out of every cache, the browser's too.
+   */
+  async page(request: FastifyRequest, reply: FastifyReply, title: string, content: Html, options: { status?: number; query?: string; noStore?: boolean } = {}): Promise<FastifyReply> {
     const { session, principal } = await this.viewer(request);
     const frame = {
       viewer: principal?.user ?? null,
@@ -96,7 +100,7 @@ export class Web {
     return reply
       .code(options.status ?? 200)
       .type('text/html; charset=utf-8')
-      .header('Cache-Control', 'private, no-cache')
+      .header('Cache-Control', options.noStore ? 'no-store' : 'private, no-cache')
       .send(layout(frame, title, content).value);
   }
 }

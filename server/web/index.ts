@@ -9,6 +9,9 @@ import { registerCompareRoutes } from './compare-routes.ts';
 import { registerBadgeRoutes } from './badge-routes.ts';
 import { registerCommitRoutes } from './commit-routes.ts';
 import { registerRunPageRoutes } from './run-routes.ts';
+import { registerHookSettingsRoutes } from './hook-settings-routes.ts';
+import { registerRepoSettingsRoutes } from './repo-settings-routes.ts';
+import { registerUserSettingsRoutes } from './user-settings-routes.ts';
 import { Renderer } from './render/renderer.ts';
 import { registerRepoRoutes } from './repo-routes.ts';
 import { addSecurityHeaders } from './security-headers.ts';
@@ -43,5 +46,8 @@ export async function registerWeb(app: FastifyInstance, deps: WebDeps, secret: s
     registerBadgeRoutes(scope, web);
     registerCommitRoutes(scope, web);
     registerRunPageRoutes(scope, web);
+    registerRepoSettingsRoutes(scope, web);
+    registerHookSettingsRoutes(scope, web);
+    registerUserSettingsRoutes(scope, web);
   });
 }

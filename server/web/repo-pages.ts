@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { notFound } from '../domain/errors.ts';
-import type { Repo } from '../domain/model.ts';
+import type { AccessLevel, Repo } from '../domain/model.ts';
 import { isReservedOwner, repoNameFromUrl } from '../domain/names.ts';
 import { baseUrl } from '../http/api/present.ts';
 import type { Web } from './context.ts';
@@ -8,6 +8,9 @@ import { repoPath } from './views/parts.ts';
 import type { RepoHeader } from './views/repo-header.ts';
 
 export type RepoParams = { owner: string; repo: string };
+
+/** The viewer's access level found by readableRepo, so the header knows whether to show Settings without asking again. */
+const levels = new WeakMap<FastifyRequest, AccessLevel>();
 
 /**
  * The repository a page is about, read through RepoService.authorize like every API call: anonymous
@@ -18,14 +21,16 @@ export async function readableRepo(web: Web, request: FastifyRequest<{ Params: R
   if (isReservedOwner(request.params.owner)) return null;
   const name = repoNameFromUrl(request.params.repo);
   if (!name) throw notFound('repository');
-  return (await web.deps.repos.authorize(await web.principal(request), request.params.owner, name, 'read')).repo;
+  const { repo, level } = await web.deps.repos.authorize(await web.principal(request), request.params.owner, name, 'read');
+  levels.set(request, level);
+  return repo;
 }
 
-/** The header of a repository page; the fork button for signed-in users other than the owner. */
-export async function headerFor(web: Web, request: FastifyRequest, reply: FastifyReply, repo: Repo, tab: RepoHeader['tab']): Promise<RepoHeader> {
+/** The header of a repository page; the fork button for signed-in users other than the owner, the Settings tab for repo admins. */
+export async function headerFor(web: Web, request: FastifyRequest, reply: FastifyReply, repo: Repo, tab: RepoHeader['tab'], level?: AccessLevel): Promise<RepoHeader> {
   const principal = await web.principal(request);
   const forkCsrf = principal && principal.user.id !== repo.ownerId ? await web.csrf(request, reply) : null;
-  return { repo, tab, forkCsrf };
+  return { repo, tab, forkCsrf, settings: (level ?? levels.get(request)) === 'admin' };
 }
 
 /** The URL git clones the repository from (MLGIT_PUBLIC_URL, else the address the page was asked on). */

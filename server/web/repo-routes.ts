@@ -13,7 +13,7 @@ type Form = Record<string, string | undefined>;
 
 /** The model home (card + side panel), the new-repository form, and forking. */
 export function registerRepoRoutes(app: FastifyInstance, web: Web, renderer: Renderer): void {
-  const { repos, git, runs, audit, events } = web.deps;
+  const { repos, git, runs, audit, webhooks } = web.deps;
 
   app.get('/new', async (request, reply) => {
     const principal = await web.principal(request);
@@ -29,7 +29,7 @@ export function registerRepoRoutes(app: FastifyInstance, web: Web, renderer: Ren
       const repo = await repos.create(principal, { name, description: description ?? '', kind, private: visibility === 'private' });
       // What POST /api/v1/repos records and announces, so a repo made here is the same event.
       await audit.record({ action: 'repo.create', actor: principal.user, target: `${repo.owner}/${repo.name}`, details: { private: repo.private }, address: request.ip });
-      await events.emit(repo.id, 'repo.created', { action: 'created' }, principal.user.id);
+      await webhooks.emit(repo.id, 'repo.created', { action: 'created' }, principal.user.id);
       return reply.redirect(repoPath(repo), 303);
     } catch (err) {
       if (!(err instanceof DomainError) || (err.code !== 'invalid' && err.code !== 'conflict')) throw err;

@@ -36,6 +36,7 @@ export function layout(frame: Frame, title: string, content: Html): Html {
     ${viewer
       ? html`<a href="/new">New</a>
     <a href="/${viewer.username}">${viewer.username}</a>
+    <a href="/settings/tokens">Settings</a>
     <form action="/logout" method="post"><input type="hidden" name="_csrf" value="${frame.csrf ?? ''}"><button class="link" type="submit">Sign out</button></form>`
       : html`<a href="/login">Sign in</a>${frame.signupOpen ? html` <a href="/signup">Sign up</a>` : ''}`}
   </nav>

@@ -4,13 +4,15 @@ import { contentPath, repoPath, userPath, visibility } from './parts.ts';
 
 export interface RepoHeader {
   readonly repo: Repo;
-  readonly tab: 'card' | 'files' | 'commits' | 'runs' | 'metrics' | 'compare';
+  readonly tab: 'card' | 'files' | 'commits' | 'runs' | 'metrics' | 'compare' | 'settings';
   /** The fork form's CSRF token; null hides the button (anonymous, or the viewer's own repo). */
   readonly forkCsrf: string | null;
+  /** Whether the viewer administers the repository (the Settings tab). */
+  readonly settings?: boolean;
 }
 
 /** Name, badges, tabs and the fork button above every repository page. */
-export function repoHeader({ repo, tab, forkCsrf }: RepoHeader): Html {
+export function repoHeader({ repo, tab, forkCsrf, settings }: RepoHeader): Html {
   return html`<div class="repo-head">
   <h1><a href="${userPath(repo.owner)}">${repo.owner}</a> / <a href="${repoPath(repo)}">${repo.name}</a></h1>
   ${visibility(repo)} <span class="badge">${repo.kind}</span>
@@ -26,5 +28,6 @@ ${repo.description ? html`<p class="muted">${repo.description}</p>` : ''}
   <a href="${repoPath(repo, 'runs')}" class="${tab === 'runs' ? 'on' : ''}">Runs</a>
   <a href="${repoPath(repo, 'metrics')}" class="${tab === 'metrics' ? 'on' : ''}">Metrics</a>
   <a href="${repoPath(repo, 'compare')}" class="${tab === 'compare' ? 'on' : ''}">Compare</a>
+  ${settings ? html`<a href="${repoPath(repo, 'settings')}" class="${tab === 'settings' ? 'on' : ''}">Settings</a>` : ''}
 </nav>`;
 }

@@ -33,7 +33,7 @@ ${rows.map(
 ${pager(paging)}`;
 }
 
-function pager({ page, last, url }: Paging): Html {
+export function pager({ page, last, url }: Paging): Html {
   if (last <= 1) return html``;
   return html`<nav class="pages" aria-label="Pages">
   ${page > 1 ? html`<a href="${url(page - 1)}" rel="prev">← Previous</a>` : ''}
