@@ -50,5 +50,5 @@ async function pgliteDialect(dir: string | undefined) {
   const { PGliteDialect } = await import('kysely-pglite-dialect');
   // A small buffer pool: the embedded database holds accounts and metadata, not bulk data,
   // and WASM memory once grown is never given back.
-  return new PGliteDialect(new PGlite(dir, { postgresqlconf: ['shared_buffers=16MB'] }));
+  return new PGliteDialect(new PGlite(dir, { postgresqlconf: ['shared_buffers=4MB'] }));
 }

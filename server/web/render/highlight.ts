@@ -1,6 +1,9 @@
-import hljs from 'highlight.js/lib/common';
+import type { HLJSApi } from 'highlight.js';
 import path from 'node:path';
 import { escapeHtml } from '../html.ts';
+import { loadOnFirstUse } from './lazy.ts';
+
+const highlightJs = loadOnFirstUse<HLJSApi>('highlight.js/lib/common');
 
 // File extensions highlight.js does not map itself (it knows most by their alias).
 const EXTRA_EXTENSIONS: Record<string, string> = { ipynb: 'json', jsonl: 'json', cfg: 'ini', toml: 'ini', mjs: 'javascript', cjs: 'javascript', tsx: 'typescript', yml: 'yaml' };
@@ -13,7 +16,7 @@ export function languageOf(fileName: string): string | null {
   if (named) return named;
   const ext = path.posix.extname(base).slice(1);
   const language = EXTRA_EXTENSIONS[ext] ?? ext;
-  return language && hljs.getLanguage(language) ? language : null;
+  return language && highlightJs().getLanguage(language) ? language : null;
 }
 
 /**
@@ -21,6 +24,7 @@ export function languageOf(fileName: string): string | null {
  * `<span class="hljs-...">`), or the escaped text when the language is unknown.
  */
 export function highlight(code: string, language: string | null): string {
+  const hljs = highlightJs();
   if (language && hljs.getLanguage(language)) return hljs.highlight(code, { language, ignoreIllegals: true }).value;
   return escapeHtml(code);
 }

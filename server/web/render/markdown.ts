@@ -1,6 +1,10 @@
-import MarkdownIt from 'markdown-it';
-import sanitizeHtml from 'sanitize-html';
+import type MarkdownIt from 'markdown-it';
+import type sanitizeHtml from 'sanitize-html';
 import { highlight } from './highlight.ts';
+import { loadOnFirstUse } from './lazy.ts';
+
+const markdownIt = loadOnFirstUse<typeof MarkdownIt>('markdown-it');
+const sanitizer = loadOnFirstUse<typeof sanitizeHtml>('sanitize-html');
 
 /**
  * Markdown as a hub must render it: no raw HTML (markdown-it escapes it with `html: false`), and
@@ -9,15 +13,20 @@ import { highlight } from './highlight.ts';
  * relative or fragments; no inline styles (the CSP forbids them anyway) and no ids a README could
  * use to clobber the page's own.
  */
-const markdown = new MarkdownIt({
-  html: false,
-  linkify: true,
-  highlight: (code, info) => `<pre class="hljs"><code>${highlight(code, info.trim().split(/\s+/)[0]?.toLowerCase() || null)}</code></pre>`,
-});
-
-// Deeply nested lists and quotes stop nesting at 20 levels instead of recursing on (markdown-it
-// honours the option; its type definitions do not list it).
-Object.assign(markdown.options, { maxNesting: 20 });
+let markdown: MarkdownIt | undefined;
+function markdownEngine(): MarkdownIt {
+  if (markdown) return markdown;
+  const Engine = markdownIt();
+  markdown = new Engine({
+    html: false,
+    linkify: true,
+    highlight: (code, info) => `<pre class="hljs"><code>${highlight(code, info.trim().split(/\s+/)[0]?.toLowerCase() || null)}</code></pre>`,
+  });
+  // Deeply nested lists and quotes stop nesting at 20 levels instead of recursing on (markdown-it
+  // honours the option; its type definitions do not list it).
+  Object.assign(markdown.options, { maxNesting: 20 });
+  return markdown;
+}
 
 const SANITIZE: sanitizeHtml.IOptions = {
   allowedTags: ['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'p', 'br', 'hr', 'blockquote', 'ul', 'ol', 'li', 'a', 'img', 'code', 'pre', 'em', 'strong', 's', 'del', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'span'],
@@ -38,10 +47,11 @@ const SANITIZE: sanitizeHtml.IOptions = {
  * the file is in (`/owner/repo/blob/<ref>/dir/`), so `docs/x.md` opens as a file page.
  */
 export function renderMarkdown(text: string, base: string): string {
+  const engine = markdownEngine();
   const env = {};
-  const tokens = markdown.parse(text, env);
+  const tokens = engine.parse(text, env);
   rebaseLinks(tokens, base);
-  return sanitizeHtml(markdown.renderer.render(tokens, markdown.options, env), SANITIZE);
+  return sanitizer()(engine.renderer.render(tokens, engine.options, env), SANITIZE);
 }
 
 type Token = ReturnType<MarkdownIt['parse']>[number];
