@@ -5,6 +5,7 @@ import * as runs from './20261125T1500_runs.ts';
 import * as webhooksStatusesAudit from './20261125T1600_webhooks_statuses_audit.ts';
 import * as credentialVersion from './20261126T0900_credential_version.ts';
 import * as pushOutbox from './20261203T0900_push_outbox.ts';
+import * as modelRegistry from './20261206T1600_model_registry.ts';
 
 /** Time-ordered; the key is the name recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '20261125T1600_webhooks_statuses_audit': webhooksStatusesAudit,
   '20261126T0900_credential_version': credentialVersion,
   '20261203T0900_push_outbox': pushOutbox,
+  '20261206T1600_model_registry': modelRegistry,
 };

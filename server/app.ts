@@ -52,6 +52,9 @@ import { registerHookRoutes } from './http/internal/hook-routes.ts';
 import { PushesInFlight } from './http/git/pushes-in-flight.ts';
 import { loggerOptions } from './logger.ts';
 import { registerRunRoutes } from './http/api/run-routes.ts';
+import { registerRegistryRoutes } from './http/api/registry-routes.ts';
+import { registryEvents } from './domain/registry/events.ts';
+import { createRegistry, type ModelRegistry } from './domain/registry/registry.ts';
 import { registerRunnerRoutes } from './http/runner/runner-routes.ts';
 import { wireRuns, type RunsWiring } from './wire-runs.ts';
 import { runEvents } from './domain/runs/run-events.ts';
@@ -70,6 +73,7 @@ export interface Services {
   webhooks: WebhookService;
   statuses: StatusService;
   audit: AuditLog;
+  registry: ModelRegistry;
 }
 
 export interface App {
@@ -177,6 +181,14 @@ export async function buildApp(config: Config): Promise<App> {
   const runs = await wireRuns(app, { config, db, git, queue, repos, accounts, store, secret, admission }, runEventSink);
   // CI metrics posted with a commit status are stored like runner metrics (job ci:<context>).
   statuses.setOnMetrics((repoId, sha, context, metrics, state) => runs.results.recordExternal(repoId, sha, context, metrics, state));
+  const registry = createRegistry({
+    db,
+    git,
+    log: app.log,
+    events: registryEvents({ emit: (...args) => webhooks.emit(...args), audit, repoById: (id) => repos.byId(id), baseUrl: () => config.publicUrl?.replace(/\/+$/, '') ?? hookUrl(app), log: app.log }),
+  });
+  // A successful run registers the model versions its manifest declares before its note is written.
+  runs.results.setRegistry(registry.versions);
   const hookSessions = new HookSessions();
   const pushesInFlight = new PushesInFlight();
   const limiter = new AuthFailureLimiter(config.authFailures.max, config.authFailures.windowSeconds * 1000);
@@ -216,6 +228,7 @@ export async function buildApp(config: Config): Promise<App> {
   registerHookRoutes(app, { hookSessions, pushesInFlight, pushes, outbox, repos });
   registerRunRoutes(app, { config, repos, authenticate, store, ...runs });
   registerRunnerRoutes(app, { lifecycle: runs.lifecycle, runnerToken: runs.runnerToken });
+  registerRegistryRoutes(app, { config, repos, authenticate, registry, store, refreshNote: (repoId, sha) => runs.notes.refresh(repoId, sha) });
   await registerLfsRoutes(app, { config, lfs, locks, authenticate });
   registerGitRoutes(app, { config, repos, git, hookSessions, pushesInFlight, authenticate, hookUrl: () => hookUrl(app) });
   // Last: the pages' `/:owner/:repo/...` routes sit beside git's, the API's and LFS's own paths.
@@ -239,7 +252,7 @@ export async function buildApp(config: Config): Promise<App> {
     await queue.close();
     await db.destroy();
   });
-  return { app, services: { db, git, queue, accounts, repos, pushes, lfs, store, runs, webhooks, statuses, audit }, firstAdmin };
+  return { app, services: { db, git, queue, accounts, repos, pushes, lfs, store, runs, webhooks, statuses, audit, registry }, firstAdmin };
 }
 
 /** Hooks and the embedded runner reach the process on loopback, on whatever port it got. */

@@ -16,6 +16,7 @@ const USAGE = `usage: mlgit <command>
   token create <user> [--scopes read,write] [--name N]
   repo create <owner>/<name> [--private] [--kind model|dataset] [--description D]
   lfs gc [--dry-run]                         delete LFS objects that no repository references any more
+  model register <owner>/<repo> <model> --run <id> [--as <user>]   register a model version from a successful run
   doctor                                     check git, data dir, database and hooks; repair missing hooks
   validate [path]                            check an mlproject.yaml (default ./mlproject.yaml) as a push would; exit 1 on errors
 
@@ -59,6 +60,9 @@ export async function main(argv: string[]): Promise<number> {
         break;
       case 'lfs':
         if (sub === 'gc') return await withApp(config, (app) => lfsGc(app, rest));
+        break;
+      case 'model':
+        if (sub === 'register') return await withApp(config, async (app) => (await import('./cli-model.ts')).modelRegister(app, rest, (line) => process.stdout.write(`${line}\n`)));
         break;
       case 'doctor':
         return await withApp(config, async (app) => (await import('./doctor.ts')).runDoctor(app.services, config, (line) => process.stdout.write(`${line}\n`)));

@@ -125,6 +125,7 @@ export function checkSemantics(data: Record<string, unknown>, text: string, r: R
   });
   checkCycles(c, jobs, declared.jobs);
   checkTriggers(c, data.triggers, declared.jobs);
+  checkModels(c, data.models, jobs);
 }
 
 function checkParamSchema(c: Checker, paramSchema: Record<string, unknown> | null): void {
@@ -224,6 +225,28 @@ function checkTriggers(c: Checker, value: unknown, jobIds: ReadonlySet<string>):
     if (!isRecord(t)) continue;
     for (const [i, j] of strings(t.jobs)) {
       if (!jobIds.has(j)) c.err(['triggers', kind, 'jobs', i], `unknown job "${j}"${suggestion(j, jobIds)}`);
+    }
+  }
+}
+
+/** A model comes from a declared job's declared output; `latest` is every model's implicit alias. */
+function checkModels(c: Checker, value: unknown, jobs: Array<[string, unknown]>): void {
+  const byId = new Map(jobs);
+  for (const [name, model] of entries(value)) {
+    if (name.endsWith('.lock')) c.err(['models', name], `model name "${name}" may not end with ".lock" (it names git refs)`, 'key');
+    if (!isRecord(model)) continue;
+    const at: Segment[] = ['models', name];
+    if (typeof model.path === 'string') c.path([...at, 'path'], model.path, false);
+    if (typeof model.from === 'string') {
+      const job = byId.get(model.from);
+      if (!isRecord(job)) c.err([...at, 'from'], `unknown job "${model.from}"${suggestion(model.from, new Set(byId.keys()))}`);
+      else if (typeof model.path === 'string') {
+        const outputs = Array.isArray(job.outputs) ? job.outputs.filter(isRecord).map((o) => o.path) : [];
+        if (!outputs.includes(model.path)) c.err([...at, 'path'], `"${model.path}" is not an output of job "${model.from}"; add {path: ${model.path}} to jobs.${model.from}.outputs`);
+      }
+    }
+    for (const [alias] of entries(model.promote)) {
+      if (alias === 'latest') c.err([...at, 'promote', alias], 'alias "latest" is implicit (the newest version) and cannot have gates', 'key');
     }
   }
 }

@@ -58,6 +58,29 @@ export interface Threshold {
   max_rise?: number | string;
 }
 
+export type ModelFormat = 'sklearn' | 'onnx' | 'safetensors' | 'pickle' | 'other';
+
+/** `models.<name>.promote.<alias>`: what a version must meet before the alias may point at it. */
+export interface Promotion {
+  require?: {
+    /** metric -> comparison such as ">= 0.95". */
+    metrics?: Record<string, string>;
+    not_regressed?: boolean;
+    /** Commit status contexts that must be `success` on the version's commit. */
+    statuses?: string[];
+  };
+  approvers?: number;
+  protected?: boolean;
+}
+
+export interface ModelSpec {
+  from: string;
+  path: string;
+  format?: ModelFormat;
+  description?: string;
+  promote?: Record<string, Promotion>;
+}
+
 export interface Manifest {
   version: 1;
   name: string;
@@ -75,6 +98,7 @@ export interface Manifest {
     manual?: { jobs?: string[] };
   };
   cache?: boolean;
+  models?: Record<string, ModelSpec>;
 }
 
 export interface ManifestIssue {

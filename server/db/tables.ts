@@ -212,6 +212,59 @@ export interface AuditLogTable {
   created_at: CreatedAt;
 }
 
+export interface ModelVersionsTable {
+  id: Generated<number>;
+  repo_id: number;
+  model: string;
+  version: number;
+  run_id: number | null;
+  job: string;
+  commit_sha: string;
+  path: string;
+  format: string;
+  oid: string;
+  /** bigint: pg returns it as a string. */
+  size: ColumnType<string, number, never>;
+  params: Json<Record<string, string>>;
+  metrics: Json<Record<string, number>>;
+  goals: Json<Record<string, 'maximize' | 'minimize'>>;
+  datasets: Json<{ name: string; repo: string; commit: string }[]>;
+  created_by: number | null;
+  created_at: CreatedAt;
+}
+
+export interface ModelAliasesTable {
+  repo_id: number;
+  model: string;
+  alias: string;
+  version: number;
+  updated_by: number | null;
+  updated_at: Timestamp;
+}
+
+export interface ModelAliasHistoryTable {
+  id: Generated<number>;
+  repo_id: number;
+  model: string;
+  alias: string;
+  from_version: number | null;
+  to_version: number;
+  actor_id: number | null;
+  actor_name: string | null;
+  reason: string | null;
+  overridden: Json<string[]>;
+  created_at: CreatedAt;
+}
+
+export interface ModelApprovalsTable {
+  repo_id: number;
+  model: string;
+  version: number;
+  alias: string;
+  user_id: number;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   runs: RunsTable;
   run_metrics: RunMetricsTable;
@@ -230,6 +283,10 @@ export interface Database {
   collaborators: CollaboratorsTable;
   pushes: PushesTable;
   push_outbox: PushOutboxTable;
+  model_versions: ModelVersionsTable;
+  model_aliases: ModelAliasesTable;
+  model_alias_history: ModelAliasHistoryTable;
+  model_approvals: ModelApprovalsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -18,6 +18,9 @@ export const AUDIT_ACTIONS = [
   'collaborator.remove',
   'hook.create',
   'hook.delete',
+  'model.version.create',
+  'model.alias.move',
+  'model.alias.override',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -22,6 +22,8 @@ export interface NoteInput {
   project: string;
   commitSha: string;
   runs: NoteRun[];
+  /** Model versions registered from this commit's runs: one `model <name> v<n>` line each. */
+  models?: { model: string; version: number; runId: number | null }[];
 }
 
 /** Shown metrics when there is no primary one. */
@@ -132,6 +134,8 @@ export function renderNote(input: NoteInput): string {
     const text = row.map((cell, col) => (col < 4 ? cell.padEnd(widths[col] as number) : cell)).join('');
     lines.push(`  ${text}`.trimEnd());
   }
+  const models = [...(input.models ?? [])].sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : a.version - b.version));
+  for (const m of models) lines.push(`  model ${oneLine(m.model)} v${m.version}${m.runId === null ? '' : ` from run ${m.runId}`}`);
   lines.push(SEPARATOR);
   for (const run of [...input.runs].sort(byName)) lines.push(jsonLine(run));
   return `${lines.join('\n')}\n`;

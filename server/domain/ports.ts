@@ -120,6 +120,13 @@ export interface GitBackend {
    * the note under `expectedHead` already has this text; 'conflict' when the ref has moved.
    */
   writeNote(repoId: number, note: NoteWrite): Promise<NoteWriteResult>;
+  /** The sha a server-owned ref (refs/models/...) points at, or null when it does not exist. */
+  readRef(repoId: number, ref: string): Promise<string | null>;
+  /**
+   * Points a server-owned ref at `commit` with `git update-ref <new> <old>`: only when it still
+   * points at `expected` (null: only when it does not exist yet); 'conflict' otherwise.
+   */
+  updateRef(repoId: number, ref: string, commit: string, expected: string | null): Promise<'written' | 'conflict'>;
 }
 
 export const NOTES_REF = 'refs/notes/mlproject';

@@ -30,8 +30,8 @@ export interface HookVerdict {
   readonly messages: string[];
 }
 
-/** Refs only the server writes: run results as notes, and mlgit's own bookkeeping. */
-const SERVER_OWNED = [/^refs\/notes\/mlproject$/, /^refs\/mlgit\//];
+/** Refs only the server writes: run results as notes, registered model versions and aliases, and mlgit's own bookkeeping. */
+const SERVER_OWNED = [/^refs\/notes\/mlproject$/, /^refs\/models\//, /^refs\/mlgit\//];
 
 export const MAINTENANCE_JOB = 'repo.maintenance';
 

@@ -386,6 +386,31 @@ export class GitCliBackend implements GitBackend {
     if ((await this.notesHead(repoId)) !== expectedHead || /\.lock|cannot lock/i.test(update.stderr)) return 'conflict';
     throw new Error(`git update-ref ${NOTES_REF} failed (${update.code}): ${update.stderr.trim()}`);
   }
+
+  async readRef(repoId: number, ref: string): Promise<string | null> {
+    assertServerRef(ref);
+    const result = await runGit(['rev-parse', '--verify', '--quiet', '--end-of-options', ref], { cwd: this.repoPath(repoId) });
+    const sha = result.stdout.toString().trim();
+    return result.code === 0 && SHA.test(sha) ? sha : null;
+  }
+
+  async updateRef(repoId: number, ref: string, commit: string, expected: string | null): Promise<'written' | 'conflict'> {
+    assertServerRef(ref);
+    if (!SHA.test(commit) || (expected !== null && !SHA.test(expected))) throw new Error('updateRef: commit and expected must be full shas');
+    const cwd = this.repoPath(repoId);
+    const update = await runGit(['update-ref', '-m', 'mlgit', ref, commit, expected ?? ZERO_SHA], { cwd });
+    if (update.code === 0) return 'written';
+    // As for notes: the ref moved, or another writer held its lock; the caller re-reads and retries.
+    if ((await this.readRef(repoId, ref)) !== expected || /\.lock|cannot lock/i.test(update.stderr)) return 'conflict';
+    throw new Error(`git update-ref ${ref} failed (${update.code}): ${update.stderr.trim()}`);
+  }
+}
+
+/** Only refs the server owns are written this way, and their names went through the registry's checks. */
+function assertServerRef(ref: string): void {
+  if (!/^refs\/models\/[a-z0-9][a-z0-9._/-]*$/.test(ref) || ref.includes('..') || ref.includes('/.') || ref.endsWith('.lock')) {
+    throw new Error(`not a server-owned ref name: ${JSON.stringify(ref)}`);
+  }
 }
 
 function lines(text: string): string[] {

@@ -17,6 +17,12 @@ interface Log {
   warn(obj: object, msg: string): void;
 }
 
+/** The model registry's part in a run's completion (set by app.ts): register, then name versions in the note. */
+export interface RunRegistryHook {
+  registerFromRun(run: Run): Promise<unknown>;
+  versionsOfCommit(repoId: number, commitSha: string): Promise<{ model: string; version: number; run_id: number | null }[]>;
+}
+
 /**
  * What a finished run leaves behind: metric rows (parsed by the server, never trusted as
  * numbers from the runner), the baseline comparison, the git note of its commit, and the
@@ -31,6 +37,12 @@ export class RunResults {
     private readonly log: Log,
   ) {}
 
+  private registry: RunRegistryHook | null = null;
+
+  setRegistry(registry: RunRegistryHook): void {
+    this.registry = registry;
+  }
+
   started(run: Run): void {
     this.events.started(run);
   }
@@ -44,6 +56,10 @@ export class RunResults {
       await runsDb.setComparison(this.db, run.id, comparison);
       current = toRun((await runsDb.findRun(this.db, run.id))!);
       if (comparison.regressed.length) this.events.regression(current, comparison);
+    }
+    // Before the note, so the note names the versions this run registered.
+    if (this.registry && (run.status === 'success' || run.status === 'cached')) {
+      await this.registry.registerFromRun(current).catch((err: unknown) => this.log.warn({ err, runId: run.id }, 'could not register model versions'));
     }
     try {
       await this.notes().refresh(run.repoId, run.commitSha);
@@ -153,6 +169,7 @@ export class RunResults {
         ...(run.cachedFrom ? { cachedFrom: run.cachedFrom } : {}),
       };
     });
-    return renderNote({ project: runs[0]!.project, commitSha, runs: noteRuns });
+    const models = (await this.registry?.versionsOfCommit(repoId, commitSha)) ?? [];
+    return renderNote({ project: runs[0]!.project, commitSha, runs: noteRuns, models: models.map((m) => ({ model: m.model, version: m.version, runId: m.run_id })) });
   }
 }
