@@ -48,6 +48,8 @@ const everyone = (status: number): Row7 => [status, status, status, status, stat
 const notForUsers = (status: number) => ({ public: everyone(status), private: everyone(status) });
 /** Web pages: session cookies only, so every Basic credential sees what anonymous visitors see. */
 const webPage = () => ({ public: everyone(200), private: everyone(303) });
+/** A repository of the other kind (a model asked for as a dataset): RepoNotFound to everyone who may see it. */
+const otherKind = { public: everyone(404), private: [401, 404, 404, 404, 404, 404, 404] as Row7 };
 
 const api = (c: Cell) => `/api/v1/repos/${c.owner}/${c.name}`;
 const lfsJson = { accept: 'application/vnd.git-lfs+json', 'content-type': 'application/vnd.git-lfs+json' };
@@ -259,8 +261,8 @@ t.test('every registered route has an access-matrix row, and each row holds agai
     'GET /:owner/:repo/tree/:ref': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/tree/main` }) },
     'GET /:owner/:repo/tree/:ref/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/tree/main/docs` }) },
     'GET /:owner/:repo/blob/:ref/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/blob/main/README.md` }) },
-    'GET /:owner/:repo/raw/:ref/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/raw/main/README.md` }) },
-    'GET /:owner/:repo/resolve/:ref/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/resolve/main/README.md` }) },
+    'GET /:owner/:repo/raw/:ref/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/raw/main/README.md`, headers: { accept: 'text/html' } }) },
+    'GET /:owner/:repo/resolve/:ref/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/resolve/main/README.md`, headers: { accept: 'text/html' } }) },
     'GET /:owner/:repo/metrics': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/metrics` }) },
     'GET /:owner/:repo/compare': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/compare` }) },
     'GET /:owner/:repo/compare/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/compare/main...main` }) },
@@ -292,6 +294,29 @@ t.test('every registered route has an access-matrix row, and each row holds agai
       ...notForUsers(403),
       request: (c) => ({ method: 'POST', path: `/${c.owner}/${c.name}/settings/hooks/${hookOf(c)}/deliveries/${NO_DELIVERY}/redeliver`, body: {} }),
     },
+    // The Hugging Face Hub API (server/http/hf/; test/hf-*.test.ts drive the official client). Its
+    // files answer requests that do not ask for HTML (the pages above keep browsers); the shared
+    // repos are models, so the datasets routes answer those who may see them RepoNotFound (404).
+    ...Object.fromEntries(
+      (['models', 'datasets'] as const).flatMap((plural) => {
+        const rows = plural === 'models' ? read() : otherKind;
+        const files = plural === 'models' ? '' : '/datasets';
+        const apiRepo = (c: Cell) => `/api/${plural}/${c.owner}/${c.name}`;
+        return [
+          [`GET ${files}/:owner/:repo/resolve/:revision/*`, { ...rows, request: (c: Cell) => ({ method: 'GET', path: `${files}/${c.owner}/${c.name}/resolve/main/README.md` }) }],
+          [`GET ${files}/:owner/:repo/raw/:revision/*`, { ...rows, request: (c: Cell) => ({ method: 'GET', path: `${files}/${c.owner}/${c.name}/raw/main/README.md` }) }],
+          [`GET /api/${plural}/:owner/:repo`, { ...rows, request: (c: Cell) => ({ method: 'GET', path: apiRepo(c) }) }],
+          [`GET /api/${plural}/:owner/:repo/revision/:revision`, { ...rows, request: (c: Cell) => ({ method: 'GET', path: `${apiRepo(c)}/revision/main` }) }],
+          [`GET /api/${plural}/:owner/:repo/tree/:revision`, { ...rows, request: (c: Cell) => ({ method: 'GET', path: `${apiRepo(c)}/tree/main` }) }],
+          [`GET /api/${plural}/:owner/:repo/tree/:revision/*`, { ...rows, request: (c: Cell) => ({ method: 'GET', path: `${apiRepo(c)}/tree/main/docs` }) }],
+          [`POST /api/${plural}/:owner/:repo/paths-info/:revision`, { ...rows, request: (c: Cell) => ({ method: 'POST', path: `${apiRepo(c)}/paths-info/main`, body: { paths: ['README.md'] } }) }],
+          [`GET /api/${plural}/:owner/:repo/refs`, { ...rows, request: (c: Cell) => ({ method: 'GET', path: `${apiRepo(c)}/refs` }) }],
+          [`GET /api/${plural}/:owner/:repo/commits/:revision`, { ...rows, request: (c: Cell) => ({ method: 'GET', path: `${apiRepo(c)}/commits/main` }) }],
+        ] satisfies [string, RepoRow][];
+      }),
+    ),
+    // Deleting needs admin access, as DELETE /api/v1/repos/:owner/:name.
+    'DELETE /api/repos/delete': { ...admin(), fresh: true, request: (c) => ({ method: 'DELETE', path: '/api/repos/delete', body: { name: c.name, organization: c.owner, type: 'model' } }) },
     // Badges are fetched anonymously by other sites: a private repo's badge is the missing repo's 404, never a sign-in redirect.
     'GET /:owner/:repo/badges/:branch/:job': { public: everyone(200), private: everyone(404), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/badges/main/train.svg` }) },
   };
@@ -347,6 +372,11 @@ t.test('every registered route has an access-matrix row, and each row holds agai
     'GET /api/v1/admin/audit': { all: [401, 403, 403, 403, 403, 403, 200], request: () => ({ method: 'GET', path: '/api/v1/admin/audit' }) },
     // A user's storage use: the user and site admins; everyone else gets the missing user's 404.
     'GET /api/v1/users/:username/storage': { all: [404, 404, 200, 404, 404, 200, 200], request: () => ({ method: 'GET', path: '/api/v1/users/owner/storage' }) },
+    // The Hugging Face Hub API: search, the caller, repository creation (in the caller's namespace).
+    'GET /api/models': { all: everyone(200), request: () => ({ method: 'GET', path: '/api/models?search=pub' }) },
+    'GET /api/datasets': { all: everyone(200), request: () => ({ method: 'GET', path: '/api/datasets' }) },
+    'GET /api/whoami-v2': { all: [401, 200, 200, 200, 200, 200, 200], request: () => ({ method: 'GET', path: '/api/whoami-v2' }) },
+    'POST /api/repos/create': { all: [401, 200, 403, 200, 200, 200, 200], request: (c) => ({ method: 'POST', path: '/api/repos/create', body: { name: `hf-${c.tag}`, type: 'model' } }) },
     'POST /api/v1/repos': { all: [401, 201, 403, 201, 201, 201, 201], request: (c) => ({ method: 'POST', path: '/api/v1/repos', body: { name: `new-${c.tag}` } }) },
     'GET /api/v1/repos': { all: everyone(200), request: () => ({ method: 'GET', path: '/api/v1/repos' }) },
     // The hook API: loopback plus the one-time secret of a push in flight, never user credentials

@@ -48,7 +48,7 @@ export function makeAuthenticate(
     const decoded = Buffer.from(value.trim(), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon <= 0) return null;
-    const secret = decoded.slice(colon + 1);
+    const secret = withoutHubPrefix(decoded.slice(colon + 1));
     return looksLikeToken(secret) || JobTokens.looksLikeJobToken(secret) ? null : decoded.slice(0, colon);
   }
 
@@ -60,14 +60,14 @@ export function makeAuthenticate(
       const decoded = Buffer.from(value, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       if (colon <= 0) return null;
-      const secret = decoded.slice(colon + 1);
+      const secret = withoutHubPrefix(decoded.slice(colon + 1));
       // Runners fetch with a job-scoped token (any user name, as git needs one).
       if (JobTokens.looksLikeJobToken(secret)) return jobPrincipal(secret);
       return accounts.authenticateBasic(decoded.slice(0, colon), secret);
     }
     if (scheme === 'bearer') {
       if (JobTokens.looksLikeJobToken(value)) return jobPrincipal(value);
-      const byToken = await accounts.authenticateToken(value);
+      const byToken = await accounts.authenticateToken(withoutHubPrefix(value));
       if (byToken) return byToken;
       const login = verifyLoginJwt(value);
       return login && accounts.principalForLogin(login.userId, login.credentialVersion);
@@ -96,6 +96,14 @@ export function makeAuthenticate(
     }
     return pending;
   };
+}
+
+/**
+ * Hugging Face clients refuse any token that does not start with `hf_` before sending it
+ * (@huggingface/hub checkAccessToken), so an mlgit token is also accepted as `hf_` + the token.
+ */
+export function withoutHubPrefix(secret: string): string {
+  return secret.startsWith('hf_') && looksLikeToken(secret.slice(3)) ? secret.slice(3) : secret;
 }
 
 export async function requirePrincipal(authenticate: Authenticate, request: FastifyRequest): Promise<Principal> {
