@@ -7,7 +7,8 @@ import type { Web } from './context.ts';
 import { commitOf } from './repo-content.ts';
 import { headerFor, readableRepo, type RepoParams } from './repo-pages.ts';
 import { commitPage, type CommitMetricsJob } from './views/commit.ts';
-import { commitsPage, type CommitRow, type CommitState, type Headline } from './views/commits.ts';
+import { type CommitMetrics, headlineOf } from './headline.ts';
+import { commitsPage, type CommitRow, type CommitState } from './views/commits.ts';
 
 const PER_PAGE = 50;
 /** Text diffs of a commit page stop here (stats of every file are still shown). */
@@ -15,8 +16,6 @@ export const DIFF_CAP_BYTES = 512 * 1024;
 const MAX_NOTE_BYTES = 64 * 1024;
 const MAX_RUNS = 100;
 const SHA = /^[0-9a-f]{40}$/;
-
-type CommitMetrics = { commit: string; jobs: { run: Run; metrics: Record<string, number> }[] };
 
 /** The mark of a commit: failed beats running beats queued; success only when every latest run satisfied. */
 export function combinedState(runs: readonly Pick<Run, 'status'>[]): CommitState {
@@ -27,19 +26,6 @@ export function combinedState(runs: readonly Pick<Run, 'status'>[]): CommitState
   if (has('queued')) return 'queued';
   if (runs.every((r) => r.status === 'success' || r.status === 'cached')) return 'success';
   return 'cancelled';
-}
-
-/** The first job (by name) whose run has its declared primary metric. */
-function headlineOf(own: CommitMetrics, parent: CommitMetrics | null): Headline | null {
-  for (const { run, metrics } of [...own.jobs].sort((a, b) => a.run.job.localeCompare(b.run.job))) {
-    const key = run.spec.primary;
-    if (!key || !Object.hasOwn(metrics, key)) continue;
-    const before = parent?.jobs.find((j) => j.run.job === run.job)?.metrics;
-    const base = before && Object.hasOwn(before, key) ? before[key]! : null;
-    const goal = Object.hasOwn(run.spec.goals, key) ? run.spec.goals[key]! : null;
-    return { job: run.job, metric: key, value: metrics[key]!, delta: base === null ? null : metrics[key]! - base, goal };
-  }
-  return null;
 }
 
 /** The history of a branch with a run mark and headline metric per commit, and one commit's page. */

@@ -1,11 +1,28 @@
 import type { Repo } from '../../domain/model.ts';
 import type { Run } from '../../domain/runs/model.ts';
 import { html, type Html } from '../html.ts';
+import type { CardTags } from '../repo-cards.ts';
+import type { Headline } from './commits.ts';
+import { formatValue } from './metrics.ts';
 import { repoPath, runStatus, timeAgo, visibility } from './parts.ts';
 
 export interface ListedRepo {
   readonly repo: Repo;
+  readonly card: CardTags;
   readonly latestRun: Run | null;
+  /** The primary metric of the latest run's commit on the default branch. */
+  readonly headline: Headline | null;
+}
+
+/** The card's task, library and license, and its first tags. */
+function cardChips(card: CardTags): Html {
+  const chips = [
+    card.task ? html`<li title="task">${card.task}</li>` : '',
+    card.library ? html`<li title="library">${card.library}</li>` : '',
+    card.license ? html`<li title="license">${card.license}</li>` : '',
+    ...card.tags.map((tag) => html`<li class="tag">${tag}</li>`),
+  ].filter((c) => c !== '');
+  return chips.length === 0 ? html`` : html`<ul class="chips">${chips}</ul>`;
 }
 
 export interface Paging {
@@ -20,12 +37,14 @@ export function repoList(rows: readonly ListedRepo[], paging: Paging, empty: str
   if (rows.length === 0) return html`<p class="notice">${empty}</p>`;
   return html`<ul class="repos">
 ${rows.map(
-  ({ repo, latestRun }) => html`<li>
+  ({ repo, card, latestRun, headline }) => html`<li>
   <a class="name" href="${repoPath(repo)}">${repo.owner}/${repo.name}</a> ${visibility(repo)} <span class="badge">${repo.kind}</span>
   ${repo.description ? html`<p>${repo.description}</p>` : ''}
+  ${cardChips(card)}
   <div class="meta">
     <span>updated ${timeAgo(repo.pushedAt ?? repo.updatedAt)}</span>
     ${latestRun ? html`<span>latest run on ${repo.defaultBranch}: ${runStatus(latestRun)}</span>` : ''}
+    ${headline ? html`<span class="headline" title="${headline.job}: ${headline.metric}">${headline.metric} <b>${formatValue(headline.value)}</b></span>` : ''}
   </div>
 </li>`,
 )}
