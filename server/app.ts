@@ -48,8 +48,6 @@ import { AuthFailureLimiter } from './http/auth-failures.ts';
 import { makeAuthenticate } from './http/authenticate.ts';
 import { registerErrorHandler, sendError } from './http/errors.ts';
 import { registerGitRoutes } from './http/git/smart-http.ts';
-import { registerHubRoutes } from './http/hf/index.ts';
-import { CliHubGit } from './adapters/git/hub-git.ts';
 import { registerHookRoutes } from './http/internal/hook-routes.ts';
 import { PushesInFlight } from './http/git/pushes-in-flight.ts';
 import { loggerOptions } from './logger.ts';
@@ -89,9 +87,10 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const HOUR_MS = 3_600_000;
 
 export async function buildApp(config: Config): Promise<App> {
+  // First: its umask 077 is what the git spawner (and so every git) inherits.
+  await preparePrivateDataDir(config.dataDir);
   // Before the database grows the process: from here on git starts never fork the server itself.
   gitSpawner.start();
-  await preparePrivateDataDir(config.dataDir);
   const db = await connectDatabase(config.databaseUrl, config.dataDir);
   await migrateToLatest(db);
 
@@ -233,8 +232,6 @@ export async function buildApp(config: Config): Promise<App> {
   registerRegistryRoutes(app, { config, repos, authenticate, registry, store, refreshNote: (repoId, sha) => runs.notes.refresh(repoId, sha) });
   await registerLfsRoutes(app, { config, lfs, locks, authenticate });
   registerGitRoutes(app, { config, repos, git, hookSessions, pushesInFlight, authenticate, hookUrl: () => hookUrl(app) });
-  // The Hugging Face Hub API; its `resolve`/`raw` routes share paths with the pages' (see its hubClient constraint).
-  await registerHubRoutes(app, { accounts, repos, git, hubGit: new CliHubGit((id) => git.repoPath(id)), lfs, store, audit, events: webhooks, authenticate, publicUrl: config.publicUrl });
   // Last: the pages' `/:owner/:repo/...` routes sit beside git's, the API's and LFS's own paths.
   await registerWeb(app, { config, accounts, repos, git, runs: runs.queries, runControl: { ...runs, store }, lfs, audit, limiter, webhooks }, secret);
 

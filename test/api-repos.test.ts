@@ -73,6 +73,11 @@ t.test('repositories REST API', async (t) => {
     t.type(created.body.id, 'number');
     t.ok(await exists(path.join(repoDir(server.dataDir, created.body.id), 'HEAD')), 'bare repo on disk');
     t.ok(await exists(path.join(repoDir(server.dataDir, created.body.id), 'hooks', 'pre-receive')), 'hooks installed');
+    // git creates the repo through the spawner, which must carry the server's umask 077 (issue 15).
+    const entries = await fs.readdir(repoDir(server.dataDir, created.body.id), { recursive: true });
+    const exposed = [];
+    for (const entry of entries) if ((await fs.stat(path.join(repoDir(server.dataDir, created.body.id), entry))).mode & 0o077) exposed.push(entry);
+    t.same(exposed, [], 'nothing in the bare repo is readable by other users');
 
     const dataset = await api('POST', '/api/v1/repos', { auth: alice.token, body: { name: 'mnist', kind: 'dataset', private: false, description: 'Handwritten digit images' } });
     t.equal(dataset.status, 201);
