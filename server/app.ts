@@ -185,6 +185,7 @@ export async function buildApp(config: Config): Promise<App> {
   const registry = createRegistry({
     db,
     git,
+    store,
     log: app.log,
     events: registryEvents({ emit: (...args) => webhooks.emit(...args), audit, repoById: (id) => repos.byId(id), baseUrl: () => config.publicUrl?.replace(/\/+$/, '') ?? hookUrl(app), log: app.log }),
   });

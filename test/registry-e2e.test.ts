@@ -54,6 +54,8 @@ t.test('registry: versions from runs, aliases, gates, downloads, refs', async (t
   await t.test('version 1: a row with the run, commit, metrics and file', async (t) => {
     t.match(v1, { model: 'clf', version: 1, run_id: first.train.id, commit: first.sha, path: 'model.bin', format: 'other', size: 300_000, metrics: { accuracy: 0.96 } });
     t.equal(v1.sha256, sha256(modelBytes(0.96)), 'the row names the sha256 of the bytes the job wrote');
+    t.same(v1.inspection, { kind: 'none' }, 'format other: no header to read, not a pickle');
+    t.equal(v1.unsafe_to_load, false);
     const one = await api('GET', `${MODEL}/versions/v1`, { auth: alice.basic });
     t.equal(one.status, 200);
     t.same(one.body, v1);
@@ -115,16 +117,18 @@ t.test('registry: versions from runs, aliases, gates, downloads, refs', async (t
   await t.test('20 concurrent moves from the same expectation: exactly one wins', async (t) => {
     const before = (await api('GET', `${MODEL}/aliases/staging/history?per_page=100`, { auth: alice.basic })).body.length;
     const answers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => api('PUT', `${MODEL}/aliases/staging`, { auth: i % 2 ? bob.basic : alice.basic, body: { version: 1 + (i % 2), expected_version: 2 } })),
+      Array.from({ length: 20 }, (_, i) => api('PUT', `${MODEL}/aliases/staging`, { auth: i % 2 ? bob.basic : alice.basic, body: { version: 1, expected_version: 2 } })),
     );
     const statuses = answers.map((a) => a.status).sort();
     t.same(statuses, [200, ...Array(19).fill(409)], JSON.stringify(answers.filter((a) => a.status !== 409 && a.status !== 200).map((a) => a.body)));
     const winner = answers.find((a) => a.status === 200)!.body.version;
+    t.equal(winner, 1);
     const history = (await api('GET', `${MODEL}/aliases/staging/history?per_page=100`, { auth: alice.basic })).body;
     t.equal(history.length, before + 1, 'one history entry for the one move');
     t.match(history[0], { from_version: 2, to_version: winner });
-    const expectedSha = winner === 1 ? first.sha : second.sha;
-    await eventually(lsRemote, (r) => r['refs/models/clf/aliases/staging'] === expectedSha, 'alias ref follows the winner');
+    await eventually(lsRemote, (r) => r['refs/models/clf/aliases/staging'] === first.sha, 'alias ref follows the winner');
+    const same = await api('PUT', `${MODEL}/aliases/staging`, { auth: alice.basic, body: { version: 1, expected_version: 1 } });
+    t.match(same.body, { version: 1, unchanged: true }, 'a move to where it is changes nothing');
     const alias = await api('GET', `${MODEL}/aliases/staging`, { auth: alice.basic });
     t.equal(alias.body.version, winner);
   });

@@ -231,6 +231,8 @@ export interface ModelVersionsTable {
   datasets: Json<{ name: string; repo: string; commit: string }[]>;
   created_by: number | null;
   created_at: CreatedAt;
+  /** What registration found in the file (server/domain/registry/formats/inspect.ts). */
+  inspection: Json<unknown>;
 }
 
 export interface ModelAliasesTable {

@@ -96,6 +96,8 @@ export class ModelAliases {
     const current = await registryDb.findAlias(this.db, repo.id, model, alias);
     // The authoritative check is the conditional UPDATE below; this one answers early and names what is there.
     if ((current?.version ?? null) !== expected) throw stale(alias, current?.version ?? null);
+    // Already there: nothing moves, so nothing is gated, recorded or announced.
+    if (target === expected) return { model, alias, version: target, previous: expected, overridden: [], unchanged: true };
 
     const unmet = rule ? unmetGates(rule, await this.facts(repo, version, alias, current?.version ?? null, manifest?.compare?.thresholds ?? {})) : [];
     if (override) {
@@ -127,7 +129,7 @@ export class ModelAliases {
       { id: caller.principal.user.id, username: caller.principal.user.username },
       caller.address,
     );
-    return { model, alias, version: target, previous: expected, overridden };
+    return { model, alias, version: target, previous: expected, overridden, unchanged: false };
   }
 
   /** What the gates look at (read only for an alias that has gates). */

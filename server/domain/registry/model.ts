@@ -2,6 +2,7 @@
 import type { ModelFormat } from '../../../schema/manifest.ts';
 import type { ModelVersionRow } from '../../db/registry.ts';
 import type { Goal } from '../compare.ts';
+import type { Inspection } from './formats/inspect.ts';
 
 export interface ModelVersion {
   readonly repoId: number;
@@ -21,6 +22,8 @@ export interface ModelVersion {
   readonly datasets: readonly { readonly name: string; readonly repo: string; readonly commit: string }[];
   readonly createdBy: number | null;
   readonly createdAt: Date;
+  /** Safetensors header, or the pickle mark and imports; null for versions registered before inspection existed. */
+  readonly inspection: Inspection | null;
 }
 
 export interface ModelAlias {
@@ -69,5 +72,6 @@ export function toVersion(row: ModelVersionRow): ModelVersion {
     datasets: row.datasets,
     createdBy: row.created_by,
     createdAt: row.created_at,
+    inspection: (row.inspection as Inspection | null) ?? null,
   };
 }

@@ -10,8 +10,9 @@ import { isUniqueViolation } from '../accounts.ts';
 import { compareMetrics } from '../compare.ts';
 import { invalid, notFound } from '../errors.ts';
 import type { Repo } from '../model.ts';
-import type { GitBackend } from '../ports.ts';
+import type { GitBackend, ObjectStore } from '../ports.ts';
 import { SATISFYING, toRun, type Run } from '../runs/model.ts';
+import { inspectModel } from './formats/inspect.ts';
 import { manifestAt } from './manifest-models.ts';
 import { toVersion, type ModelVersion, type RegistryEvents } from './model.ts';
 import type { ModelRefs } from './model-refs.ts';
@@ -27,6 +28,7 @@ export class ModelVersions {
   constructor(
     private readonly db: Db,
     private readonly git: GitBackend,
+    private readonly store: ObjectStore,
     private readonly refs: ModelRefs,
     private readonly events: RegistryEvents,
     private readonly log: Log,
@@ -73,6 +75,8 @@ export class ModelVersions {
     const output = outputs.find((o) => o.name === spec.path);
     if (!output) throw invalid(`run ${run.id} has no output "${spec.path}" (models.${model}.path)`);
     if (output.type === 'dir') throw invalid(`output "${spec.path}" of run ${run.id} is a directory; a model version is one file`);
+    const format = spec.format ?? 'other';
+    const inspection = await inspectModel(this.store, { oid: output.oid, size: Number(output.size), format, path: spec.path });
     const values: registryDb.NewModelVersion = {
       repo_id: run.repoId,
       model,
@@ -80,7 +84,7 @@ export class ModelVersions {
       job: run.job,
       commit_sha: run.commitSha,
       path: spec.path,
-      format: spec.format ?? 'other',
+      format,
       oid: output.oid,
       size: Number(output.size),
       params: JSON.stringify(paramsOf(run)),
@@ -88,6 +92,7 @@ export class ModelVersions {
       goals: JSON.stringify(run.spec.goals),
       datasets: JSON.stringify(run.spec.datasets.map((d) => ({ name: d.name, repo: d.repo, commit: d.commit }))),
       created_by: actorId,
+      inspection: JSON.stringify(inspection),
     };
     const row = await this.insert(values, run.id);
     if (!row.created) return { version: toVersion(row.row), created: false };

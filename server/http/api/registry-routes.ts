@@ -49,6 +49,7 @@ const versionSchema = {
     size: { type: 'integer' },
     format: { type: 'string' },
     download_url: { type: 'string' },
+    unsafe_to_load: { type: 'boolean' },
   },
 } as const;
 /** A 422 of an alias move: the Error shape, plus every unmet gate when gates refused it. */
@@ -232,6 +233,9 @@ function presentVersion(v: ModelVersion, modelUrl: string) {
     created_at: v.createdAt.toISOString(),
     ref: `refs/models/${v.model}/v${v.version}`,
     download_url: `${modelUrl}/versions/${v.version}/download`,
+    // Pickles run code when loaded: said next to the file wherever it is shown.
+    unsafe_to_load: v.inspection?.kind === 'pickle',
+    inspection: v.inspection,
   };
 }
 
@@ -247,6 +251,7 @@ async function sendModel(request: FastifyRequest, reply: FastifyReply, deps: Reg
     .header('Content-Type', 'application/octet-stream')
     .header('X-Content-Type-Options', 'nosniff')
     .header('Content-Disposition', `attachment; filename="${fileName}"`);
+  if (version.inspection?.kind === 'pickle') reply.header('X-Model-Warning', version.inspection.warning);
   const given = request.headers['if-none-match'];
   if (given && given.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*')) return reply.code(304).send();
   // If-Range with another validator asks for the whole file (it changed since the part was fetched).
