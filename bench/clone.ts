@@ -20,7 +20,7 @@ import { startHttpBackend } from './lib/http-backend-server.ts';
 import { basicAuth, BENCH_ADMIN, createRepo, startMlgit, waitForBitmap, type MlgitServer } from './lib/mlgit-server.ts';
 import { parseOptions, type BenchOptions } from './lib/options.ts';
 import { ensureGeneratedRepo, packBytes, type GeneratedRepo } from './lib/repo-generator.ts';
-import { nodeRssKb, startRssSampler, type RssPeak } from './lib/rss-sampler.ts';
+import { nodeMemoryKb, startRssSampler, type RssPeak } from './lib/rss-sampler.ts';
 import { abortRunningCommands, runChecked } from './lib/run.ts';
 import { median } from './lib/stats.ts';
 
@@ -30,6 +30,7 @@ const ADMIN_USER = BENCH_ADMIN.user;
 const ADMIN_PASSWORD = BENCH_ADMIN.password;
 const SINGLE_TARGET_RATIO = 1.1;
 const RSS_TARGET_MB = 300;
+const IDLE_SETTLE_MS = 10_000;
 
 /** One server under test, with the clone URLs of the two benchmark repositories. */
 interface Target {
@@ -124,7 +125,9 @@ async function setUpMlgit(scratch: string, repos: Repos, env: NodeJS.ProcessEnv,
   const server = await startMlgit({ repoRoot: ROOT, dataDir, port: await freePort(), adminPassword: ADMIN_PASSWORD });
   onCleanup(() => server.stop());
   log(`mlgit: healthy at ${server.url} after ${((Date.now() - started) / 1000).toFixed(1)} s (pid ${server.pid})`);
-  notes.push(`node RSS when healthy: ${mb((await nodeRssKb(server.pid)) * 1024)} MB`);
+  // Idle as a fresh install sits (issue 15's target: < 200 MB): start-up garbage collected, no work yet.
+  await new Promise((resolve) => setTimeout(resolve, IDLE_SETTLE_MS));
+  notes.push(`node memory at idle (${IDLE_SETTLE_MS / 1000} s after start, no work yet): ${memoryText(await nodeMemoryKb(server.pid))}`);
 
   const claimed = new Set<string>();
   const single = await pushToMlgit(server, 'big', repos.single, env, claimed, notes);
@@ -204,7 +207,7 @@ async function measureConcurrent(
   notes: string[],
 ): Promise<void> {
   for (const target of targets) {
-    if (target.rssPid !== undefined) notes.push(`node RSS before x${options.concurrency}: ${mb((await nodeRssKb(target.rssPid)) * 1024)} MB`);
+    if (target.rssPid !== undefined) notes.push(`node memory before x${options.concurrency}: ${memoryText(await nodeMemoryKb(target.rssPid))}`);
   }
   for (let round = 0; round < options.concurrentRounds; round += 1) {
     for (const target of roundOrder(targets, round)) {
@@ -223,10 +226,16 @@ function maxPeak(a: RssPeak | undefined, b: RssPeak): RssPeak {
   if (!a) return b;
   return {
     nodeKb: Math.max(a.nodeKb, b.nodeKb),
+    nodePssKb: Math.max(a.nodePssKb, b.nodePssKb),
     gitKb: Math.max(a.gitKb, b.gitKb),
     maxGitProcesses: Math.max(a.maxGitProcesses, b.maxGitProcesses),
     samples: a.samples + b.samples,
   };
+}
+
+/** The server alone, and every node process of its tree (it and its git spawner) in RSS and PSS. */
+function memoryText(memory: { rootKb: number; nodeKb: number; nodePssKb: number }): string {
+  return `server ${mb(memory.rootKb * 1024)} MB RSS; with its git spawner ${mb(memory.nodeKb * 1024)} MB RSS, ${mb(memory.nodePssKb * 1024)} MB PSS`;
 }
 
 function mb(bytes: number): string {
@@ -250,7 +259,7 @@ function printReport(options: BenchOptions, repos: Repos, targets: Target[], res
   const failureText = labels.map((label) => `${label} ${results.failures.get(label) ?? 0}`).join(', ');
   out.push(`failed clones: ${failureText}`);
   if (results.rss) {
-    out.push(`mlgit memory during x${options.concurrency}: node peak ${mb(results.rss.nodeKb * 1024)} MB, ` +
+    out.push(`mlgit memory during x${options.concurrency}: node peak ${mb(results.rss.nodeKb * 1024)} MB RSS (${mb(results.rss.nodePssKb * 1024)} MB PSS), ` +
       `git children peak ${mb(results.rss.gitKb * 1024)} MB (up to ${results.rss.maxGitProcesses} git processes), ${results.rss.samples} samples`);
   }
   out.push('');

@@ -11,6 +11,11 @@ import { readFile, readdir } from 'node:fs/promises';
 export interface RssPeak {
   /** Highest sum of VmRSS over the node processes of the tree (the server itself), in KiB. */
   readonly nodeKb: number;
+  /**
+   * Highest sum of Pss over the same node processes, in KiB: RSS counts the node binary's pages
+   * once per process (the server and its git spawner share them), PSS splits them between them.
+   */
+  readonly nodePssKb: number;
   /** Highest sum of VmRSS over the git descendants, in KiB. */
   readonly gitKb: number;
   /** Most git processes seen at once: shows the clones really overlapped. */
@@ -33,7 +38,7 @@ interface ProcEntry {
 }
 
 export function startRssSampler(rootPid: number, intervalMs = 100): RssSampler {
-  let peak: RssPeak = { nodeKb: 0, gitKb: 0, maxGitProcesses: 0, samples: 0, rootKb: 0 };
+  let peak: RssPeak = { nodeKb: 0, nodePssKb: 0, gitKb: 0, maxGitProcesses: 0, samples: 0, rootKb: 0 };
   let running: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
     // Never overlap two scans: a slow /proc walk must not pile up behind itself.
@@ -41,6 +46,7 @@ export function startRssSampler(rootPid: number, intervalMs = 100): RssSampler {
       const sample = await sampleTree(rootPid);
       peak = {
         nodeKb: Math.max(peak.nodeKb, sample.nodeKb),
+        nodePssKb: Math.max(peak.nodePssKb, sample.nodePssKb),
         gitKb: Math.max(peak.gitKb, sample.gitKb),
         maxGitProcesses: Math.max(peak.maxGitProcesses, sample.gitProcesses),
         samples: peak.samples + 1,
@@ -57,9 +63,10 @@ export function startRssSampler(rootPid: number, intervalMs = 100): RssSampler {
   };
 }
 
-/** One reading of the node RSS of the tree, in KiB: the baseline the peak should be read against. */
-export async function nodeRssKb(rootPid: number): Promise<number> {
-  return (await sampleTree(rootPid)).nodeKb;
+/** One reading of the node memory of the tree, in KiB: the baseline the peak should be read against. */
+export async function nodeMemoryKb(rootPid: number): Promise<{ rootKb: number; nodeKb: number; nodePssKb: number }> {
+  const { rootKb, nodeKb, nodePssKb } = await sampleTree(rootPid);
+  return { rootKb, nodeKb, nodePssKb };
 }
 
 /** How many git processes run below `rootPid` right now (a server's background repack, hooks...). */
@@ -72,9 +79,10 @@ export function processRssKb(pid: number): Promise<number> {
   return vmRssKb(pid);
 }
 
-async function sampleTree(rootPid: number): Promise<{ nodeKb: number; gitKb: number; gitProcesses: number; rootKb: number }> {
+async function sampleTree(rootPid: number): Promise<{ nodeKb: number; nodePssKb: number; gitKb: number; gitProcesses: number; rootKb: number }> {
   const table = await readProcTable();
   let nodeKb = 0;
+  let nodePssKb = 0;
   let gitKb = 0;
   let gitProcesses = 0;
   let rootKb = 0;
@@ -83,6 +91,7 @@ async function sampleTree(rootPid: number): Promise<{ nodeKb: number; gitKb: num
     if (comm === 'node') {
       const kb = await vmRssKb(pid);
       nodeKb += kb;
+      nodePssKb += await pssKb(pid);
       if (pid === rootPid) rootKb = kb;
     } else if (pid === rootPid) {
       rootKb = await vmRssKb(pid);
@@ -91,7 +100,7 @@ async function sampleTree(rootPid: number): Promise<{ nodeKb: number; gitKb: num
       gitProcesses += 1;
     }
   }
-  return { nodeKb, gitKb, gitProcesses, rootKb };
+  return { nodeKb, nodePssKb, gitKb, gitProcesses, rootKb };
 }
 
 // /proc/<pid>/task/<tid>/children needs CONFIG_PROC_CHILDREN, which many kernels lack; walking the
@@ -133,5 +142,11 @@ function descendantsAndSelf(rootPid: number, table: Map<number, ProcEntry>): num
 async function vmRssKb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
   const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  return match?.[1] ? Number(match[1]) : 0;
+}
+
+async function pssKb(pid: number): Promise<number> {
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').catch(() => '');
+  const match = /^Pss:\s+(\d+)\s+kB/m.exec(rollup);
   return match?.[1] ? Number(match[1]) : 0;
 }
