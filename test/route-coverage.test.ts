@@ -263,6 +263,8 @@ t.test('every registered route has an access-matrix row, and each row holds agai
     'GET /:owner/:repo/blob/:ref/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/blob/main/README.md` }) },
     'GET /:owner/:repo/raw/:ref/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/raw/main/README.md`, headers: { accept: 'text/html' } }) },
     'GET /:owner/:repo/resolve/:ref/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/resolve/main/README.md`, headers: { accept: 'text/html' } }) },
+    // The ref picker's box: the same file or folder at the ref typed in (302); the sign-in redirect for a private repo.
+    'GET /:owner/:repo/goto': { public: everyone(302), private: everyone(303), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/goto?ref=main&view=tree&path=docs` }) },
     'GET /:owner/:repo/metrics': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/metrics` }) },
     'GET /:owner/:repo/compare': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/compare` }) },
     'GET /:owner/:repo/compare/*': { ...webPage(), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/compare/main...main` }) },

@@ -273,6 +273,36 @@ t.test('web UI pages', async (t) => {
     }
   });
 
+  await t.test('ref picker, goto and permalink', async (t) => {
+    const sha = (await git.ok(['rev-parse', 'HEAD'], { cwd: work })).trim();
+    const tree = await anonymous.get('/alice/model/tree/main/docs');
+    t.match(tree.text, /<summary><span class="muted">branch:<\/span> <b>main<\/b><\/summary>/, 'the current ref');
+    t.match(tree.text, /<li><a href="\/alice\/model\/tree\/main\/docs" class="on" aria-current="true">main<\/a><\/li>/, 'the default branch first, marked');
+    t.match(tree.text, /<li><a href="\/alice\/model\/tree\/feature%2Fx\/docs">feature\/x<\/a><\/li>/, 'another branch at the same path');
+    t.match(tree.text, /<form action="\/alice\/model\/goto" method="get">/, 'a box for any ref or SHA');
+    const atSha = await anonymous.get(`/alice/model/blob/${sha}/train.py`);
+    t.match(atSha.text, /<span class="muted">commit:<\/span> <b>[0-9a-f]{8}<\/b>/, 'a SHA is shown short');
+    t.notMatch(atSha.text, /Permalink/, 'a page at a SHA is its own permalink');
+    t.match((await anonymous.get('/alice/model/blob/main/train.py')).text, new RegExp(`<a href="/alice/model/blob/${sha}/train\\.py" title="this file at commit ${sha}">Permalink</a>`), 'permalink to the SHA');
+    // [query, client, status, location]
+    const cases: [string, WebClient, number, string | null][] = [
+      ['/alice/model/goto?ref=feature%2Fx&view=blob&path=docs%2Fguide.md', anonymous, 302, '/alice/model/blob/feature%2Fx/docs/guide.md'],
+      [`/alice/model/goto?ref=${sha.slice(0, 10)}&view=tree&path=`, anonymous, 302, `/alice/model/tree/${sha.slice(0, 10)}`],
+      ['/alice/model/goto?ref=+main+&view=odd&path=docs', anonymous, 302, '/alice/model/tree/main/docs'],
+      ['/alice/model/goto?ref=no-such-ref&view=tree', anonymous, 404, null],
+      ['/alice/model/goto?ref=', anonymous, 404, null],
+      ['/alice/model/goto?ref=main&path=..%2Fsecret', anonymous, 422, null],
+      [`/alice/model/goto?ref=${encodeURIComponent('evil"><svg/onload=alert(1)>')}`, anonymous, 302, `/alice/model/tree/${encodeURIComponent('evil"><svg/onload=alert(1)>')}`],
+      ['/alice/secret/goto?ref=main', anonymous, 303, null],
+      ['/alice/secret/goto?ref=main', outsider, 404, null],
+    ];
+    for (const [path, client, status, location] of cases) {
+      const answer = await client.get(path);
+      t.equal(answer.status, status, path);
+      if (location) t.equal(answer.headers.get('location'), location, `${path}: where to`);
+    }
+  });
+
   await t.test('sign-up is closed unless MLGIT_SIGNUP=open', async (t) => {
     t.equal((await anonymous.get('/signup')).status, 404);
   });

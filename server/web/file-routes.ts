@@ -8,7 +8,7 @@ import { splitFrontMatter } from './render/front-matter.ts';
 import type { Renderer } from './render/renderer.ts';
 import { commitOf, findReadme, isMarkdown, lfsSizes, readFile } from './repo-content.ts';
 import { cloneUrl, headerFor, readableRepo, type RepoParams } from './repo-pages.ts';
-import { blobPage, emptyTreePage, treePage } from './views/files.ts';
+import { blobPage, emptyTreePage, type RefChoices, treePage } from './views/files.ts';
 import { contentPath } from './views/parts.ts';
 
 type ContentParams = RepoParams & { ref: string; '*'?: string };
@@ -16,6 +16,8 @@ type ContentRequest = FastifyRequest<{ Params: ContentParams; Querystring: { pla
 
 /** Raw bytes are data, never a page of this origin: a sandbox with nothing allowed, whatever the bytes say. */
 const RAW_CSP = "default-src 'none'; sandbox";
+/** The ref picker lists this many branches and as many tags (the form takes any other). */
+const MAX_REFS_LISTED = 100;
 
 /** Directory listings, file pages, raw files and downloads (LFS objects resolved). */
 export function registerFileRoutes(app: FastifyInstance, web: Web, renderer: Renderer): void {
@@ -50,7 +52,7 @@ export function registerFileRoutes(app: FastifyInstance, web: Web, renderer: Ren
     const [sizes, readmeFile] = await Promise.all([lfsSizes(git, repo.id, commit, entries), readmeEntry ? readFile(git, repo.id, commit, readmeEntry.path) : null]);
     const readme =
       readmeEntry && readmeFile?.kind === 'text' ? { name: readmeEntry.name, body: renderer.markdown(readmeFile.sha, splitFrontMatter(readmeFile.text).body, dirUrl(repo, ref, path)) } : null;
-    const page = treePage({ header: await headerFor(web, request, reply, repo, 'files'), ref, path, entries, lfs: sizes, readme });
+    const page = treePage({ header: await headerFor(web, request, reply, repo, 'files'), ref, path, entries, lfs: sizes, readme, refs: await refChoices(repo) });
     return web.page(request, reply, `${path || 'Files'} · ${repo.owner}/${repo.name} at ${ref}`, page);
   };
   app.get('/:owner/:repo/tree/:ref', tree);
@@ -75,6 +77,8 @@ export function registerFileRoutes(app: FastifyInstance, web: Web, renderer: Ren
       isMarkdown: markdown,
       preview: preview ? renderer.markdown(file.sha, splitFrontMatter(file.text).body, dirUrl(repo, ref, path.split('/').slice(0, -1).join('/'))) : null,
       lines: file.kind === 'text' && !preview ? renderer.codeLines(file.sha, file.text, path) : null,
+      refs: await refChoices(repo),
+      commit,
     });
     return web.page(request, reply, `${path} · ${repo.owner}/${repo.name} at ${ref}`, page);
   });
@@ -111,6 +115,28 @@ export function registerFileRoutes(app: FastifyInstance, web: Web, renderer: Ren
     if (!own) return reply.redirect(action.href, 302);
     const object = await lfs.download(names, file.oid, own[1]!);
     return attachment(reply, at.path, object.size).send(await object.open());
+  });
+
+  /** Branches and tags for the ref picker (one `git for-each-ref`), a bounded number of each. */
+  async function refChoices(repo: Repo): Promise<RefChoices> {
+    const refs = await git.refs(repo.id);
+    const named = (prefix: string) =>
+      refs
+        .filter((r) => r.name.startsWith(prefix))
+        .map((r) => r.name.slice(prefix.length))
+        .sort((a, b) => Number(b === repo.defaultBranch) - Number(a === repo.defaultBranch) || a.localeCompare(b))
+        .slice(0, MAX_REFS_LISTED);
+    return { branches: named('refs/heads/'), tags: named('refs/tags/') };
+  }
+
+  // The ref picker's form: any branch, tag or SHA typed in, to the same file or folder there.
+  app.get<{ Params: RepoParams; Querystring: { ref?: string; view?: string; path?: string } }>('/:owner/:repo/goto', async (request, reply) => {
+    const repo = await readableRepo(web, request);
+    if (!repo) return reply.callNotFound();
+    const ref = (request.query.ref ?? '').trim();
+    await commitOf(git, repo, ref);
+    const view = request.query.view === 'blob' ? 'blob' : 'tree';
+    return reply.redirect(contentPath(repo, view, ref, cleanPath(request.query.path)), 302);
   });
 
   async function sendBlob(reply: FastifyReply, repo: Repo, commit: string, path: string) {

@@ -4,7 +4,7 @@ import type { WebResponse } from './web-client.ts';
 export const CSP = "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 // Every tag the views themselves write; anything else in a page came from content.
 const OWN_TAGS = new Set(
-  'html head meta title link script body header a form label input button nav main footer section h1 h2 h3 h4 h5 h6 p span b strong em code pre div ul ol li table tbody thead tr th td img time article aside fieldset legend blockquote hr br del s select option textarea dl dt dd'.split(
+  'html head meta title link script body header a form label input button nav main footer section h1 h2 h3 h4 h5 h6 p span b strong em code pre div ul ol li table tbody thead tr th td img time article aside fieldset legend blockquote hr br del s select option textarea dl dt dd details summary'.split(
     ' ',
   ),
 );

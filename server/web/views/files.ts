@@ -2,15 +2,45 @@ import type { Repo } from '../../domain/model.ts';
 import type { GitTreeEntry } from '../../domain/ports.ts';
 import { html, type Html } from '../html.ts';
 import type { FileContent } from '../repo-content.ts';
-import { contentPath, formatBytes } from './parts.ts';
+import { contentPath, formatBytes, repoPath } from './parts.ts';
 import { type RepoHeader, repoHeader } from './repo-header.ts';
 import { emptyRepo } from './repo-home.ts';
 
+/** The branches and tags a page can switch to (links at the same path), and a box for any ref or SHA. */
+export interface RefChoices {
+  readonly branches: readonly string[];
+  readonly tags: readonly string[];
+}
+
+const FULL_SHA = /^[0-9a-f]{40}$/;
+
+/**
+ * The ref picker: a details/summary menu of links (works without JavaScript) to the same path at
+ * another branch or tag, and a GET form for a SHA or any ref name (`/:r/goto` redirects).
+ */
+function refPicker(repo: Repo, view: 'tree' | 'blob', ref: string, path: string, refs: RefChoices): Html {
+  const label = FULL_SHA.test(ref) ? ref.slice(0, 8) : ref;
+  const links = (names: readonly string[]) =>
+    names.map((name) => html`<li><a href="${contentPath(repo, view, name, path)}"${name === ref ? html` class="on" aria-current="true"` : ''}>${name}</a></li>`);
+  return html`<details class="ref-picker">
+  <summary><span class="muted">${refs.tags.includes(ref) ? 'tag' : FULL_SHA.test(ref) ? 'commit' : 'branch'}:</span> <b>${label}</b></summary>
+  <div class="menu">
+    ${refs.branches.length > 0 ? html`<p class="muted small">Branches</p><ul>${links(refs.branches)}</ul>` : ''}
+    ${refs.tags.length > 0 ? html`<p class="muted small">Tags</p><ul>${links(refs.tags)}</ul>` : ''}
+    <form action="${repoPath(repo, 'goto')}" method="get">
+      <input type="hidden" name="view" value="${view}"><input type="hidden" name="path" value="${path}">
+      <label>Go to a ref or SHA <input type="text" name="ref" required maxlength="256" placeholder="main, v1.0, 3f2a91c0"></label>
+      <button type="submit">Go</button>
+    </form>
+  </div>
+</details>`;
+}
+
 /** `repo / dir / sub / file` links at a ref; the last segment is plain text. */
-function breadcrumbs(repo: Repo, ref: string, path: string): Html {
+function breadcrumbs(repo: Repo, view: 'tree' | 'blob', ref: string, path: string, refs: RefChoices): Html {
   const segments = path === '' ? [] : path.split('/');
   return html`<nav class="crumbs" aria-label="Path">
-  <span class="badge" title="ref">${ref}</span>
+  ${refPicker(repo, view, ref, path, refs)}
   ${segments.length === 0 ? html`<b>${repo.name}</b>` : html`<a href="${contentPath(repo, 'tree', ref, '')}">${repo.name}</a>`}
   ${segments.map((segment, i) =>
     i === segments.length - 1 ? html`/ <b>${segment}</b>` : html`/ <a href="${contentPath(repo, 'tree', ref, segments.slice(0, i + 1).join('/'))}">${segment}</a>`,
@@ -26,13 +56,14 @@ export interface TreePage {
   /** Path -> object size of the entries that are LFS pointers. */
   readonly lfs: ReadonlyMap<string, number>;
   readonly readme: { readonly name: string; readonly body: Html } | null;
+  readonly refs: RefChoices;
 }
 
 export function treePage(p: TreePage): Html {
   const { repo } = p.header;
   const sorted = [...p.entries].sort((a, b) => Number(b.type === 'tree') - Number(a.type === 'tree') || a.name.localeCompare(b.name));
   return html`${repoHeader(p.header)}
-${breadcrumbs(repo, p.ref, p.path)}
+${breadcrumbs(repo, 'tree', p.ref, p.path, p.refs)}
 <table class="files">
   <tbody>
   ${p.path !== '' ? html`<tr><td class="icon"></td><td><a href="${contentPath(repo, 'tree', p.ref, p.path.split('/').slice(0, -1).join('/'))}">..</a></td><td class="size"></td></tr>` : ''}
@@ -70,6 +101,9 @@ export interface BlobPage {
   /** Rendered markdown (markdown files, unless the source was asked for). */
   readonly preview: Html | null;
   readonly isMarkdown: boolean;
+  readonly refs: RefChoices;
+  /** The commit the ref named: the permalink. */
+  readonly commit: string;
 }
 
 export function blobPage(p: BlobPage): Html {
@@ -80,7 +114,7 @@ export function blobPage(p: BlobPage): Html {
   const here = contentPath(repo, 'blob', p.ref, p.path);
   const size = file.kind === 'lfs' ? file.objectSize : file.size;
   return html`${repoHeader(p.header)}
-${breadcrumbs(repo, p.ref, p.path)}
+${breadcrumbs(repo, 'blob', p.ref, p.path, p.refs)}
 <div class="file-head">
   <span class="meta">
     <span>${formatBytes(size)}</span>
@@ -89,6 +123,7 @@ ${breadcrumbs(repo, p.ref, p.path)}
   </span>
   <span class="meta">
     ${p.isMarkdown && file.kind === 'text' ? (p.preview ? html`<a href="${here}?plain=1">Source</a>` : html`<a href="${here}">Preview</a>`) : ''}
+    ${p.commit !== p.ref ? html`<a href="${contentPath(repo, 'blob', p.commit, p.path)}" title="this file at commit ${p.commit}">Permalink</a>` : ''}
     ${file.kind !== 'lfs' ? html`<a href="${raw}">Raw</a>` : ''}
     <a href="${download}" download>Download</a>
   </span>
