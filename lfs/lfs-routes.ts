@@ -31,10 +31,32 @@ function repoNames(params: RepoParams): { owner: string; name: string } {
   return { owner, name };
 }
 
-/** The action token the batch response put into the transfer's Authorization header. */
+/** The action token the batch response put into the transfer's Authorization header (or, for Hugging Face clients, its URL). */
 function actionToken(request: FastifyRequest): string {
   const header = request.headers.authorization ?? '';
-  return header.startsWith('RemoteAuth ') ? header.slice('RemoteAuth '.length) : '';
+  if (header.startsWith('RemoteAuth ')) return header.slice('RemoteAuth '.length);
+  const query = (request.query as { action_token?: unknown } | undefined)?.action_token;
+  return typeof query === 'string' ? query : '';
+}
+
+/**
+ * Hugging Face clients (huggingface_hub, @huggingface/hub: the ones that offer their own
+ * "multipart" transfer) PUT to an upload's href alone, without its headers, as to the Hub's
+ * presigned URLs. Their uploads go through mlgit (a presigned S3 PUT needs its checksum header)
+ * with the action token in the URL. That token only lets its holder send the bytes of that one
+ * oid to that one repository, which mlgit hashes: a log line holding it gives nothing away.
+ */
+function isHubClient(body: BatchRequest): boolean {
+  return Array.isArray(body.transfers) && body.transfers.includes('multipart');
+}
+
+function tokensInUploadUrls(result: Awaited<ReturnType<LfsService['batch']>>) {
+  for (const object of result.objects) {
+    const upload = object.actions?.upload;
+    const token = upload?.header.Authorization?.replace(/^RemoteAuth /, '');
+    if (upload && token) upload.href = `${upload.href}?action_token=${encodeURIComponent(token)}`;
+  }
+  return result;
 }
 
 export async function registerLfsRoutes(app: FastifyInstance, deps: LfsDeps): Promise<void> {
@@ -78,11 +100,19 @@ export async function registerLfsRoutes(app: FastifyInstance, deps: LfsDeps): Pr
       const { owner, name } = repoNames(request.params);
       if (typeof request.body !== 'object' || request.body === null) throw new DomainError('invalid', 'request body must be a JSON object');
       const base = baseUrl(request, deps.config.publicUrl);
-      const result = await deps.lfs.batch(await deps.authenticate(request), owner, name, request.body, (repo) => {
-        const root = `${base}/${repo.owner}/${repo.name}.git/info/lfs`;
-        return { object: (oid) => `${root}/objects/${oid}`, verify: `${root}/verify` };
-      });
-      return reply.type(LFS_JSON).send(result);
+      const hubClient = isHubClient(request.body);
+      const result = await deps.lfs.batch(
+        await deps.authenticate(request),
+        owner,
+        name,
+        request.body,
+        (repo) => {
+          const root = `${base}/${repo.owner}/${repo.name}.git/info/lfs`;
+          return { object: (oid) => `${root}/objects/${oid}`, verify: `${root}/verify` };
+        },
+        { throughServer: hubClient },
+      );
+      return reply.type(LFS_JSON).send(hubClient ? tokensInUploadUrls(result) : result);
     });
 
     // Uploads are bytes whatever Content-Type the client sends: no parser may buffer or consume

@@ -5,6 +5,8 @@ import path from 'node:path';
 export interface FetchAuth {
   readonly username: string;
   readonly token: string;
+  /** The origin the credentials are for (scheme://host:port); unset: every URL git visits. */
+  readonly server?: string;
 }
 
 /**
@@ -23,7 +25,9 @@ export async function git(args: string[], options: { cwd: string; home: string; 
   };
   if (options.auth) {
     env.GIT_CONFIG_COUNT = '1';
-    env.GIT_CONFIG_KEY_0 = 'http.extraHeader';
+    // Only for the server: git-lfs follows presigned object-store URLs too, and S3 refuses a
+    // request that carries an Authorization header besides its signed query.
+    env.GIT_CONFIG_KEY_0 = options.auth.server ? `http.${options.auth.server}/.extraHeader` : 'http.extraHeader';
     env.GIT_CONFIG_VALUE_0 = `Authorization: Basic ${Buffer.from(`${options.auth.username}:${options.auth.token}`).toString('base64')}`;
   }
   return new Promise((resolve, reject) => {
@@ -55,7 +59,7 @@ export async function prepareGitHome(home: string): Promise<void> {
  */
 export async function checkoutCommit(dir: string, url: string, commit: string, auth: FetchAuth, home: string): Promise<void> {
   await fs.mkdir(dir, { recursive: true });
-  const opts = { cwd: dir, home, auth };
+  const opts = { cwd: dir, home, auth: { ...auth, server: new URL(url).origin } };
   await git(['init', '-q'], opts);
   await git(['fetch', '-q', '--depth', '1', '--no-tags', url, commit], opts);
   await git(['checkout', '-q', '--detach', commit], { ...opts, env: { GIT_LFS_SKIP_SMUDGE: '1' } });

@@ -48,6 +48,8 @@ import { AuthFailureLimiter } from './http/auth-failures.ts';
 import { makeAuthenticate } from './http/authenticate.ts';
 import { registerErrorHandler, sendError } from './http/errors.ts';
 import { registerGitRoutes } from './http/git/smart-http.ts';
+import { registerHubRoutes } from './http/hf/index.ts';
+import { CliHubGit } from './adapters/git/hub-git.ts';
 import { registerHookRoutes } from './http/internal/hook-routes.ts';
 import { PushesInFlight } from './http/git/pushes-in-flight.ts';
 import { loggerOptions } from './logger.ts';
@@ -233,6 +235,8 @@ export async function buildApp(config: Config): Promise<App> {
   registerRegistryRoutes(app, { config, repos, authenticate, registry, store, refreshNote: (repoId, sha) => runs.notes.refresh(repoId, sha) });
   await registerLfsRoutes(app, { config, lfs, locks, authenticate });
   registerGitRoutes(app, { config, repos, git, hookSessions, pushesInFlight, authenticate, hookUrl: () => hookUrl(app) });
+  // The Hugging Face Hub API; its `resolve`/`raw` routes share paths with the pages' (see its hubClient constraint).
+  await registerHubRoutes(app, { repos, git, hubGit: new CliHubGit((id) => git.repoPath(id)), lfs, store, audit, events: webhooks, pushes, outbox, pushesInFlight, authenticate, publicUrl: config.publicUrl });
   // Last: the pages' `/:owner/:repo/...` routes sit beside git's, the API's and LFS's own paths.
   await registerWeb(app, { config, accounts, repos, git, runs: runs.queries, runControl: { ...runs, store }, lfs, audit, limiter, webhooks }, secret);
 

@@ -50,6 +50,11 @@ const notForUsers = (status: number) => ({ public: everyone(status), private: ev
 const webPage = () => ({ public: everyone(200), private: everyone(303) });
 /** A repository of the other kind (a model asked for as a dataset): RepoNotFound to everyone who may see it. */
 const otherKind = { public: everyone(404), private: [401, 404, 404, 404, 404, 404, 404] as Row7 };
+/** The same for routes that need write access: refused first to those who may not write. */
+const otherKindWrite = { public: [401, 403, 403, 403, 404, 404, 404] as Row7, private: [401, 404, 403, 403, 404, 404, 404] as Row7 };
+/** A Hub commit (NDJSON) adding one file. */
+const hubCommitBody = (c: Cell) =>
+  [{ key: 'header', value: { summary: c.tag } }, { key: 'file', value: { path: `${c.tag}.txt`, content: Buffer.from(c.tag).toString('base64'), encoding: 'base64' } }].map((line) => JSON.stringify(line)).join('\n');
 
 const api = (c: Cell) => `/api/v1/repos/${c.owner}/${c.name}`;
 const lfsJson = { accept: 'application/vnd.git-lfs+json', 'content-type': 'application/vnd.git-lfs+json' };
@@ -314,6 +319,9 @@ t.test('every registered route has an access-matrix row, and each row holds agai
           [`POST /api/${plural}/:owner/:repo/paths-info/:revision`, { ...rows, request: (c: Cell) => ({ method: 'POST', path: `${apiRepo(c)}/paths-info/main`, body: { paths: ['README.md'] } }) }],
           [`GET /api/${plural}/:owner/:repo/refs`, { ...rows, request: (c: Cell) => ({ method: 'GET', path: `${apiRepo(c)}/refs` }) }],
           [`GET /api/${plural}/:owner/:repo/commits/:revision`, { ...rows, request: (c: Cell) => ({ method: 'GET', path: `${apiRepo(c)}/commits/main` }) }],
+          [`POST /api/${plural}/:owner/:repo/preupload/:revision`, { ...(plural === 'models' ? write() : otherKindWrite), request: (c: Cell) => ({ method: 'POST', path: `${apiRepo(c)}/preupload/main`, body: { files: [{ path: 'a.bin', size: 1, sample: 'AA==' }] } }) }],
+          // A fresh, empty repository per cell: the commit creates its main branch (no races between cells).
+          [`POST /api/${plural}/:owner/:repo/commit/:revision`, { ...(plural === 'models' ? write() : otherKindWrite), fresh: plural === 'models', request: (c: Cell) => ({ method: 'POST', path: `${apiRepo(c)}/commit/main`, headers: { 'content-type': 'application/x-ndjson' }, body: hubCommitBody(c) }) }],
         ] satisfies [string, RepoRow][];
       }),
     ),

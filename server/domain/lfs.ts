@@ -65,10 +65,12 @@ export class LfsService {
     private readonly limits: LfsLimits,
   ) {}
 
-  async batch(principal: Principal | null, owner: string, name: string, request: BatchRequest, urls: TransferUrls) {
+  /** `throughServer`: uploads go through mlgit even when the store could take them presigned (clients that send no action headers). */
+  async batch(principal: Principal | null, owner: string, name: string, request: BatchRequest, urls: TransferUrls, options: { throughServer?: boolean } = {}) {
     const operation = request.operation;
     if (operation !== 'upload' && operation !== 'download') throw invalid('operation must be "upload" or "download"');
-    if (request.hash_algo !== undefined && request.hash_algo !== 'sha256') {
+    // `sha_256` is how the Hugging Face clients spell it.
+    if (request.hash_algo !== undefined && request.hash_algo !== 'sha256' && request.hash_algo !== 'sha_256') {
       throw new DomainError('conflict', `unsupported hash algorithm "${String(request.hash_algo)}"; mlgit uses sha256`);
     }
     if (request.transfers !== undefined && (!Array.isArray(request.transfers) || !request.transfers.includes('basic'))) {
@@ -91,7 +93,7 @@ export class LfsService {
     ]);
     const links = urls(repo);
     this.#transferRepos.remember(repo);
-    const responses = await Promise.all(objects.map((o) => this.answer(operation, repo, o, known, stored, links)));
+    const responses = await Promise.all(objects.map((o) => this.answer(operation, repo, o, known, stored, links, options.throughServer ?? false)));
     return { transfer: 'basic', objects: responses, hash_algo: 'sha256' };
   }
 
@@ -102,6 +104,7 @@ export class LfsService {
     known: Map<string, number>,
     stored: Map<string, number>,
     links: ReturnType<TransferUrls>,
+    throughServer: boolean,
   ): Promise<BatchObjectResponse> {
     const oid = typeof o.oid === 'string' ? o.oid : String(o.oid);
     const size = typeof o.size === 'number' ? o.size : -1;
@@ -119,7 +122,7 @@ export class LfsService {
     // presigned upload cannot prove that (the client may skip it and only call verify while the
     // bytes are already in the store), so such objects go through mlgit, which hashes them.
     if (knownSize === size) return { oid, size, authenticated: true };
-    const presigned = stored.has(oid) ? null : await this.store.presignUpload(oid, size);
+    const presigned = stored.has(oid) || throughServer ? null : await this.store.presignUpload(oid, size);
     if (!presigned) {
       // No verify action (it is optional, batch.md): mlgit answers the PUT only once the bytes are
       // hashed, fsynced and recorded, so a verify call would be one more request per object for nothing.

@@ -5,7 +5,11 @@ import type { FastifyInstance } from 'fastify';
 import { DownloadCounter } from '../../domain/hf/downloads.ts';
 import type { HubGit } from '../../domain/hf/ports.ts';
 import { HubRepoInfo } from '../../domain/hf/repo-info.ts';
-import type { AccountService } from '../../domain/accounts.ts';
+import { HubCommits } from '../../domain/hf/hub-commits.ts';
+import type { PushOutbox } from '../../domain/push-outbox.ts';
+import type { PushService } from '../../domain/pushes.ts';
+import { GitTimeline } from '../git/git-timeline.ts';
+import type { PushesInFlight } from '../git/pushes-in-flight.ts';
 import type { AuditLog } from '../../domain/audit.ts';
 import type { LfsService } from '../../domain/lfs.ts';
 import type { GitBackend, ObjectStore } from '../../domain/ports.ts';
@@ -18,9 +22,9 @@ import { registerInfoRoutes } from './info-routes.ts';
 import { registerRefsRoutes } from './refs-routes.ts';
 import { registerResolveRoutes } from './resolve-routes.ts';
 import { registerTreeRoutes } from './tree-routes.ts';
+import { registerUploadRoutes } from './upload-routes.ts';
 
 export interface HubDeps {
-  readonly accounts: AccountService;
   readonly repos: RepoService;
   readonly git: GitBackend;
   readonly hubGit: HubGit;
@@ -28,6 +32,9 @@ export interface HubDeps {
   readonly store: ObjectStore;
   readonly audit: AuditLog;
   readonly events: WebhookService;
+  readonly pushes: PushService;
+  readonly outbox: PushOutbox;
+  readonly pushesInFlight: PushesInFlight;
   readonly authenticate: Authenticate;
   readonly publicUrl: string | null;
 }
@@ -54,6 +61,15 @@ export async function registerHubRoutes(app: FastifyInstance, deps: HubDeps): Pr
   app.addConstraintStrategy(hubClientStrategy);
   const downloads = new DownloadCounter();
   const info = new HubRepoInfo(deps.hubGit);
+  const commits = new HubCommits({
+    git: deps.git,
+    hubGit: deps.hubGit,
+    preReceive: (repo, pusherId, updates, quarantine) => deps.pushes.preReceive(repo, pusherId, updates, quarantine),
+    outbox: deps.outbox,
+    lfsPresent: (repoId, oids) => deps.lfs.present(repoId, oids),
+    // In flight like a push whose receive-pack runs: the outbox reconciler leaves its row alone.
+    sessions: { open: (secret) => deps.pushesInFlight.open(secret, { timeline: new GitTimeline(), baseUrl: '' }), close: (secret) => deps.pushesInFlight.close(secret) },
+  });
   await app.register(async (hub) => {
     registerHubErrorHandler(hub);
     // huggingface_hub sends some bodies as forms (paths-info: `data={"paths": [...]}`).
@@ -70,5 +86,6 @@ export async function registerHubRoutes(app: FastifyInstance, deps: HubDeps): Pr
     registerTreeRoutes(hub, deps);
     registerRefsRoutes(hub, deps);
     registerHubAccountRoutes(hub, deps);
+    registerUploadRoutes(hub, { ...deps, commits });
   });
 }
