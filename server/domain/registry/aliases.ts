@@ -89,13 +89,13 @@ export class ModelAliases {
     const reason = body.reason === undefined || body.reason === null ? null : body.reason;
     if (reason !== null && (typeof reason !== 'string' || reason.length > MAX_REASON)) throw invalid(`reason must be text of at most ${MAX_REASON} characters`);
 
+    const [version, current] = await Promise.all([this.versions.get(repo, model, target), registryDb.findAlias(this.db, repo.id, model, alias)]);
+    // The authoritative check is the conditional UPDATE below; this one answers early, before any
+    // git is read, so a crowd of stale movers costs a query each, and names what is there.
+    if ((current?.version ?? null) !== expected) throw stale(alias, current?.version ?? null);
     const manifest = await defaultBranchManifest(this.git, repo.id, repo.defaultBranch);
     const rule = manifest?.models?.[model]?.promote?.[alias];
     if (rule?.protected && caller.level !== 'admin') throw forbidden(`alias "${alias}" is protected: only repository admins may move it`);
-    const version = await this.versions.get(repo, model, target);
-    const current = await registryDb.findAlias(this.db, repo.id, model, alias);
-    // The authoritative check is the conditional UPDATE below; this one answers early and names what is there.
-    if ((current?.version ?? null) !== expected) throw stale(alias, current?.version ?? null);
     // Already there: nothing moves, so nothing is gated, recorded or announced.
     if (target === expected) return { model, alias, version: target, previous: expected, overridden: [], unchanged: true };
 

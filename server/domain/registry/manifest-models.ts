@@ -4,10 +4,18 @@
 import { DEFAULT_FILE, DEFAULT_MAX_BYTES, parseManifest, type Manifest } from '../../../schema/manifest.ts';
 import type { GitBackend } from '../ports.ts';
 
+/** Parsed manifests by repository and commit: a commit's file never changes, and alias moves read the same tip again and again. */
+const parsed = new Map<string, Manifest | null>();
+const CACHED = 256;
+
 export async function manifestAt(git: GitBackend, repoId: number, commit: string): Promise<Manifest | null> {
+  const key = `${repoId} ${commit}`;
+  if (parsed.has(key)) return parsed.get(key)!;
   const file = await git.readFileAt(repoId, commit, DEFAULT_FILE, DEFAULT_MAX_BYTES, {});
-  if (file.kind !== 'file' || !file.content) return null;
-  return parseManifest(file.content.toString('utf8')).manifest;
+  const manifest = file.kind === 'file' && file.content ? parseManifest(file.content.toString('utf8')).manifest : null;
+  if (parsed.size >= CACHED) parsed.delete(parsed.keys().next().value!);
+  parsed.set(key, manifest);
+  return manifest;
 }
 
 /** The manifest at the tip of the repository's default branch, or null (no branch, no valid manifest). */
