@@ -112,12 +112,34 @@ async function main(): Promise<number> {
     const log = await (await fetch(`${server.url}/api/v1/repos/${USER.name}/digits/runs/${train.id}/logs`, { headers: { authorization: auth } })).text();
     for (const line of log.split('\n').filter((l) => /sandbox/i.test(l))) say(`  ${line}`);
   }
+  const registered = await showRegistry(server.url, auth);
   const failed = runs.filter((r) => r.status !== 'success');
   for (const run of failed) {
     say(`\nrun ${run.id} (${run.job}) ended ${run.status}: ${run.message ?? ''}; its log:`);
     say(await (await fetch(`${server.url}/api/v1/repos/${USER.name}/digits/runs/${run.id}/logs`, { headers: { authorization: auth } })).text());
   }
-  return failed.length === 0 ? 0 : 1;
+  return failed.length === 0 && registered ? 0 : 1;
+}
+
+/** The version the train run registered, and production moved to it through the promotion gates. */
+async function showRegistry(url: string, auth: string): Promise<boolean> {
+  const model = `${url}/api/v1/repos/${USER.name}/digits/models/digits-clf`;
+  const versions = await api<{ version: number; sha256: string; size: number; metrics: Record<string, number>; unsafe_to_load: boolean }[]>(`${model}/versions`, auth, 'GET');
+  const version = versions[0];
+  if (!version) {
+    say('\nno model version was registered');
+    return false;
+  }
+  say(`\n$ curl ${model}/versions`);
+  say(`  digits-clf v${version.version}  sha256 ${version.sha256.slice(0, 12)}  ${version.size} bytes  accuracy=${version.metrics.accuracy}${version.unsafe_to_load ? '  (pickle: unsafe to load from untrusted sources)' : ''}`);
+  const moved = await fetch(`${model}/aliases/production`, {
+    method: 'PUT',
+    headers: { authorization: auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ version: version.version, expected_version: null, reason: 'demo' }),
+  });
+  say(`$ curl -X PUT ${model}/aliases/production -d '{"version": ${version.version}, "expected_version": null}'`);
+  say(`  ${moved.status} ${await moved.text()}`);
+  return moved.ok;
 }
 
 await runBenchMain('demo', main);

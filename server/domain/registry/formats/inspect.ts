@@ -28,10 +28,12 @@ export async function inspectModel(store: ObjectStore, file: { oid: string; size
       throw err;
     }
   }
-  const head = file.size === 0 ? Buffer.alloc(0) : await readRange(store, file.oid, 0, Math.min(file.size, MAX_SCAN_BYTES) - 1);
-  const looksPickled = head[0] === 0x80 || PICKLE_SUFFIXES.some((s) => file.path.endsWith(s));
+  // Two bytes decide; only a pickle is read further (up to the scan cap).
+  const magic = file.size === 0 ? Buffer.alloc(0) : await readRange(store, file.oid, 0, Math.min(file.size, 2) - 1);
+  const looksPickled = magic[0] === 0x80 || PICKLE_SUFFIXES.some((s) => file.path.endsWith(s));
   if (file.format !== 'pickle' && file.format !== 'sklearn' && !looksPickled) return { kind: 'none' };
-  const compression = head[0] === 0x1f && head[1] === 0x8b ? 'gzip' : head[0] === 0x78 && [0x01, 0x5e, 0x9c, 0xda].includes(head[1] ?? -1) ? 'zlib' : null;
+  const compression = magic[0] === 0x1f && magic[1] === 0x8b ? 'gzip' : magic[0] === 0x78 && [0x01, 0x5e, 0x9c, 0xda].includes(magic[1] ?? -1) ? 'zlib' : null;
+  const head = file.size <= magic.length ? magic : await readRange(store, file.oid, 0, Math.min(file.size, MAX_SCAN_BYTES) - 1);
   const bytes = compression ? await decompress(head, compression) : head;
   return { kind: 'pickle', unsafe_to_load: true, warning: UNSAFE_WARNING, compression, scan: scanPickle(bytes) };
 }
