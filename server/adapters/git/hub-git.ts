@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { MAX_POINTER_BYTES, parseLfsPointer } from '../../../schema/lfs-pointer.ts';
-import type { CommitIdentity, HubEntry, HubGit, LastCommit, StagedCommit, TreeChange } from '../../domain/hf/ports.ts';
+import { TreeClash, type CommitIdentity, type HubEntry, type HubGit, type LastCommit, type StagedCommit, type TreeChange } from '../../domain/hf/ports.ts';
 import { gitEnv, runGit, runGitOk, spawnGit } from './run-git.ts';
 
 const SHA = /^[0-9a-f]{40}$/;
@@ -84,6 +84,9 @@ export class CliHubGit implements HubGit {
       if (parent) await git(['read-tree', parent]);
       const removed = await this.removedPaths(git, changes);
       const puts = changes.filter((c): c is Extract<TreeChange, { kind: 'put' }> => c.kind === 'put');
+      const gone = new Set(removed);
+      const kept = (await git(['ls-files', '-z'])).split('\0').filter((p) => p && !gone.has(p));
+      assertNoFileFolderClash(kept, puts.map((c) => c.path));
       const blobs = await writeBlobs(dir, puts, (files) => git(['hash-object', '-w', '--no-filters', '--stdin-paths'], files.join('\n') + '\n'));
       const lines = [...removed.map((p) => `0 ${'0'.repeat(40)}\t${p}`), ...puts.map((c, i) => `100644 ${blobs[i]}\t${c.path}`)];
       if (lines.length > 0) await git(['update-index', '--add', '--remove', '--index-info'], lines.join('\n') + '\n');
@@ -134,6 +137,23 @@ export class CliHubGit implements HubGit {
         const base = { type: r.type === 'tree' ? ('directory' as const) : ('file' as const), path: r.path, oid: r.sha, size: r.type === 'tree' ? 0 : r.size };
         return pointer ? { ...base, lfs: { oid: pointer.oid, size: pointer.size, pointerSize: r.size } } : base;
       });
+  }
+}
+
+/**
+ * git's index quietly resolves a name that is both a file (or symlink) and a folder by dropping
+ * one of them (`link` replaced by `link/x`): refused instead, so a commit never writes through a
+ * symlink nor deletes what it did not name.
+ */
+function assertNoFileFolderClash(kept: readonly string[], puts: readonly string[]): void {
+  const files = new Set([...kept, ...puts]);
+  const folders = new Set<string>();
+  for (const f of files) for (let slash = f.indexOf('/'); slash > 0; slash = f.indexOf('/', slash + 1)) folders.add(f.slice(0, slash));
+  for (const p of puts) {
+    if (folders.has(p)) throw new TreeClash(`"${p}" is a folder in the tree and cannot also be a file`);
+    for (let slash = p.indexOf('/'); slash > 0; slash = p.indexOf('/', slash + 1)) {
+      if (files.has(p.slice(0, slash))) throw new TreeClash(`"${p.slice(0, slash)}" is a file (or symlink) in the tree and cannot also be a folder holding "${p}"`);
+    }
   }
 }
 

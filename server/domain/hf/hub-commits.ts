@@ -6,7 +6,7 @@ import type { Run } from '../runs/model.ts';
 import { randomSecret } from '../secrets.ts';
 import type { CommitRequest } from './commit-operations.ts';
 import { lfsAttributeLine, lfsPatterns, lfsPointer, matchesLfsPattern } from './lfs-rules.ts';
-import type { HubGit, TreeChange } from './ports.ts';
+import { TreeClash, type HubGit, type TreeChange } from './ports.ts';
 
 /** Why a commit was not made; the HTTP layer answers each the way the Hub does. */
 export class CommitRefused extends Error {
@@ -60,9 +60,8 @@ export class HubCommits {
     const changes = await this.changes(repo, parent, request);
     const user = principal.user;
     const message = request.description ? `${request.summary}\n\n${request.description}` : request.summary;
-    const staged = await hubGit.stageCommit(repo.id, parent, changes, message, { name: user.username, email: user.email ?? `${user.username}@users.noreply.mlgit` }).catch((err: Error) => {
-      // git refuses a file where the tree has a folder (or the other way round).
-      throw new CommitRefused('conflict', `the commit conflicts with the tree at ${parent?.slice(0, 12) ?? 'the empty repository'}: ${err.message.split('\n').at(-1) ?? ''}`);
+    const staged = await hubGit.stageCommit(repo.id, parent, changes, message, { name: user.username, email: user.email ?? `${user.username}@users.noreply.mlgit` }).catch((err: unknown) => {
+      throw err instanceof TreeClash ? new CommitRefused('conflict', `the commit conflicts with the tree at ${parent?.slice(0, 12) ?? 'the empty repository'}: ${err.message}`) : err;
     });
     const secret = randomSecret();
     this.deps.sessions.open(secret);

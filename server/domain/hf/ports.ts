@@ -25,6 +25,9 @@ export type TreeChange =
   | { readonly kind: 'delete'; readonly path: string }
   | { readonly kind: 'deleteFolder'; readonly path: string };
 
+/** A commit whose paths would make one name both a file and a folder (e.g. writing through a symlink). */
+export class TreeClash extends Error {}
+
 export interface CommitIdentity {
   readonly name: string;
   readonly email: string;
