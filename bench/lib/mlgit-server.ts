@@ -49,7 +49,8 @@ export async function startMlgit(options: MlgitStartOptions): Promise<MlgitServe
   delete env.DATABASE_URL;
   if (process.env.BENCH_DATABASE_URL) env.DATABASE_URL = process.env.BENCH_DATABASE_URL;
   // Own process group, so stop() also reaches anything mlgit forks (a re-exec'd node, git children).
-  const child = spawn(process.execPath, ['scripts/mlgit.mjs', 'serve'], {
+  // With the flag `npm start` gives it (scripts/mlgit.mjs says why).
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', 'scripts/mlgit.mjs', 'serve'], {
     cwd: options.repoRoot,
     env,
     detached: true,
