@@ -18,6 +18,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const ARTIFACTS = path.join(import.meta.dirname, 'artifacts', 'web');
 const WIDTHS = [1280, 390];
+const DOC_SHOTS = ['explore', 'model-home', 'tree-ref-picker', 'file', 'repo-settings', 'webhook-delivery', 'token-created'];
 
 const README = `---
 license: apache-2.0
@@ -77,7 +78,7 @@ t.test('the web UI in chromium', { skip: existsSync(CHROMIUM) ? false : `${CHROM
   const hook = await server.api('POST', '/api/v1/repos/alice/digits/hooks', { auth: alice.basic, body: { url: 'http://127.0.0.1:1/hook', events: ['push'] } });
   t.equal(hook.status, 201);
 
-  await fs.mkdir(ARTIFACTS, { recursive: true });
+  await fs.mkdir(path.join(ARTIFACTS, 'docs'), { recursive: true });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
   t.teardown(() => browser.close());
 
@@ -94,6 +95,8 @@ t.test('the web UI in chromium', { skip: existsSync(CHROMIUM) ? false : `${CHROM
       const shot = async (name: string) => {
         const file = path.join(ARTIFACTS, `${name}-${width}.png`);
         await page.screenshot({ path: file, fullPage: true });
+        // The README's pictures (docs/screenshots/ holds copies): the first screenful only, to stay small.
+        if (DOC_SHOTS.includes(name)) await page.screenshot({ path: path.join(ARTIFACTS, 'docs', `${name}-${width}.png`), clip: { x: 0, y: 0, width, height: width > 500 ? 640 : 780 } });
         return file;
       };
       const noSidewaysScroll = async (what: string, p: Page) => {

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
+import { seriousAxeProblems } from './helpers/axe.ts';
 import t from 'tap';
 import { commitDiff } from '../server/adapters/git/commit-diff.ts';
 import { Readable } from 'node:stream';
@@ -396,6 +397,7 @@ t.test('commits, commit, runs and run pages', async (t) => {
         await page.screenshot({ path: path.join(ARTIFACTS, `${name}-${width}.png`), fullPage: true });
         const { scroll, viewport } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, viewport: window.innerWidth }));
         t.ok(scroll <= viewport, `${name} at ${width}: no horizontal scroll (${scroll} <= ${viewport})`);
+        t.same(await seriousAxeProblems(page), [], `${name} at ${width}: no serious or critical axe-core problem`);
       };
       await look('/alice/hub/commits/main', 'commits');
       await look(`/alice/hub/commit/${second}`, 'commit');

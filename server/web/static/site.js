@@ -14,8 +14,10 @@ for (const block of document.querySelectorAll('[data-copy]')) {
   block.append(button);
 }
 
-// Code blocks that scroll sideways take the keyboard focus, so they can be scrolled without a mouse.
-for (const pre of document.querySelectorAll('pre')) if (pre.scrollWidth > pre.clientWidth && !pre.hasAttribute('tabindex')) pre.tabIndex = 0;
+// Panes that scroll sideways (code, diffs, wide tables) take the keyboard focus, so they can be scrolled without a mouse.
+for (const pane of document.querySelectorAll('pre, .table-wrap, .diff, .file-body, .markdown table')) {
+  if (pane.scrollWidth > pane.clientWidth && !pane.hasAttribute('tabindex')) pane.tabIndex = 0;
+}
 
 // Line ranges in file views: #L10-L20 marks lines 10 to 20 (a lone #L10 is CSS's :target);
 // shift-click a line number to extend the mark from the last one clicked.
