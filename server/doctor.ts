@@ -31,6 +31,7 @@ export async function runDoctor(services: Services, config: Config, say: (line: 
 
   const repos = await listAllRepos(services.db);
   let repaired = 0;
+  let repairedRefs = 0;
   for (const repo of repos) {
     if (!(await services.git.exists(repo.id))) {
       check(false, `repository ${repo.owner}/${repo.name} (id ${repo.id}) is missing on disk`);
@@ -40,8 +41,15 @@ export async function runDoctor(services: Services, config: Config, say: (line: 
       repaired++;
       say(`fix  re-installed hooks in ${repo.owner}/${repo.name}`);
     }
+    // Model refs follow the registry's rows; a git write that failed after its row committed is redone here.
+    const refs = await services.registry.repairRefs(repo.id);
+    if (refs > 0) {
+      repairedRefs += refs;
+      say(`fix  restored ${refs} model ref(s) under refs/models/ in ${repo.owner}/${repo.name}`);
+    }
   }
   check(true, `hooks present in ${repos.length} repositories (${repaired} repaired)`);
+  check(true, `model refs match the registry (${repairedRefs} restored)`);
   say(problems === 0 ? 'all checks passed' : `${problems} problem(s) found`);
   return problems === 0 ? 0 : 1;
 }

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { GitCliBackend } from '../server/adapters/git/git-cli-backend.ts';
 import { GitClient } from './helpers/git-client.ts';
 import { projectFiles } from './helpers/registry.ts';
 import { eventually, pushProject, startRunsServer, waitForRuns } from './helpers/runs.ts';
@@ -121,5 +122,16 @@ t.test('bad registry inputs are refused clearly and change nothing', async (t) =
     t.equal(usage.code, 1);
     t.match(usage.stderr, 'usage: mlgit model register');
     t.same(await snapshot(), before, 'still nothing changed');
+  });
+
+  await t.test('mlgit doctor restores model refs from the registry rows', async (t) => {
+    // A git write that failed after its row committed, played by deleting the refs behind the server's back.
+    const bare = (server.services.git as GitCliBackend).repoPath((await server.services.repos.authorize(null, 'alice', 'inputs', 'read')).repo.id);
+    await client.ok(['update-ref', '-d', 'refs/models/clf/v1'], { cwd: bare });
+    await client.ok(['update-ref', '-d', 'refs/models/clf/aliases/staging'], { cwd: bare });
+    t.notOk((await client.ok(['ls-remote', 'origin', 'refs/models/*'], { cwd: dir })).includes('refs/models/clf/v1'), 'the ref is gone');
+    const doctor = await cli(['doctor'], { MLGIT_DATA_DIR: server.dataDir, DATABASE_URL: server.config.databaseUrl! });
+    t.match(doctor.stdout, 'fix  restored 2 model ref(s) under refs/models/ in alice/inputs', doctor.stderr);
+    t.same(await snapshot(), before, 'the refs are back where the rows say');
   });
 });

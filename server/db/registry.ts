@@ -174,3 +174,27 @@ export async function approvers(db: Db, repoId: number, model: string, version: 
     .execute();
   return rows.map((r) => r.username);
 }
+
+/** Every version and alias of a repository, for re-deriving its refs (mlgit doctor). */
+export async function refsOfRepo(db: Db, repoId: number) {
+  const [versions, aliases] = await Promise.all([
+    db.selectFrom('model_versions').select(['model', 'version', 'commit_sha']).where('repo_id', '=', repoId).orderBy('model').orderBy('version').execute(),
+    db.selectFrom('model_aliases').select(['model', 'alias']).where('repo_id', '=', repoId).orderBy('model').orderBy('alias').execute(),
+  ]);
+  return { versions, aliases };
+}
+
+/** The commit of the version an alias names now (null: no such alias): what its ref must point at. */
+export async function aliasCommit(db: Db, repoId: number, model: string, alias: string): Promise<string | null> {
+  const row = await db
+    .selectFrom('model_aliases')
+    .innerJoin('model_versions', (join) =>
+      join.onRef('model_versions.repo_id', '=', 'model_aliases.repo_id').onRef('model_versions.model', '=', 'model_aliases.model').onRef('model_versions.version', '=', 'model_aliases.version'),
+    )
+    .select('model_versions.commit_sha')
+    .where('model_aliases.repo_id', '=', repoId)
+    .where('model_aliases.model', '=', model)
+    .where('model_aliases.alias', '=', alias)
+    .executeTakeFirst();
+  return row?.commit_sha ?? null;
+}

@@ -52,6 +52,7 @@ export class ModelAliases {
     private readonly versions: ModelVersions,
     private readonly refs: ModelRefs,
     private readonly events: RegistryEvents,
+    private readonly log: { warn(obj: object, msg: string): void },
   ) {}
 
   /** Stored aliases plus the implicit `latest` (when the model has a version). */
@@ -120,9 +121,9 @@ export class ModelAliases {
     });
     if (!moved) throw stale(alias, (await registryDb.findAlias(this.db, repo.id, model, alias))?.version ?? null);
 
-    await this.refs.syncAliasRef(repo.id, aliasRef(model, alias), async () => {
-      const now = await registryDb.findAlias(this.db, repo.id, model, alias);
-      return now ? ((await registryDb.findVersion(this.db, repo.id, model, now.version))?.commit_sha ?? null) : null;
+    // The move is recorded; a ref that cannot follow now is logged, and `mlgit doctor` re-points it from the row.
+    await this.refs.syncAliasRef(repo.id, aliasRef(model, alias), () => registryDb.aliasCommit(this.db, repo.id, model, alias)).catch((err: unknown) => {
+      this.log.warn({ err, repoId: repo.id, model, alias }, 'could not update the alias ref');
     });
     await this.events.aliasUpdated(
       { repoId: repo.id, model, alias, from: expected, to: target, reason: reason?.trim() || null, overridden },
