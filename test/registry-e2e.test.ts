@@ -84,6 +84,19 @@ t.test('registry: versions from runs, aliases, gates, downloads, refs', async (t
     t.equal((await versionsNow()).length, 1, 'no new number');
   });
 
+  await t.test('register: manual waits for a request, which makes version 1 (ref, note line) once', async (t) => {
+    const manual = `/api/v1/repos/${REPO}/models/clf-manual/versions`;
+    t.same((await api('GET', manual, { auth: alice.basic })).body, [], 'the run did not register it');
+    t.equal((await api('POST', manual, { auth: bob.basic, body: { run_id: first.train.id } })).status, 201);
+    const again = await api('POST', manual, { auth: alice.basic, body: { run_id: first.train.id } });
+    t.equal(again.status, 200);
+    t.match(again.body, { model: 'clf-manual', version: 1, run_id: first.train.id, sha256: v1.sha256 });
+    t.equal((await lsRemote())['refs/models/clf-manual/v1'], first.sha);
+    await client.ok(['fetch', '-q', 'origin', '+refs/notes/mlproject:refs/notes/mlproject'], { cwd: dir });
+    const note = await client.ok(['notes', '--ref=mlproject', 'show', first.sha], { cwd: dir });
+    t.match(note, `model clf v1 from run ${first.train.id}\n  model clf-manual v1 from run ${first.train.id}`);
+  });
+
   const second = await pushAndTrain(0.97, false);
   const v2 = (await eventually(versionsNow, (v) => v.length === 2, 'version 2'))[0];
 
@@ -213,8 +226,8 @@ t.test('registry: versions from runs, aliases, gates, downloads, refs', async (t
       return seen.some((r) => r.json?.model === 'clf' && r.json?.version?.number === 3) && seen.some((r) => r.json?.alias === 'production' && r.json?.to_version === 3) ? seen : null;
     }, 30_000, 'model webhooks');
     for (const e of events) t.ok(verifySignature(SECRET, e.body, e.headers['x-hub-signature-256']), `${e.headers['x-mlgit-event']} is signed`);
-    const created = events.filter((e) => e.headers['x-mlgit-event'] === 'model.version.created').map((e) => e.json.version.number);
-    t.same(created.sort(), [1, 2, 3]);
+    const created = events.filter((e) => e.headers['x-mlgit-event'] === 'model.version.created').map((e) => `${e.json.model} v${e.json.version.number}`);
+    t.same(created.sort(), ['clf v1', 'clf v2', 'clf v3', 'clf-manual v1']);
     const moved = events.find((e) => e.headers['x-mlgit-event'] === 'model.alias.updated' && e.json.alias === 'production' && e.json.to_version === 3)!;
     t.match(moved.json, { from_version: 2, reason: 'rollback drill', repository: { full_name: REPO }, sender: { login: 'alice' } });
   });

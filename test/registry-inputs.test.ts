@@ -64,7 +64,7 @@ t.test('bad registry inputs are refused clearly and change nothing', async (t) =
     versions: (await server.api('GET', `${MODEL}/versions`, { auth: alice.basic })).body,
     aliases: (await server.api('GET', `${MODEL}/aliases`, { auth: alice.basic })).body,
     history: (await server.api('GET', `${MODEL}/aliases/staging/history`, { auth: alice.basic })).body,
-    refs: await client.ok(['ls-remote', 'origin', 'refs/models/*'], { cwd: dir }),
+    refs: await client.ok(['ls-remote', 'origin', 'refs/models/clf/*'], { cwd: dir }),
   });
   const before = await snapshot();
 
@@ -115,6 +115,11 @@ t.test('bad registry inputs are refused clearly and change nothing', async (t) =
     const again = await cli(['model', 'register', REPO, 'clf', '--run', String(train.id)], env);
     t.equal(again.code, 0, again.stderr);
     t.match(again.stdout, `already registered as clf v1 (run ${train.id}, commit ${sha.slice(0, 7)}`);
+    const manual = await cli(['model', 'register', REPO, 'clf-manual', '--run', String(train.id), '--as', 'alice'], env);
+    t.equal(manual.code, 0, manual.stderr);
+    t.match(manual.stdout, `registered clf-manual v1 (run ${train.id}, commit ${sha.slice(0, 7)}`);
+    const versions = await server.api('GET', `/api/v1/repos/${REPO}/models/clf-manual/versions`, { auth: alice.basic });
+    t.match(versions.body, [{ version: 1, run_id: train.id }]);
     const wrong = await cli(['model', 'register', REPO, 'clf', '--run', String(lint.id)], env);
     t.equal(wrong.code, 1);
     t.match(wrong.stderr, 'comes from job "train"');

@@ -20,6 +20,7 @@ t.test('a full models section is valid', async (t) => {
     from: train
     path: model.joblib
     format: sklearn
+    register: manual
     description: the classifier
     promote:
       production:
@@ -46,6 +47,7 @@ const bad: { name: string; models: string; path: string; message: RegExp }[] = [
   { name: 'alias with a slash', models: '  clf: {from: train, path: model.joblib, promote: {"prod/eu": {}}}', path: 'models.clf.promote["prod/eu"]', message: /pattern|name/ },
   { name: 'metric condition not a comparison', models: '  clf: {from: train, path: model.joblib, promote: {production: {require: {metrics: {accuracy: high}}}}}', path: 'models.clf.promote.production.require.metrics.accuracy', message: /pattern|match/ },
   { name: 'unknown gate', models: '  clf: {from: train, path: model.joblib, promote: {production: {require: {coverage: 1}}}}', path: 'models.clf.promote.production.require', message: /coverage/ },
+  { name: 'unknown register mode', models: '  clf: {from: train, path: model.joblib, register: sometimes}', path: 'models.clf.register', message: /auto, manual/ },
   { name: 'approvers out of range', models: '  clf: {from: train, path: model.joblib, promote: {production: {approvers: 50}}}', path: 'models.clf.promote.production.approvers', message: /10/ },
 ];
 

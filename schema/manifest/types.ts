@@ -77,6 +77,8 @@ export interface ModelSpec {
   from: string;
   path: string;
   format?: ModelFormat;
+  /** `auto` (default): every successful run of `from` registers a version; `manual`: only a request does. */
+  register?: 'auto' | 'manual';
   description?: string;
   promote?: Record<string, Promotion>;
 }

@@ -48,6 +48,10 @@ models:
         protected: true
       reviewed:
         approvers: 2
+  clf-manual:
+    from: train
+    path: model.bin
+    register: manual
 `);
 
 export function projectFiles(acc: number): Record<string, string> {

@@ -14,9 +14,17 @@ export interface RegistryEventDeps {
 }
 
 export function registryEvents(deps: RegistryEventDeps): RegistryEvents {
+  // `mlgit model register` runs the app without listening: no base URL then, so links are paths.
+  const base = () => {
+    try {
+      return deps.baseUrl();
+    } catch {
+      return '';
+    }
+  };
   const apiPath = async (repoId: number, model: string) => {
     const repo = await deps.repoById(repoId);
-    return { full: repo ? `${repo.owner}/${repo.name}` : String(repoId), url: `${deps.baseUrl()}/api/v1/repos/${repo ? `${repo.owner}/${repo.name}` : repoId}/models/${model}` };
+    return { full: repo ? `${repo.owner}/${repo.name}` : String(repoId), url: `${base()}/api/v1/repos/${repo ? `${repo.owner}/${repo.name}` : repoId}/models/${model}` };
   };
   // A webhook or audit failure must not undo a version or a move that is already recorded.
   const guarded = async (what: string, work: () => Promise<void>) => {
@@ -28,8 +36,8 @@ export function registryEvents(deps: RegistryEventDeps): RegistryEvents {
   };
   return {
     async versionCreated(version, actorId) {
-      const where = await apiPath(version.repoId, version.model);
       await guarded('model.version.created', async () => {
+        const where = await apiPath(version.repoId, version.model);
         await deps.audit.record({ action: 'model.version.create', actor: null, target: `${where.full}:${version.model}@v${version.version}`, details: { run: version.runId, commit: version.commitSha, by: actorId }, address: null });
         await deps.emit(
           version.repoId,
@@ -54,8 +62,8 @@ export function registryEvents(deps: RegistryEventDeps): RegistryEvents {
       });
     },
     async aliasUpdated(change, actor, address) {
-      const where = await apiPath(change.repoId, change.model);
       await guarded('model.alias.updated', async () => {
+        const where = await apiPath(change.repoId, change.model);
         const target = `${where.full}:${change.model}/${change.alias}`;
         const details = { from: change.from, to: change.to, reason: change.reason, overridden: change.overridden };
         await deps.audit.record({ action: change.overridden.length > 0 ? 'model.alias.override' : 'model.alias.move', actor, target, details, address });

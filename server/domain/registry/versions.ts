@@ -36,7 +36,7 @@ export class ModelVersions {
 
   /**
    * After a run succeeded: a version of every model its commit's manifest says comes from its
-   * job. A model whose output the run did not upload is logged and skipped (the run itself
+   * job (unless the model says `register: manual`). A model whose output the run did not upload is logged and skipped (the run itself
    * succeeded; the registry cannot invent the file).
    */
   async registerFromRun(run: Run): Promise<ModelVersion[]> {
@@ -44,7 +44,7 @@ export class ModelVersions {
     const manifest = await manifestAt(this.git, run.repoId, run.commitSha);
     const registered: ModelVersion[] = [];
     for (const [name, spec] of Object.entries(manifest?.models ?? {})) {
-      if (spec.from !== run.jobId) continue;
+      if (spec.from !== run.jobId || spec.register === 'manual') continue;
       try {
         registered.push((await this.register(run, name, spec, run.createdBy)).version);
       } catch (err) {
