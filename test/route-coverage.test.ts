@@ -291,6 +291,7 @@ t.test('every registered route has an access-matrix row, and each row holds agai
     'POST /:owner/:repo/settings/collaborators/remove': { ...notForUsers(403), request: (c) => ({ method: 'POST', path: `/${c.owner}/${c.name}/settings/collaborators/remove`, body: { username: 'extra' } }) },
     'POST /:owner/:repo/settings/hooks': { ...notForUsers(403), request: (c) => ({ method: 'POST', path: `/${c.owner}/${c.name}/settings/hooks`, body: { url: 'http://127.0.0.1:1/x' } }) },
     'GET /:owner/:repo/settings/hooks/:id': { public: everyone(303), private: everyone(303), request: (c) => ({ method: 'GET', path: `/${c.owner}/${c.name}/settings/hooks/${hookOf(c)}` }) },
+    'POST /:owner/:repo/settings/hooks/:id': { ...notForUsers(403), request: (c) => ({ method: 'POST', path: `/${c.owner}/${c.name}/settings/hooks/${hookOf(c)}`, body: { url: 'http://127.0.0.1:1/x' } }) },
     'POST /:owner/:repo/settings/hooks/:id/delete': { ...notForUsers(403), request: (c) => ({ method: 'POST', path: `/${c.owner}/${c.name}/settings/hooks/${hookOf(c)}/delete`, body: {} }) },
     'GET /:owner/:repo/settings/hooks/:id/deliveries/:delivery': {
       public: everyone(303),

@@ -129,6 +129,7 @@ t.test('web UI settings', async (t) => {
       ['/alice/pub/settings/collaborators', { username: 'carl', role: 'admin' }],
       ['/alice/pub/settings/collaborators/remove', { username: 'rita' }],
       ['/alice/pub/settings/hooks', { url: `http://127.0.0.1:${receiver.port}/csrf`, 'event.push': 'on', active: 'on' }],
+      [`/alice/priv/settings/hooks/${hook.body.id}`, { url: `http://127.0.0.1:${receiver.port}/csrf`, 'event.push': 'on' }],
       [`/alice/priv/settings/hooks/${hook.body.id}/delete`, {}],
       [`/alice/priv/settings/hooks/${hook.body.id}/deliveries/${matrixDelivery}/redeliver`, {}],
       ['/settings/tokens', { name: 'csrf', 'scope.read': 'on' }],
@@ -279,6 +280,32 @@ t.test('web UI settings', async (t) => {
     }
     const hooks = (await server.api('GET', '/api/v1/repos/alice/pub/hooks', { auth: alice.basic })).body;
     t.equal(hooks.length, 1, 'no hook was made by a refused form');
+
+    // Edit: URL, events, off and on again, a new secret (checked on the signature of the next delivery).
+    const hookPath = `/alice/pub/settings/hooks/${id}`;
+    await owner.get(hookPath);
+    const newUrl = `http://127.0.0.1:${receiver.port}/edited`;
+    const edited = await owner.post(hookPath, { url: newUrl, 'event.push': 'on', secret: '' });
+    t.equal(edited.status, 303, 'edited');
+    t.equal(edited.headers.get('location'), `${hookPath}?done=saved`);
+    let after = (await server.api('GET', `/api/v1/repos/alice/pub/hooks/${id}`, { auth: alice.basic })).body;
+    t.same([after.url, after.events, after.active, after.has_secret], [newUrl, ['push'], false, true], 'switched off, the secret kept');
+    t.match((await owner.get(`${hookPath}?done=saved`)).text, /Webhook saved\./);
+    const refused = await owner.post(hookPath, { url: 'ftp://127.0.0.1/x', 'event.push': 'on', active: 'on', secret: 'never-echoed' });
+    t.equal(refused.status, 422, 'a refused edit');
+    t.match(refused.text, /url must use http or https/);
+    t.match(refused.text, /value="ftp:\/\/127\.0\.0\.1\/x"/, 'what was typed is kept');
+    t.notMatch(refused.text, /never-echoed/, 'but not the secret');
+    assertInert(t, refused, 'a refused hook edit');
+    after = (await server.api('GET', `/api/v1/repos/alice/pub/hooks/${id}`, { auth: alice.basic })).body;
+    t.same([after.url, after.active], [newUrl, false], 'nothing changed');
+    t.equal((await owner.post(hookPath, { url: newUrl, 'event.push': 'on', 'event.ping': 'on', active: 'on', secret: 'n3w-secret' })).status, 303, 'on again, a new secret');
+    t.equal((await server.api('GET', `/api/v1/repos/alice/pub/hooks/${id}`, { auth: alice.basic })).body.active, true);
+    const seen = receiver.received.length;
+    t.equal((await owner.post(`${deliveryPath}/redeliver`)).status, 303, 'redeliver to the edited hook');
+    const resent = await until('the delivery to the new URL', async () => receiver.received.slice(seen).find((r) => r.json?.hook_id === id));
+    const { createHmac } = await import('node:crypto');
+    t.equal(resent.headers['x-hub-signature-256'], `sha256=${createHmac('sha256', 'n3w-secret').update(resent.body).digest('hex')}`, 'signed with the new secret');
 
     t.equal((await owner.post(`/alice/pub/settings/hooks/${id}/delete`)).status, 303, 'delete');
     t.equal((await server.api('GET', `/api/v1/repos/alice/pub/hooks/${id}`, { auth: alice.basic })).status, 404, 'gone');

@@ -34,7 +34,7 @@ export interface WebDeps {
   readonly audit: AuditLog;
   readonly limiter: AuthFailureLimiter;
   /** Events (as the API's repo creation sends them) and the settings pages' hooks and delivery log: what the API's webhook routes use. */
-  readonly webhooks: Pick<WebhookService, 'emit' | 'create' | 'list' | 'get' | 'remove' | 'deliveries' | 'delivery' | 'redeliver'>;
+  readonly webhooks: Pick<WebhookService, 'emit' | 'create' | 'list' | 'get' | 'update' | 'remove' | 'deliveries' | 'delivery' | 'redeliver'>;
 }
 
 export interface Viewer {

@@ -3,6 +3,7 @@ import { html, type Html } from '../html.ts';
 import { repoPath, timeAgo } from './parts.ts';
 import { repoHeader, type RepoHeader } from './repo-header.ts';
 import { pager, type Paging } from './repo-list.ts';
+import { eventBoxes, type FormValues } from './repo-settings.ts';
 
 function hookPath(header: RepoHeader, hook: Pick<Hook, 'id'>, ...rest: string[]): string {
   return repoPath(header.repo, 'settings', 'hooks', String(hook.id), ...rest);
@@ -25,6 +26,28 @@ export interface HookView {
   readonly total: number;
   readonly paging: Paging;
   readonly notice: string | null;
+  /** A refused edit: the reason and what the form held. */
+  readonly error: { readonly message: string; readonly values: FormValues } | null;
+}
+
+/** The hook's settings as a form (the secret is never shown: a new one replaces it, empty keeps it). */
+function editForm(view: HookView): Html {
+  const { hook } = view;
+  const values = view.error?.values;
+  const checked = (event: string) => (values ? values[`event.${event}`] === 'on' : hook.events.includes(event as Hook['events'][number]));
+  const active = values ? values.active === 'on' : hook.active;
+  return html`<h3>Settings</h3>
+${view.error ? html`<p class="error-box" role="alert">${view.error.message}</p>` : ''}
+<form class="stack" action="${hookPath(view.header, hook)}" method="post">
+  <input type="hidden" name="_csrf" value="${view.csrf}">
+  <label>Payload URL <input type="url" name="url" required maxlength="2048" value="${values?.url ?? hook.url}"></label>
+  <label>New secret <span class="muted small">${hook.hasSecret ? 'leave empty to keep the current one' : 'optional; none now'}</span>
+    <input type="password" name="secret" maxlength="256" autocomplete="new-password">
+  </label>
+  ${eventBoxes(checked)}
+  <label class="check"><input type="checkbox" name="active" value="on" ${active ? 'checked' : ''}> Active${hook.active ? '' : html` <span class="muted small">(switching it on again clears its failures)</span>`}</label>
+  <div><button class="primary" type="submit">Save webhook</button></div>
+</form>`;
 }
 
 /** One hook: its settings, the delete button and its delivery log (newest first). */
@@ -41,6 +64,7 @@ ${view.notice ? html`<p class="ok-box" role="status">${view.notice}</p>` : ''}
   <dt>Failures in a row</dt><dd>${hook.consecutiveFailures}</dd>
   <dt>Added</dt><dd>${timeAgo(hook.createdAt)}</dd>
 </dl>
+${editForm(view)}
 <form action="${hookPath(view.header, hook, 'delete')}" method="post">
   <input type="hidden" name="_csrf" value="${view.csrf}">
   <button class="danger" type="submit">Delete this webhook</button>
