@@ -124,12 +124,13 @@ t.test('hostile commits change nothing', async (t) => {
         method: 'POST',
         headers: { authorization: `Bearer ${fx.token}`, 'content-type': 'application/x-ndjson' },
         body: `${header({ parentCommit: start })}\n${file(`racer-${i}.txt`, `racer ${i}`)}`,
-      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { commitOid?: string } })),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { commitOid?: string; error?: string } })),
     ),
   );
   const winners = racers.filter((r) => r.status === 200);
   t.equal(winners.length, 1, 'one commit wins');
-  t.same(racers.filter((r) => r.status !== 200).map((r) => r.status), [412, 412, 412, 412], 'the others: 412');
+  const losers = racers.filter((r) => r.status !== 200);
+  t.same(losers.map((r) => r.status), [412, 412, 412, 412], `the others: 412 (${losers.map((r) => r.body.error).join('; ')})`);
   t.equal(await head(), winners[0]!.body.commitOid);
   const tree = (await server.api('GET', '/api/models/alice/tiny/tree/main', {})).body as { path: string }[];
   t.equal(tree.filter((e) => e.path.startsWith('racer-')).length, 1, 'only the winner\'s file is there');

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { MAX_POINTER_BYTES, parseLfsPointer } from '../../../schema/lfs-pointer.ts';
 import { TreeClash, type CommitIdentity, type HubEntry, type HubGit, type LastCommit, type StagedCommit, type TreeChange } from '../../domain/hf/ports.ts';
+import { CatFilePool } from './cat-file-batch.ts';
 import { gitEnv, runGit, runGitOk, spawnGit } from './run-git.ts';
 
 const SHA = /^[0-9a-f]{40}$/;
@@ -23,7 +24,27 @@ interface TreeRecord {
  * the crash-leftovers sweep knows), checked there, moved in only once accepted.
  */
 export class CliHubGit implements HubGit {
+  // Lookups and small reads go through long-lived `cat-file --batch-command` processes.
+  private readonly batch = new CatFilePool();
+
   constructor(private readonly repoPath: (repoId: number) => string) {}
+
+  async commitOf(repoId: number, name: string): Promise<string | null> {
+    if (name.startsWith('-') || name.length > 300) return null;
+    const found = await this.batch.info(this.repoPath(repoId), `${name}^{commit}`);
+    return found?.type === 'commit' && SHA.test(found.oid) ? found.oid : null;
+  }
+
+  async readSmall(repoId: number, oid: string): Promise<Buffer> {
+    if (!SHA.test(oid)) throw new Error(`bad blob id ${oid}`);
+    const found = await this.batch.contents(this.repoPath(repoId), oid);
+    if (!found?.content) throw new Error(`blob ${oid} is missing`);
+    return found.content;
+  }
+
+  close(): void {
+    this.batch.closeAll();
+  }
 
   async list(repoId: number, commit: string, dir: string, recursive: boolean): Promise<HubEntry[] | null> {
     if (!SHA.test(commit)) return null;
@@ -39,14 +60,13 @@ export class CliHubGit implements HubGit {
   async entry(repoId: number, commit: string, entryPath: string): Promise<HubEntry | null> {
     if (!SHA.test(commit) || !entryPath) return null;
     const cwd = this.repoPath(repoId);
-    const slash = entryPath.lastIndexOf('/');
-    const dir = slash < 0 ? '' : entryPath.slice(0, slash);
-    const spec = dir ? `${commit}:${dir}` : `${commit}^{tree}`;
-    const listed = await runGit(['ls-tree', '-l', '-z', spec, '--', entryPath.slice(slash + 1)], { cwd });
-    if (listed.code !== 0) return null;
-    const record = parseLsTree(listed.stdout.toString(), dir).find((r) => r.path === entryPath);
-    if (!record) return null;
-    return (await this.withLfs(cwd, [record]))[0] ?? null;
+    const found = await this.batch.info(cwd, `${commit}:${entryPath}`);
+    if (!found || (found.type !== 'blob' && found.type !== 'tree')) return null;
+    if (found.type === 'tree') return { type: 'directory', path: entryPath, oid: found.oid, size: 0 };
+    const base = { type: 'file' as const, path: entryPath, oid: found.oid, size: found.size };
+    if (found.size > MAX_POINTER_BYTES) return base;
+    const pointer = parseLfsPointer((await this.readSmall(repoId, found.oid)).toString('utf8'));
+    return pointer ? { ...base, lfs: { oid: pointer.oid, size: pointer.size, pointerSize: found.size } } : base;
   }
 
   blob(repoId: number, oid: string, range?: { start: number; end: number }): Readable {

@@ -8,6 +8,8 @@ import type { CommitRequest } from './commit-operations.ts';
 import { lfsAttributeLine, lfsPatterns, lfsPointer, matchesLfsPattern } from './lfs-rules.ts';
 import { TreeClash, type HubGit, type TreeChange } from './ports.ts';
 
+const MAX_ATTRIBUTES_BYTES = 1024 * 1024;
+
 /** Why a commit was not made; the HTTP layer answers each the way the Hub does. */
 export class CommitRefused extends Error {
   constructor(
@@ -130,11 +132,7 @@ export class HubCommits {
     let current = sent?.toString('utf8') ?? null;
     if (current === null && parent && request.lfsFiles.length > 0) {
       const entry = await this.deps.hubGit.entry(repo.id, parent, '.gitattributes');
-      if (entry?.type === 'file' && !entry.lfs) {
-        const chunks: Buffer[] = [];
-        for await (const chunk of this.deps.hubGit.blob(repo.id, entry.oid)) chunks.push(chunk as Buffer);
-        current = Buffer.concat(chunks).toString('utf8');
-      }
+      if (entry?.type === 'file' && !entry.lfs && entry.size <= MAX_ATTRIBUTES_BYTES) current = (await this.deps.hubGit.readSmall(repo.id, entry.oid)).toString('utf8');
     }
     const patterns = lfsPatterns(current);
     const added = request.lfsFiles.filter((f) => !matchesLfsPattern(patterns, f.path)).map((f) => lfsAttributeLine(f.path));

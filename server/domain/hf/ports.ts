@@ -48,14 +48,20 @@ export interface StagedCommit {
 export interface HubGit {
   /** Entries under `dir` ('' = root) at a commit, recursively or not; null when `dir` is not a directory. */
   list(repoId: number, commit: string, dir: string, recursive: boolean): Promise<HubEntry[] | null>;
+  /** The commit a ref or object name (`refs/heads/x`, `refs/tags/x`, a commit id prefix) names, peeled; null when none or ambiguous. */
+  commitOf(repoId: number, name: string): Promise<string | null>;
   /** One path at a commit, or null when there is no file or directory there. */
   entry(repoId: number, commit: string, path: string): Promise<HubEntry | null>;
+  /** The bytes of a small blob (the caller knows its size from `entry`), read without a git process of its own. */
+  readSmall(repoId: number, oid: string): Promise<Buffer>;
   /** The bytes of a blob by id (a range [start, end] inclusive when given). */
   blob(repoId: number, oid: string, range?: { start: number; end: number }): Readable;
   /** The last commit at or before `commit` that touched each path. */
   lastCommits(repoId: number, commit: string, paths: readonly string[]): Promise<Map<string, LastCommit>>;
   /** Writes `changes` on top of `parent` (null: an empty repository) as one commit, in quarantine. */
   stageCommit(repoId: number, parent: string | null, changes: readonly TreeChange[], message: string, author: CommitIdentity): Promise<StagedCommit>;
+  /** Ends the long-lived git processes (server shutdown). */
+  close(): void;
   /** Compare-and-swap of a ref: false when it is no longer at `oldSha` (ZERO_SHA: must not exist). */
   updateRef(repoId: number, ref: string, newSha: string, oldSha: string): Promise<boolean>;
 }

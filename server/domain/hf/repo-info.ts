@@ -41,9 +41,7 @@ export class HubRepoInfo {
     return this.cards.get(`${repo.id}:${commit}`, async () => {
       const readme = await this.hubGit.entry(repo.id, commit, 'README.md');
       if (!readme || readme.type !== 'file' || readme.lfs || readme.size > MAX_README_BYTES) return cardInfo(null);
-      const chunks: Buffer[] = [];
-      for await (const chunk of this.hubGit.blob(repo.id, readme.oid)) chunks.push(chunk as Buffer);
-      return cardInfo(Buffer.concat(chunks).toString('utf8'));
+      return cardInfo((await this.hubGit.readSmall(repo.id, readme.oid)).toString('utf8'));
     });
   }
 }

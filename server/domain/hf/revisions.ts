@@ -1,5 +1,5 @@
 import type { Repo } from '../model.ts';
-import type { GitBackend } from '../ports.ts';
+import type { HubGit } from './ports.ts';
 
 // What the Hub accepts as a revision: a branch, a tag or a commit id, never a git expression
 // (`main~1`, `HEAD@{1}`, `main:path`), so nothing but those three can reach `git rev-parse`.
@@ -22,16 +22,14 @@ export function isValidRevision(revision: string): boolean {
  * names the default branch of a repository that has no `main` (HF clients default to `main`);
  * `HEAD` names the default branch. Null when there is no such revision.
  */
-export async function resolveRevision(git: GitBackend, repo: Repo, revision: string): Promise<string | null> {
+export async function resolveRevision(refs: Pick<HubGit, 'commitOf'>, repo: Repo, revision: string): Promise<string | null> {
   if (!isValidRevision(revision)) return null;
-  const refs = await git.refs(repo.id);
-  const find = (name: string) => refs.find((r) => r.name === name);
   const wanted = revision === 'HEAD' ? repo.defaultBranch : revision;
-  const branch = find(`refs/heads/${wanted}`) ?? (wanted === 'main' ? find(`refs/heads/${repo.defaultBranch}`) : undefined);
-  if (branch) return branch.sha;
-  // Annotated tags name a tag object: peel it to its commit.
-  if (find(`refs/tags/${wanted}`)) return git.resolveCommit(repo.id, `refs/tags/${wanted}`);
+  const branch = (await refs.commitOf(repo.id, `refs/heads/${wanted}`)) ?? (wanted === 'main' && repo.defaultBranch !== 'main' ? await refs.commitOf(repo.id, `refs/heads/${repo.defaultBranch}`) : null);
+  if (branch) return branch;
+  const tag = await refs.commitOf(repo.id, `refs/tags/${wanted}`);
+  if (tag) return tag;
   if (!HEX.test(revision)) return null;
-  const sha = await git.resolveCommit(repo.id, revision);
+  const sha = await refs.commitOf(repo.id, revision);
   return sha?.startsWith(revision) ? sha : null;
 }

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { DomainError } from '../../domain/errors.ts';
+import type { HubGit } from '../../domain/hf/ports.ts';
 import { resolveRevision } from '../../domain/hf/revisions.ts';
 import type { Principal, Repo, RepoKind, Role } from '../../domain/model.ts';
 import { repoNameFromUrl } from '../../domain/names.ts';
@@ -42,8 +43,8 @@ export async function hubRepo(deps: HubRepoDeps, request: FastifyRequest, kind: 
 }
 
 /** The commit a revision names (URL-decoded by the router), or 404 RevisionNotFound. */
-export async function hubCommit(git: GitBackend, repo: Repo, revision: string): Promise<string> {
-  const sha = await resolveRevision(git, repo, revision);
+export async function hubCommit(refs: Pick<HubGit, 'commitOf'>, repo: Repo, revision: string): Promise<string> {
+  const sha = await resolveRevision(refs, repo, revision);
   if (!sha) throw revisionNotFound(revision);
   return sha;
 }

@@ -59,6 +59,7 @@ const hubClientStrategy: Strategy = {
 
 export async function registerHubRoutes(app: FastifyInstance, deps: HubDeps): Promise<void> {
   app.addConstraintStrategy(hubClientStrategy);
+  app.addHook('onClose', async () => deps.hubGit.close());
   const downloads = new DownloadCounter();
   const info = new HubRepoInfo(deps.hubGit);
   const commits = new HubCommits({

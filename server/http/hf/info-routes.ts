@@ -2,6 +2,7 @@
 // what modelInfo, datasetInfo, listModels and snapshotDownload read.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DownloadCounter } from '../../domain/hf/downloads.ts';
+import type { HubGit } from '../../domain/hf/ports.ts';
 import type { HubRepoInfo } from '../../domain/hf/repo-info.ts';
 import { resolveRevision } from '../../domain/hf/revisions.ts';
 import type { Repo, RepoKind } from '../../domain/model.ts';
@@ -11,6 +12,7 @@ import { hubRepo, type HubRepoDeps, type HubRepoParams } from './hub-repo.ts';
 import { presentHubRepo, presentSibling } from './hub-present.ts';
 
 export interface InfoDeps extends HubRepoDeps {
+  readonly hubGit: HubGit;
   readonly info: HubRepoInfo;
   readonly downloads: DownloadCounter;
   readonly publicUrl: string | null;
@@ -33,7 +35,7 @@ export function registerInfoRoutes(app: FastifyInstance, deps: InfoDeps): void {
 async function repoInfo(deps: InfoDeps, kind: RepoKind, request: FastifyRequest<{ Params: HubRepoParams & { revision?: string }; Querystring: InfoQuery }>) {
   const { repo } = await hubRepo(deps, request, kind, request.params, 'read');
   const revision = request.params.revision ?? 'HEAD';
-  const commit = await resolveRevision(deps.git, repo, revision);
+  const commit = await resolveRevision(deps.hubGit, repo, revision);
   // An empty repository has no commit yet: its info says so (sha null) rather than failing.
   const empty = !commit && (revision === 'HEAD' || revision === repo.defaultBranch) && !(await deps.git.refs(repo.id)).length;
   if (!commit && !empty) throw revisionNotFound(revision);
@@ -72,7 +74,7 @@ async function listRepos(deps: InfoDeps, kind: RepoKind, request: FastifyRequest
 }
 
 async function listed(deps: InfoDeps, repo: Repo) {
-  const commit = await resolveRevision(deps.git, repo, 'HEAD');
+  const commit = await resolveRevision(deps.hubGit, repo, 'HEAD');
   const card = commit ? await deps.info.card(repo, commit) : { cardData: null, tags: [], libraryName: null, pipelineTag: null };
   return presentHubRepo(repo, { sha: commit, downloads: deps.downloads.of(repo.id), card });
 }

@@ -1,6 +1,7 @@
 // api/{type}s/{repo}/refs (list_repo_refs) and api/{type}s/{repo}/commits/{revision} (listCommits,
 // list_repo_commits).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { HubGit } from '../../domain/hf/ports.ts';
 import type { RepoKind } from '../../domain/model.ts';
 import { baseUrl } from '../api/present.ts';
 import { badRequest } from './hub-errors.ts';
@@ -9,7 +10,7 @@ import { hubCommit, hubRepo, type HubRepoDeps, type HubRepoParams } from './hub-
 const COMMITS_PAGE = 50;
 const MAX_COMMIT_PAGES = 200;
 
-export function registerRefsRoutes(app: FastifyInstance, deps: HubRepoDeps & { publicUrl: string | null }): void {
+export function registerRefsRoutes(app: FastifyInstance, deps: HubRepoDeps & { hubGit: HubGit; publicUrl: string | null }): void {
   for (const [plural, kind] of [['models', 'model'], ['datasets', 'dataset']] as const) {
     app.get(`/api/${plural}/:owner/:repo/refs`, (request: FastifyRequest<{ Params: HubRepoParams }>) => refs(deps, kind, request));
     app.get(`/api/${plural}/:owner/:repo/commits/:revision`, (request: FastifyRequest<{ Params: HubRepoParams & { revision: string }; Querystring: { p?: string; limit?: string } }>, reply) =>
@@ -31,7 +32,7 @@ async function refs(deps: HubRepoDeps, kind: RepoKind, request: FastifyRequest<{
 }
 
 async function commits(
-  deps: HubRepoDeps & { publicUrl: string | null },
+  deps: HubRepoDeps & { hubGit: HubGit; publicUrl: string | null },
   kind: RepoKind,
   request: FastifyRequest<{ Params: HubRepoParams & { revision: string }; Querystring: { p?: string; limit?: string } }>,
   reply: FastifyReply,
@@ -40,7 +41,7 @@ async function commits(
   const page = request.query.p === undefined ? 0 : Number(request.query.p);
   if (!Number.isSafeInteger(page) || page < 0 || page >= MAX_COMMIT_PAGES) throw badRequest(`p must be an integer from 0 to ${MAX_COMMIT_PAGES - 1}`);
   const size = Math.min(COMMITS_PAGE, Math.max(1, Number(request.query.limit) || COMMITS_PAGE));
-  const commit = await hubCommit(deps.git, repo, request.params.revision);
+  const commit = await hubCommit(deps.hubGit, repo, request.params.revision);
   const history = await deps.git.commits(repo.id, commit, (page + 1) * size + 1);
   if (history.length > (page + 1) * size) {
     const next = new URL(request.url, baseUrl(request, deps.publicUrl) + '/');

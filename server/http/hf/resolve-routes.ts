@@ -42,7 +42,7 @@ export function registerResolveRoutes(app: FastifyInstance, deps: ResolveDeps): 
 async function resolveFile(deps: ResolveDeps, kind: RepoKind, request: FileRequest, reply: FastifyReply, raw: boolean) {
   const { repo } = await hubRepo(deps, request, kind, request.params, 'read');
   const path = hubPath(request.params['*']);
-  const commit = await hubCommit(deps.git, repo, request.params.revision);
+  const commit = await hubCommit(deps.hubGit, repo, request.params.revision);
   const entry = path ? await deps.hubGit.entry(repo.id, commit, path) : null;
   if (!entry || entry.type !== 'file') throw entryNotFound(path);
   if (!raw) deps.downloads.count(repo.id);
@@ -52,10 +52,19 @@ async function resolveFile(deps: ResolveDeps, kind: RepoKind, request: FileReque
   return sendLfsObject(deps, request, reply, repo.id, entry as HubEntry & { lfs: NonNullable<HubEntry['lfs']> });
 }
 
+/** Files up to this size are read through the repository's long-lived cat-file process, bigger ones streamed by their own. */
+const SMALL_FILE = 1024 * 1024;
+
 /** A file git stores itself: the ETag is its blob id. */
 function sendBlob(deps: ResolveDeps, request: FileRequest, reply: FastifyReply, repoId: number, entry: HubEntry) {
   const etag = `"${entry.oid}"`;
   reply.header('ETag', etag);
+  if (entry.size <= SMALL_FILE) {
+    return sendBytes(request, reply, etag, entry.size, async (range) => {
+      const bytes = await deps.hubGit.readSmall(repoId, entry.oid);
+      return range ? bytes.subarray(range.start, range.end + 1) : bytes;
+    });
+  }
   return sendBytes(request, reply, etag, entry.size, (range) => deps.hubGit.blob(repoId, entry.oid, range));
 }
 
@@ -75,7 +84,8 @@ async function sendLfsObject(deps: ResolveDeps, request: FileRequest, reply: Fas
   return sendBytes(request, reply, etag, size, (range) => deps.store.get(oid, range));
 }
 
-type Open = (range?: { start: number; end: number }) => import('node:stream').Readable | Promise<import('node:stream').Readable>;
+type Body = import('node:stream').Readable | Buffer;
+type Open = (range?: { start: number; end: number }) => Body | Promise<Body>;
 
 /** 304 for a matching If-None-Match, 206 for a Range, 416 for a range outside the file, else 200. */
 async function sendBytes(request: FileRequest, reply: FastifyReply, etag: string, size: number, open: Open) {

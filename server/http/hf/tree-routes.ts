@@ -35,7 +35,7 @@ export function registerTreeRoutes(app: FastifyInstance, deps: TreeDeps): void {
 async function listTree(deps: TreeDeps, kind: RepoKind, request: TreeRequest, reply: FastifyReply) {
   const { repo } = await hubRepo(deps, request, kind, request.params, 'read');
   const dir = hubPath(request.params['*']);
-  const commit = await hubCommit(deps.git, repo, request.params.revision);
+  const commit = await hubCommit(deps.hubGit, repo, request.params.revision);
   const expand = truthy(request.query.expand);
   const entries = await deps.hubGit.list(repo.id, commit, dir, truthy(request.query.recursive));
   if (!entries) throw entryNotFound(dir);
@@ -72,7 +72,7 @@ async function pathsInfo(deps: TreeDeps, kind: RepoKind, request: PathsInfoReque
   const { repo } = await hubRepo(deps, request, kind, request.params, 'read');
   const { paths, expand } = pathsInfoBody(request.body);
   const wanted = [...new Set(paths.map((p) => hubPath(p)).filter(Boolean))];
-  const commit = await hubCommit(deps.git, repo, request.params.revision);
+  const commit = await hubCommit(deps.hubGit, repo, request.params.revision);
   // Paths that are not there are left out, as on the Hub.
   const found = (await Promise.all(wanted.map((p) => deps.hubGit.entry(repo.id, commit, p)))).filter((e): e is HubEntry => e !== null);
   return expand ? withLastCommits(deps, repo.id, commit, found) : found.map(presentTreeEntry);

@@ -58,14 +58,10 @@ async function preupload(deps: UploadDeps, kind: RepoKind, request: UploadReques
   if (!Array.isArray(body.files) || body.files.length > MAX_PREUPLOAD_FILES) throw badRequest(`files must be a list of at most ${MAX_PREUPLOAD_FILES} {path, size, sample}`);
   // The branch's own .gitattributes, unless the upload brings a new one.
   let attributes = typeof body.gitAttributes === 'string' ? body.gitAttributes : null;
-  const head = attributes === null ? await resolveRevision(deps.git, repo, request.params.revision) : null;
+  const head = attributes === null ? await resolveRevision(deps.hubGit, repo, request.params.revision) : null;
   if (head) {
     const entry = await deps.hubGit.entry(repo.id, head, '.gitattributes');
-    if (entry?.type === 'file' && !entry.lfs && entry.size <= 1024 * 1024) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of deps.hubGit.blob(repo.id, entry.oid)) chunks.push(chunk as Buffer);
-      attributes = Buffer.concat(chunks).toString('utf8');
-    }
+    if (entry?.type === 'file' && !entry.lfs && entry.size <= 1024 * 1024) attributes = (await deps.hubGit.readSmall(repo.id, entry.oid)).toString('utf8');
   }
   const patterns = lfsPatterns(attributes);
   const files = (body.files as { path?: unknown; size?: unknown; sample?: unknown }[]).map((file) => {
