@@ -200,6 +200,13 @@ t.test('registry: versions from runs, aliases, gates, downloads, refs', async (t
     t.equal(latest.headers.get('x-model-version'), '3');
     const beyond = await fetch(`${server.url}${MODEL}/versions/1/download`, { headers: { range: `bytes=${expected.length}-` } });
     t.equal(beyond.status, 416);
+    const head = await fetch(`${server.url}${MODEL}/aliases/production/download`, { method: 'HEAD' });
+    t.equal(head.status, 200);
+    t.equal(head.headers.get('content-length'), String(expected.length));
+    t.equal(head.headers.get('etag'), `"${sha256(expected)}"`);
+    t.equal((await head.arrayBuffer()).byteLength, 0, 'HEAD: headers only');
+    const stale = await fetch(`${server.url}${MODEL}/aliases/production/download`, { headers: { range: 'bytes=0-9', 'if-range': '"not-the-sha"' } });
+    t.equal(stale.status, 200, 'If-Range with another validator: the whole file');
   });
 
   await t.test('lineage: run, commit, params, metrics, change against the previous version', async (t) => {
