@@ -17,6 +17,9 @@ interface CallInit {
 
 /** The runner side of server/http/runner/runner-routes.ts. */
 export class RunnerApi {
+  /** Aborted when the runner stops: reports are no longer retried, so shutdown is not held up. */
+  private readonly stopping = new AbortController();
+
   constructor(
     private readonly serverUrl: () => string,
     private readonly token: string,
@@ -24,6 +27,10 @@ export class RunnerApi {
     private readonly patienceMs: number,
     private readonly logger: { warn(obj: object, msg: string): void },
   ) {}
+
+  stop(): void {
+    this.stopping.abort();
+  }
 
   url(path: string): string {
     return this.serverUrl().replace(/\/+$/, '') + path;
@@ -68,8 +75,11 @@ export class RunnerApi {
 
   /** A report about a held attempt: sent until acknowledged (the server side is idempotent per attempt). */
   private report<T>(method: string, path: string, init: CallInit, read: (response: Response) => Promise<T>): Promise<T> {
-    return untilAcknowledged(() => this.call(method, path, init, read), this.patienceMs, (err, waitMs) =>
-      this.logger.warn({ err: err.message, waitMs: Math.round(waitMs) }, 'runner report not acknowledged; retrying'),
+    return untilAcknowledged(
+      () => this.call(method, path, init, read),
+      this.patienceMs,
+      (err, waitMs) => this.logger.warn({ err: err.message, waitMs: Math.round(waitMs) }, 'runner report not acknowledged; retrying'),
+      this.stopping.signal,
     );
   }
 

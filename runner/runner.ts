@@ -41,6 +41,8 @@ export interface RunMessage {
 export class Runner {
   private readonly api: RunnerApi;
   private readonly gitHome: Promise<void>;
+  /** The cancel switches of the jobs running now. */
+  private readonly inFlight = new Set<AbortController>();
 
   constructor(private readonly options: RunnerOptions) {
     this.api = new RunnerApi(options.serverUrl, options.token, reportPatienceMs(options.stallTimeoutMs), options.log);
@@ -48,6 +50,16 @@ export class Runner {
     this.gitHome = prepareGitHome(path.join(options.workDir, 'git-home')).catch((err: unknown) => {
       options.log.warn({ err }, 'could not prepare the runner git home');
     });
+  }
+
+  /**
+   * Shutting down: the jobs running now are stopped and their reports no longer retried, so the
+   * queue's close is not held up for minutes by reports to a server that is going away. Their
+   * runs stay `running` until the server's stall sweep retries them.
+   */
+  close(): void {
+    this.api.stop();
+    for (const job of this.inFlight) job.abort();
   }
 
   /** The queue handler: returns normally for every outcome the server has been told about. */
@@ -72,6 +84,7 @@ export class Runner {
   private async execute(job: ClaimedJob, dir: string): Promise<void> {
     const { id, attempt } = job.run;
     const cancel = new AbortController();
+    this.inFlight.add(cancel);
     const pump = new LogPump(this.api, id, attempt, () => cancel.abort());
     let gone = false;
     let beating = false;
@@ -136,6 +149,7 @@ export class Runner {
       throw err;
     } finally {
       clearInterval(heartbeat);
+      this.inFlight.delete(cancel);
     }
   }
 

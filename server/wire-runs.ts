@@ -79,13 +79,14 @@ export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEven
   });
 
   let runtime: ContainerRuntime | null = null;
+  let runner: Runner | null = null;
   if (runs.runner === 'embedded') {
     const runtimeConfig = { kind: runs.runtime, dockerSocket: runs.dockerSocket, unsafeNoSandbox: runs.unsafeNoSandbox };
     const embedded = createRuntime(runtimeConfig);
     runtime = embedded;
     const sandbox = describeSandbox(runtimeConfig);
     app.log[sandbox.ok ? 'info' : 'error']({ runtime: embedded.name }, sandbox.summary);
-    const runner = new Runner({
+    runner = new Runner({
       serverUrl: () => hookUrl(app),
       token: runnerToken,
       name: `embedded-${defaultRunnerName()}`,
@@ -95,7 +96,8 @@ export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEven
       stallTimeoutMs: runs.stallTimeoutMs,
       log: app.log,
     });
-    queue.process(RUN_JOB, (data) => runner.handle(data), { concurrency: runs.runnerConcurrency, attempts: 5 });
+    const embeddedRunner = runner;
+    queue.process(RUN_JOB, (data) => embeddedRunner.handle(data), { concurrency: runs.runnerConcurrency, attempts: 5 });
   }
 
   const sweep = () =>
@@ -119,6 +121,7 @@ export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEven
     sweep,
     stop: () => {
       clearInterval(timer);
+      runner?.close();
       void runtime?.close();
     },
   };
