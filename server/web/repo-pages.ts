@@ -26,6 +26,11 @@ export async function readableRepo(web: Web, request: FastifyRequest<{ Params: R
   return repo;
 }
 
+/** The viewer's access level to the repository readableRepo found for this request (undefined before it ran). */
+export function viewerLevel(request: FastifyRequest): AccessLevel | undefined {
+  return levels.get(request);
+}
+
 /** The header of a repository page; the fork button for signed-in users other than the owner, the Settings tab for repo admins. */
 export async function headerFor(web: Web, request: FastifyRequest, reply: FastifyReply, repo: Repo, tab: RepoHeader['tab'], level?: AccessLevel): Promise<RepoHeader> {
   const principal = await web.principal(request);

@@ -73,3 +73,33 @@ export async function logWindow(logs: RunLogStore, runId: number, endAt: number 
   if (wholeLines && bytes.length > 0 && bytes[bytes.length - 1] !== NEWLINE) bytes = bytes.subarray(0, bytes.lastIndexOf(NEWLINE) + 1);
   return { start, end: start + bytes.length, size, lines: renderLines(bytes, start) };
 }
+
+/** Rendered windows kept (each at most LOG_WINDOW_BYTES of log, ~0.7 MB of HTML). */
+const FINISHED_WINDOWS_KEPT = 48;
+
+/**
+ * Rendered log windows of finished runs: their logs never change again, so a window (run, end)
+ * renders once; the least recently used go first. Running runs' windows are never kept (their
+ * logs still grow).
+ */
+export class FinishedLogWindows {
+  private readonly windows = new Map<string, LogWindow>();
+
+  async window(logs: RunLogStore, runId: number, endAt: number | null): Promise<LogWindow> {
+    const key = `${runId}:${endAt ?? 'end'}`;
+    const hit = this.windows.get(key);
+    if (hit) {
+      // Map keeps insertion order: re-inserting makes it the most recent.
+      this.windows.delete(key);
+      this.windows.set(key, hit);
+      return hit;
+    }
+    const window = await logWindow(logs, runId, endAt, false);
+    this.windows.set(key, window);
+    for (const oldest of this.windows.keys()) {
+      if (this.windows.size <= FINISHED_WINDOWS_KEPT) break;
+      this.windows.delete(oldest);
+    }
+    return window;
+  }
+}

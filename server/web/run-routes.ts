@@ -5,8 +5,8 @@ import type { Repo } from '../domain/model.ts';
 import { FINAL_STATUSES, type Run, type RunStatus } from '../domain/runs/model.ts';
 import { AnsiRenderer } from './ansi.ts';
 import type { Web } from './context.ts';
-import { headerFor, readableRepo, type RepoParams } from './repo-pages.ts';
-import { logWindow, renderLines } from './run-log.ts';
+import { headerFor, readableRepo, type RepoParams, viewerLevel } from './repo-pages.ts';
+import { FinishedLogWindows, logWindow, renderLines } from './run-log.ts';
 import { repoPath } from './views/parts.ts';
 import { runPage } from './views/run.ts';
 import { runsPage, RUN_STATUSES } from './views/runs.ts';
@@ -39,6 +39,7 @@ function byteOffset(raw: string | undefined): number {
 export function registerRunPageRoutes(app: FastifyInstance, web: Web): void {
   const { runs, repos, git, accounts } = web.deps;
   const { logs, lifecycle, dispatcher } = web.deps.runControl;
+  const finishedLogs = new FinishedLogWindows();
   // Live streams end when the server shuts down (they would otherwise hold it open until their runs end).
   let closing = false;
   app.addHook('preClose', async () => {
@@ -101,11 +102,13 @@ export function registerRunPageRoutes(app: FastifyInstance, web: Web): void {
     const principal = await web.principal(request);
     let csrf: string | null = null;
     if (principal) {
-      const access = await repos.authorize(principal, repo.owner, repo.name, 'read');
-      if (atLeast(access.level, 'write')) csrf = await web.csrf(request, reply);
+      // The level readableRepo found (RepoService.authorize): no second look-up.
+      const level = viewerLevel(request) ?? (await repos.authorize(principal, repo.owner, repo.name, 'read')).level;
+      if (atLeast(level, 'write')) csrf = await web.csrf(request, reply);
     }
+    const final = FINAL_STATUSES.includes(run.status);
     const [log, creator] = await Promise.all([
-      logWindow(logs, run.id, endAt, !FINAL_STATUSES.includes(run.status)),
+      final ? finishedLogs.window(logs, run.id, endAt) : logWindow(logs, run.id, endAt, true),
       run.createdBy === null ? null : accounts.userById(run.createdBy),
     ]);
     const view = runPage({
