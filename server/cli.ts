@@ -13,7 +13,7 @@ const USAGE = `usage: mlgit <command>
   runner                                     run jobs from the queue (needs REDIS_URL, MLGIT_SERVER_URL, MLGIT_RUNNER_TOKEN)
   migrate                                    apply database migrations
   user create <name> [--admin] [--password P] [--email E]
-  token create <user> [--scopes read,write] [--name N]
+  token create <user> [--scopes read,write] [--name N] [--hf]   (--hf: as hf_<token>, for Hugging Face clients)
   repo create <owner>/<name> [--private] [--kind model|dataset] [--description D]
   lfs gc [--dry-run]                         delete LFS objects that no repository references any more
   model register <owner>/<repo> <model> --run <id> [--as <user>]   register a model version from a successful run
@@ -122,13 +122,14 @@ async function createUser(app: App, args: string[]): Promise<number> {
 }
 
 async function createToken(app: App, args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { scopes: { type: 'string' }, name: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { scopes: { type: 'string' }, name: { type: 'string' }, hf: { type: 'boolean' } } });
   const [username] = positionals;
-  if (!username) throw new DomainError('invalid', 'usage: mlgit token create <user> [--scopes read,write]');
+  if (!username) throw new DomainError('invalid', 'usage: mlgit token create <user> [--scopes read,write] [--hf]');
   const { parseScopes } = await import('./domain/accounts.ts');
   const scopes = parseScopes((values.scopes ?? 'read,write').split(','));
   const created = await app.services.accounts.createToken(await actAs(app, username), values.name ?? 'cli', scopes);
-  process.stdout.write(`${created.token}\n`);
+  // --hf: the form Hugging Face clients accept (they refuse tokens that do not start with hf_).
+  process.stdout.write(`${values.hf ? 'hf_' : ''}${created.token}\n`);
   return 0;
 }
 

@@ -125,4 +125,9 @@ t.test('private repositories, createRepo and deleteRepo through @huggingface/hub
   t.equal((await fx.server.api('GET', '/api/v1/repos/alice/made-by-hf', { auth: accessToken.slice(3) })).status, 404, 'deleted');
   await hub.deleteRepo({ repo: { type: 'dataset', name: 'alice/some-data' }, hubUrl, accessToken: `hf_${adminToken.body.token as string}` });
   t.equal(await statusOf(hub.whoAmI({ hubUrl, accessToken: 'hf_not-a-token' })), 401);
+  // Token creation offers the hf_ form for copy-paste.
+  const minted = await fx.server.api('POST', '/api/v1/user/tokens', { auth: 'alice:alice-password', body: { name: 'for-hf', scopes: ['read'] } });
+  t.equal(minted.body.hf_token, `hf_${minted.body.token as string}`);
+  const reader = await hub.whoAmI({ hubUrl, accessToken: minted.body.hf_token as string });
+  t.equal((reader as { auth: { accessToken?: { role: string } } }).auth.accessToken?.role, 'read');
 });

@@ -7,6 +7,7 @@ import { CatFilePool } from './cat-file-batch.ts';
 import { gitEnv, runGit, runGitOk, spawnGit } from './run-git.ts';
 
 const SHA = /^[0-9a-f]{40}$/;
+const MAX_TINY_BLOBS = 4096;
 
 /** One `ls-tree -l -z` record: "<mode> <type> <sha> <size>\t<path>". */
 interface TreeRecord {
@@ -26,6 +27,8 @@ interface TreeRecord {
 export class CliHubGit implements HubGit {
   // Lookups and small reads go through long-lived `cat-file --batch-command` processes.
   private readonly batch = new CatFilePool();
+  /** Blobs up to pointer size (LFS pointers, small configs), read twice per resolve otherwise: at most ~4 MB. */
+  private readonly tinyBlobs = new Map<string, Buffer>();
 
   constructor(private readonly repoPath: (repoId: number) => string) {}
 
@@ -37,8 +40,16 @@ export class CliHubGit implements HubGit {
 
   async readSmall(repoId: number, oid: string): Promise<Buffer> {
     if (!SHA.test(oid)) throw new Error(`bad blob id ${oid}`);
+    // Blobs are content-addressed: a cached one never goes stale (the key holds the repo, for access).
+    const key = `${repoId}:${oid}`;
+    const cached = this.tinyBlobs.get(key);
+    if (cached) return cached;
     const found = await this.batch.contents(this.repoPath(repoId), oid);
     if (!found?.content) throw new Error(`blob ${oid} is missing`);
+    if (found.content.length <= MAX_POINTER_BYTES) {
+      if (this.tinyBlobs.size >= MAX_TINY_BLOBS) this.tinyBlobs.delete(this.tinyBlobs.keys().next().value!);
+      this.tinyBlobs.set(key, found.content);
+    }
     return found.content;
   }
 

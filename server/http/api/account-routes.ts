@@ -111,14 +111,15 @@ export function registerAccountRoutes(
       schema: {
         summary: 'Create an API token (its secret is shown only here)',
         body: { type: 'object', required: ['name', 'scopes'], properties: { name: { type: 'string' }, scopes: { type: 'array', items: { type: 'string' } } } },
-        response: { 201: { type: 'object', properties: { ...tokenProperties, token: { type: 'string' } } }, ...errors },
+        // hf_token: the same token in the form Hugging Face clients accept (they refuse tokens not starting with hf_).
+        response: { 201: { type: 'object', properties: { ...tokenProperties, token: { type: 'string' }, hf_token: { type: 'string' } } }, ...errors },
       },
     },
     async (request, reply) => {
       const principal = await requirePrincipal(authenticate, request);
       const created = await accounts.createToken(principal, request.body.name, request.body.scopes);
       await deps.audit.record({ action: 'token.create', actor: principal.user, target: principal.user.username, details: { token_id: created.id, name: created.name, scopes: created.scopes }, address: request.ip });
-      return reply.code(201).send({ id: created.id, name: created.name, scopes: created.scopes, token: created.token, created_at: created.createdAt.toISOString() });
+      return reply.code(201).send({ id: created.id, name: created.name, scopes: created.scopes, token: created.token, hf_token: `hf_${created.token}`, created_at: created.createdAt.toISOString() });
     },
   );
 
