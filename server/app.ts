@@ -21,6 +21,7 @@ import { AuditLog } from './domain/audit.ts';
 import { ActionTokens } from './domain/action-tokens.ts';
 import { LfsService } from './domain/lfs.ts';
 import { LockService } from './domain/lfs-locks.ts';
+import { ManifestMemo } from './domain/manifest-memo.ts';
 import { HookSessions } from './domain/hook-sessions.ts';
 import { PushOutbox } from './domain/push-outbox.ts';
 import type { GitBackend, JobQueue, ObjectStore } from './domain/ports.ts';
@@ -158,6 +159,7 @@ export async function buildApp(config: Config): Promise<App> {
   const statuses = new StatusService(db, git, webhooks);
   const audit = new AuditLog(db);
   const admission = new RunAdmission(db, config.runs);
+  const manifests = new ManifestMemo();
   const pushes = new PushService(
     db,
     git,
@@ -168,6 +170,7 @@ export async function buildApp(config: Config): Promise<App> {
       heldByOthers: (repoId, userId) => locks.heldByOthers(repoId, userId),
     },
     admission,
+    manifests,
     (context, updates) => webhooks.onPushed(context, updates),
   );
   pushes.registerWorkers();
@@ -181,7 +184,7 @@ export async function buildApp(config: Config): Promise<App> {
     },
     log: app.log,
   });
-  const runs = await wireRuns(app, { config, db, git, queue, repos, accounts, store, secret, admission }, runEventSink);
+  const runs = await wireRuns(app, { config, db, git, queue, repos, accounts, store, secret, admission, manifests }, runEventSink);
   // CI metrics posted with a commit status are stored like runner metrics (job ci:<context>).
   statuses.setOnMetrics((repoId, sha, context, metrics, state) => runs.results.recordExternal(repoId, sha, context, metrics, state));
   const registry = createRegistry({

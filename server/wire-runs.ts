@@ -14,6 +14,7 @@ import type { AccountService } from './domain/accounts.ts';
 import { NotesWriter } from './domain/notes-writer.ts';
 import type { GitBackend, JobQueue, ObjectStore, RunLogStore } from './domain/ports.ts';
 import type { RepoService } from './domain/repos.ts';
+import type { ManifestMemo } from './domain/manifest-memo.ts';
 import type { RunAdmission } from './domain/runs/admission.ts';
 import { RunDispatcher } from './domain/runs/dispatcher.ts';
 import { JobTokens } from './domain/runs/job-tokens.ts';
@@ -48,6 +49,8 @@ interface Deps {
   secret: string;
   /** Shared with pre-receive (server/app.ts): manual runs meet the same limits as pushes. */
   admission: RunAdmission;
+  /** Shared with pre-receive (server/app.ts): a push's manifest is read once. */
+  manifests: ManifestMemo;
 }
 
 export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEvents): Promise<RunsWiring> {
@@ -71,6 +74,7 @@ export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEven
   const dispatcher = new RunDispatcher(db, git, scheduler, deps.admission, events, resolveDatasetRepo, (run) => results.completed(run), {
     cancelSuperseded: runs.cancelSuperseded,
     limits: runs,
+    manifests: deps.manifests,
     onHandOffError: (err, dispatchId) => app.log.warn({ err, dispatchId }, 'handing new runs to the queue failed; the periodic sweep hands them over'),
   });
   const lifecycle = new RunLifecycle(db, (id) => repos.byId(id), store, logs, new JobTokens(deps.secret), scheduler, results, {

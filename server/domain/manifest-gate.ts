@@ -16,6 +16,7 @@ import {
   type Manifest,
   type ManifestIssue,
 } from '../../schema/manifest.ts';
+import type { ManifestMemo } from './manifest-memo.ts';
 import { type RefUpdate, type Repo, ZERO_SHA } from './model.ts';
 import type { GitBackend, QuarantineEnv } from './ports.ts';
 import { countRuns } from './runs/plan.ts';
@@ -44,7 +45,13 @@ const isNewTip = (ref: string, newSha: string): boolean => newSha !== ZERO_SHA &
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-export async function checkPushedManifests(git: GitBackend, repo: Repo, updates: readonly RefUpdate[], quarantine: QuarantineEnv): Promise<ManifestVerdict> {
+export async function checkPushedManifests(
+  git: GitBackend,
+  repo: Repo,
+  updates: readonly RefUpdate[],
+  quarantine: QuarantineEnv,
+  memo?: ManifestMemo,
+): Promise<ManifestVerdict> {
   // One check per pushed commit, however many refs point at it.
   const refsByTip = new Map<string, string[]>();
   for (const { ref, newSha } of updates) {
@@ -57,6 +64,8 @@ export async function checkPushedManifests(git: GitBackend, repo: Repo, updates:
   for (const [tip, refs] of refsByTip) {
     const checked = await checkTip(git, repo.id, tip, quarantine);
     const manifest = checked?.manifest;
+    // For post-receive, should this push land: what it would read and parse again.
+    memo?.remember(repo.id, tip, manifest ?? null);
     if (manifest) {
       for (const ref of refs) {
         const triggered = refMatchesTriggers(manifest, ref, repo.defaultBranch);

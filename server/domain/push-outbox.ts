@@ -214,10 +214,12 @@ export class PushOutbox {
     const repo = await this.deps.repoById(row.repo_id);
     if (!repo) return null;
     const update: RefUpdate = { ref: row.ref, oldSha: row.old_sha, newSha: row.new_sha };
-    if (row.state === 'pending') await outboxDb.recordPush(db, row);
+    const fresh = row.state === 'pending';
+    if (fresh) await outboxDb.recordPush(db, row);
     const dispatchId = `push-${row.id}`;
-    // A finisher that died after creating the runs must not create them again.
-    const earlier = await runsDb.runsOfDispatch(db, dispatchId);
+    // A finisher that died after creating the runs must not create them again. Runs are created
+    // only once the push is recorded, so a row that was still pending has none (one query less).
+    const earlier = fresh ? [] : await runsDb.runsOfDispatch(db, dispatchId);
     runs.push(...(earlier.length > 0 ? earlier.map(toRun) : await this.deps.dispatch(repo, row.pusher_id, [update], row.push_options, () => dispatchId)));
     return update;
   }

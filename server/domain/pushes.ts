@@ -2,6 +2,7 @@ import { DEFAULT_FILE, matchesAnyGlob } from '../../schema/manifest.ts';
 import type { Db } from '../db/connect.ts';
 import type { PushContext } from './hook-sessions.ts';
 import { checkPushedManifests } from './manifest-gate.ts';
+import type { ManifestMemo } from './manifest-memo.ts';
 import { type RefUpdate, type Repo, ZERO_SHA } from './model.ts';
 import type { GitBackend, JobQueue, QuarantineEnv } from './ports.ts';
 
@@ -44,6 +45,8 @@ export class PushService {
     private readonly maintenanceDelayMs: number,
     private readonly lfs: LfsGate,
     private readonly admission: RunAdmissionGate,
+    /** Shared with the run dispatcher: the manifests read here are not read again after the push. */
+    private readonly manifests: ManifestMemo,
     /** Told about every accepted push after it is recorded (webhooks); must only enqueue. */
     private readonly onPushed: (context: PushContext, updates: readonly RefUpdate[]) => Promise<void> = async () => {},
   ) {}
@@ -58,7 +61,7 @@ export class PushService {
       timer.time('lfs-objects', () => this.missingLfsObjects(repo, updates, quarantine)),
       timer.time('locks', () => this.lockedPaths(repo, pusherId, updates, quarantine)),
       // Manifest warnings are shown but never block: the gate says whether it rejects.
-      timer.time('manifests', () => checkPushedManifests(this.git, repo, updates, quarantine)),
+      timer.time('manifests', () => checkPushedManifests(this.git, repo, updates, quarantine, this.manifests)),
     ]);
     const messages = [...refProblems, ...lfs, ...locked];
     // Counted from the manifests just read: the push's runs must fit the queue limits.

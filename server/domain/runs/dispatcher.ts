@@ -5,6 +5,7 @@ import type { Db } from '../../db/connect.ts';
 import * as resultsDb from '../../db/run-results.ts';
 import * as runsDb from '../../db/runs.ts';
 import { invalid } from '../errors.ts';
+import type { ManifestMemo } from '../manifest-memo.ts';
 import { type RefUpdate, type Repo, ZERO_SHA } from '../model.ts';
 import type { GitBackend } from '../ports.ts';
 import { toRun, type Run, type RunEvents } from './model.ts';
@@ -24,6 +25,8 @@ export interface DispatchOptions {
   readonly cancelSuperseded: boolean;
   /** A hand-off to the queue that failed (Redis down): logged; the periodic sweep retries it. */
   readonly onHandOffError: (err: unknown, dispatchId: string) => void;
+  /** What pre-receive parsed of the same push (server/domain/manifest-memo.ts). */
+  readonly manifests: ManifestMemo;
 }
 
 /** Resolves `owner/name` of a dataset repo that the run's creator may read, or null. */
@@ -136,6 +139,8 @@ export class RunDispatcher {
   }
 
   private async loadManifest(repo: Repo, commitSha: string): Promise<Manifest | null> {
+    const remembered = this.options.manifests.recall(repo.id, commitSha);
+    if (remembered !== undefined) return remembered;
     const text = await this.readManifestText(repo, commitSha);
     return text === null ? null : parseManifest(text).manifest;
   }
