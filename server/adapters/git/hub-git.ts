@@ -96,7 +96,8 @@ export class CliHubGit implements HubGit {
       paths.map(async (p) => {
         const out = await runGitOk(['--literal-pathspecs', 'log', '-1', '--format=%H%x00%s%x00%cI', commit, '--', p], { cwd });
         const [id = '', title = '', date = ''] = out.trim().split('\0');
-        if (SHA.test(id)) found.set(p, { id, title, date });
+        // The Hub's date format (huggingface_hub parses exactly %Y-%m-%dT%H:%M:%S.%fZ).
+        if (SHA.test(id)) found.set(p, { id, title, date: new Date(date).toISOString() });
       }),
     );
     return found;

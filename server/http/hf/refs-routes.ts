@@ -50,6 +50,6 @@ async function commits(
   }
   return history.slice(page * size, (page + 1) * size).map((c) => {
     const [title = '', ...rest] = c.message.split('\n');
-    return { id: c.sha, title, message: rest.join('\n').trim(), authors: [{ user: c.author.name }], date: c.committer.date };
+    return { id: c.sha, title, message: rest.join('\n').trim(), authors: [{ user: c.author.name }], date: new Date(c.committer.date).toISOString() };
   });
 }
