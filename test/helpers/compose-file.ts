@@ -42,9 +42,11 @@ export function interpolate(text: string, env: Record<string, string>): string {
   return text.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (whole, braced, op, arg, bare) => {
     if (whole === '$$') return '$';
     const name = (braced ?? bare) as string;
+    // Compose allows ${A:-${B}}; compose.yaml does not use it, so it is refused rather than half-done.
+    if (typeof arg === 'string' && arg.includes('$')) throw new Error(`nested interpolation is not supported here: ${text}`);
     const value = env[name];
     const unset = op?.startsWith(':') ? !value : value === undefined;
-    if (op?.endsWith('-')) return unset ? interpolate(arg as string, env) : value!;
+    if (op?.endsWith('-')) return unset ? (arg as string) : value!;
     if (op?.endsWith('?') && unset) throw new Error(`required variable ${name} is missing a value: ${arg}`);
     return value ?? '';
   });
