@@ -115,6 +115,14 @@ t.test('private repositories, createRepo and deleteRepo through @huggingface/hub
   const dataset = await hub.createRepo({ repo: { type: 'dataset', name: 'alice/some-data' }, hubUrl, accessToken });
   t.equal(dataset.repoUrl, `${hubUrl}/datasets/alice/some-data`);
   t.equal((await fx.server.api('GET', '/api/v1/repos/alice/some-data', { auth: accessToken.slice(3) })).body.kind, 'dataset');
+  // Datasets: files under /datasets/, info under /api/datasets/, LFS uploads through the /datasets/ batch URL.
+  const rows = Buffer.concat([Buffer.from([0]), Buffer.from('a,b\n1,2\n'.repeat(1000))]);
+  await hub.uploadFiles({ repo: { type: 'dataset', name: 'alice/some-data' }, hubUrl, accessToken, files: [{ path: 'rows.bin', content: new Blob([rows]) }, { path: 'README.md', content: new Blob(['# data\n']) }] });
+  t.same(await text(await hub.downloadFile({ repo: { type: 'dataset', name: 'alice/some-data' }, path: 'rows.bin', hubUrl, accessToken })), rows, 'a dataset LFS file, byte for byte');
+  const datasetFiles = [];
+  for await (const entry of hub.listFiles({ repo: { type: 'dataset', name: 'alice/some-data' }, hubUrl, accessToken })) datasetFiles.push(`${entry.path}${entry.lfs ? ' (lfs)' : ''}`);
+  t.same(datasetFiles.sort(), ['.gitattributes', 'README.md', 'rows.bin (lfs)']);
+  t.equal((await hub.datasetInfo({ name: 'alice/some-data', hubUrl, accessToken })).name, 'alice/some-data');
   const empty = await hub.modelInfo({ name: 'alice/made-by-hf', hubUrl, accessToken, additionalFields: ['sha'] });
   t.equal(empty.sha, null, 'an empty repository: no commit yet');
 

@@ -326,6 +326,12 @@ t.test('every registered route has an access-matrix row, and each row holds agai
         ] satisfies [string, RepoRow][];
       }),
     ),
+    // A dataset's LFS batch URL as HF clients build it: a 307 to mlgit's own for everyone (the batch API there checks access).
+    'POST /datasets/:owner/:repo/info/lfs/objects/batch': {
+      public: everyone(307),
+      private: everyone(307),
+      request: (c) => ({ method: 'POST', path: `/datasets/${c.owner}/${c.name}.git/info/lfs/objects/batch`, headers: lfsJson, body: { operation: 'download', objects: [{ oid: OID, size: 1 }] } }),
+    },
     // Deleting needs admin access, as DELETE /api/v1/repos/:owner/:name.
     'DELETE /api/repos/delete': { ...admin(), fresh: true, request: (c) => ({ method: 'DELETE', path: '/api/repos/delete', body: { name: c.name, organization: c.owner, type: 'model' } }) },
     // Badges are fetched anonymously by other sites: a private repo's badge is the missing repo's 404, never a sign-in redirect.

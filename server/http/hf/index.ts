@@ -19,6 +19,7 @@ import type { Authenticate } from '../authenticate.ts';
 import { registerHubAccountRoutes } from './account-routes.ts';
 import { registerHubErrorHandler } from './hub-errors.ts';
 import { registerInfoRoutes } from './info-routes.ts';
+import { registerLfsAliasRoutes } from './lfs-alias-routes.ts';
 import { registerRefsRoutes } from './refs-routes.ts';
 import { registerResolveRoutes } from './resolve-routes.ts';
 import { registerTreeRoutes } from './tree-routes.ts';
@@ -88,5 +89,6 @@ export async function registerHubRoutes(app: FastifyInstance, deps: HubDeps): Pr
     registerRefsRoutes(hub, deps);
     registerHubAccountRoutes(hub, deps);
     registerUploadRoutes(hub, { ...deps, commits });
+    await registerLfsAliasRoutes(hub);
   });
 }
