@@ -111,7 +111,7 @@ export class DeliveryWorker {
     const delayMs = verdict.status === 'retry' ? Math.min(this.options.backoffMaxMs, verdict.retryAfterMs ?? backoffMs(attempt, this.options.backoffBaseMs, this.options.backoffMaxMs)) : 0;
     const status = verdict.status === 'delivered' ? 'delivered' : retry ? 'pending' : 'failed';
     // The Signature header is kept: it is an HMAC, and shows the receiver what it should have checked.
-    await webhooksDb.recordAttempt(this.db, deliveryId, {
+    const record: webhooksDb.AttemptRecord = {
       status,
       requestHeaders: headers,
       responseStatus: outcome.kind === 'response' ? outcome.status : null,
@@ -120,18 +120,26 @@ export class DeliveryWorker {
       error: verdict.status === 'delivered' ? null : verdict.reason,
       durationMs: outcome.durationMs,
       nextAttemptAt: retry ? new Date(Date.now() + delayMs) : null,
-    });
+    };
     if (retry) {
+      await webhooksDb.recordAttempt(this.db, deliveryId, record);
       await this.enqueue(deliveryId, attempt + 1, delayMs);
       return;
     }
-    if (row.hook_id === null) return;
-    if (status === 'delivered') {
-      await webhooksDb.resetFailures(this.db, row.hook_id);
-      return;
-    }
+    const hookId = row.hook_id;
     const reason = `disabled after ${this.options.disableAfter} consecutive failed deliveries; last: ${verdict.status === 'delivered' ? '' : verdict.reason}`;
-    const hook = await webhooksDb.recordFailure(this.db, row.hook_id, this.options.disableAfter, reason);
-    this.log('webhook delivery failed', { deliveryId, hookId: row.hook_id, attempts: attempt, disabled: hook ? !hook.active : false });
+    // A delivery's final outcome and its hook's failure count change together: nobody reads a
+    // failed delivery of a hook that is not yet counted (or disabled) for it.
+    const hook = await this.db.transaction().execute(async (trx) => {
+      await webhooksDb.recordAttempt(trx, deliveryId, record);
+      if (hookId === null) return undefined;
+      if (status === 'delivered') {
+        await webhooksDb.resetFailures(trx, hookId);
+        return undefined;
+      }
+      return webhooksDb.recordFailure(trx, hookId, this.options.disableAfter, reason);
+    });
+    if (status === 'delivered' || hookId === null) return;
+    this.log('webhook delivery failed', { deliveryId, hookId, attempts: attempt, disabled: hook ? !hook.active : false });
   }
 }
