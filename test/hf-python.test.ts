@@ -45,6 +45,7 @@ t.test('huggingface_hub (Python) against mlgit', { skip: hasClient ? false : `no
   t.equal(said.lfs, 'weights/model.safetensors', 'the binary file went to LFS');
   t.equal(said.metadata, 'True 256001', 'HEAD metadata: X-Repo-Commit and X-Linked-Size');
   t.equal(said.download, 'True', 'byte-identical');
+  t.equal(said.cached, 'True', 'the second download: an ETag check, then the cache');
   t.equal(said.snapshot, '.gitattributes hello.txt weights');
   t.equal(said.commits, 'Upload weights/model.safetensors with huggingface_hub | py upload');
   t.equal(said['after delete'], '.gitattributes weights/model.safetensors');

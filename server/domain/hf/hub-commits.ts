@@ -5,6 +5,7 @@ import type { GitBackend, QuarantineEnv } from '../ports.ts';
 import type { Run } from '../runs/model.ts';
 import { randomSecret } from '../secrets.ts';
 import type { CommitRequest } from './commit-operations.ts';
+import { isValidRevision } from './revisions.ts';
 import { lfsAttributeLine, lfsPatterns, lfsPointer, matchesLfsPattern } from './lfs-rules.ts';
 import { TreeClash, type HubGit, type TreeChange } from './ports.ts';
 
@@ -88,12 +89,15 @@ export class HubCommits {
 
   /** The branch a revision names, and its head (null: the default branch of an empty repository). */
   private async branch(repo: Repo, revision: string): Promise<{ ref: string; parent: string | null }> {
-    const refs = await this.deps.git.refs(repo.id);
-    const heads = refs.filter((r) => r.name.startsWith('refs/heads/'));
-    const named = heads.find((r) => r.name === `refs/heads/${revision}`) ?? (revision === 'main' ? heads.find((r) => r.name === `refs/heads/${repo.defaultBranch}`) : undefined);
-    if (named) return { ref: named.name, parent: named.sha };
+    const { hubGit } = this.deps;
+    // Through the repository's cat-file process: no git process of its own on the commit path.
+    const named = isValidRevision(revision) ? await hubGit.commitOf(repo.id, `refs/heads/${revision}`) : null;
+    if (named) return { ref: `refs/heads/${revision}`, parent: named };
+    const fallback = revision === 'main' ? await hubGit.commitOf(repo.id, `refs/heads/${repo.defaultBranch}`) : null;
+    if (fallback) return { ref: `refs/heads/${repo.defaultBranch}`, parent: fallback };
     // An empty repository: the first commit creates its default branch (as the Hub's first upload does).
-    if (heads.length === 0 && (revision === 'main' || revision === repo.defaultBranch)) return { ref: `refs/heads/${repo.defaultBranch}`, parent: null };
+    const empty = !(await this.deps.git.refs(repo.id)).some((r) => r.name.startsWith('refs/heads/'));
+    if (empty && (revision === 'main' || revision === repo.defaultBranch)) return { ref: `refs/heads/${repo.defaultBranch}`, parent: null };
     throw new CommitRefused('no_branch', `Invalid rev id: ${revision} (commits go to an existing branch)`);
   }
 
