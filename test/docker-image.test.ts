@@ -187,6 +187,13 @@ t.test('docker/: the image, the compose stack, and a push that trains', { skip: 
     const ready = await fetch(`${url}/readyz`);
     t.equal(ready.status, 200);
     t.match(await ready.json(), { status: 'ready', queue: 'ok' });
+    // The web UI's static files and Swagger UI (from node_modules) made it into the image.
+    for (const route of ['/', '/api/docs/']) {
+      const page = await fetch(`${url}${route}`, { headers: { accept: 'text/html' } });
+      t.equal(page.status, 200, route);
+      t.match(page.headers.get('content-type'), /text\/html/, route);
+      await page.text();
+    }
   });
 
   t.test('examples/digits pushed with git and git-lfs trains in a job container, and the note comes back', async (t) => {
