@@ -73,7 +73,8 @@ t.test('docker/: the image, the compose stack, and a push that trains', { skip: 
     { cwd: ROOT, timeoutMs: 30 * 60_000 },
   );
   cleanups.push(() => podman(['rmi', image]));
-  t.comment(`image built in ${((Date.now() - buildStarted) / 1000).toFixed(0)} s`);
+  const size = Number(await podmanOk(['image', 'inspect', '--format', '{{.Size}}', image]));
+  t.comment(`image built in ${((Date.now() - buildStarted) / 1000).toFixed(0)} s, ${(size / 1e6).toFixed(0)} MB`);
 
   t.test('the image: labels, non-root user, init, health check, git and git-lfs, no dev dependencies', async (t) => {
     const [inspect] = JSON.parse(await podmanOk(['image', 'inspect', image])) as any[];
@@ -237,5 +238,15 @@ t.test('docker/: the image, the compose stack, and a push that trains', { skip: 
       if (/accuracy=[\d.]+/.test(note) && /f1_macro=[\d.]+/.test(note)) break;
     }
     t.match(note, /Notes \(mlproject\):[\s\S]*accuracy=[\d.]+[\s\S]*f1_macro=[\d.]+/, 'the note carries accuracy= and f1_macro=');
+  });
+
+  t.test('tini is PID 1 and hands SIGTERM on: both roles stop by themselves, not by SIGKILL', async (t) => {
+    for (const container of [runner, server]) {
+      t.match(await podmanOk(['exec', container, 'cat', '/proc/1/cmdline']), /^\/usr\/bin\/tini\0--\0\/usr\/local\/bin\/mlgit\0/, `${container}: PID 1`);
+      // 30 s of grace: a SIGKILL (exit 137) would mean mlgit never saw the SIGTERM or hung on it.
+      await podmanOk(['stop', '-t', '30', container], { timeoutMs: 60_000 });
+      const exit = Number((await podmanOk(['inspect', '--format', '{{.State.ExitCode}}', container])).trim());
+      t.not(exit, 137, `${container} exited ${exit} on SIGTERM`);
+    }
   });
 });
