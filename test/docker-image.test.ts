@@ -238,6 +238,12 @@ t.test('docker/: the image, the compose stack, and a push that trains', { skip: 
       if (/accuracy=[\d.]+/.test(note) && /f1_macro=[\d.]+/.test(note)) break;
     }
     t.match(note, /Notes \(mlproject\):[\s\S]*accuracy=[\d.]+[\s\S]*f1_macro=[\d.]+/, 'the note carries accuracy= and f1_macro=');
+
+    // A clone gets the LFS file back from the bucket through a presigned URL on MLGIT_HOSTNAME.
+    const copy = path.join(client.home, 'digits-clone');
+    await client.ok(['clone', '-q', remote, copy]);
+    const [original, cloned] = await Promise.all([fs.readFile(path.join(work, 'data/digits.csv')), fs.readFile(path.join(copy, 'data/digits.csv'))]);
+    t.ok(cloned.equals(original), 'the cloned data file is the pushed one, not its pointer');
   });
 
   t.test('tini is PID 1 and hands SIGTERM on: both roles stop by themselves, not by SIGKILL', async (t) => {
