@@ -9,6 +9,7 @@ import { repoNameFromUrl } from '../server/domain/names.ts';
 import type { Authenticate } from '../server/http/authenticate.ts';
 import { REALM, settleUnreadBody, STATUS } from '../server/http/errors.ts';
 import { baseUrl } from '../server/http/api/present.ts';
+import { sendByteRange } from '../server/http/byte-range-reply.ts';
 import { parseRange } from './range.ts';
 
 const LFS_JSON = 'application/vnd.git-lfs+json';
@@ -166,15 +167,6 @@ export async function registerLfsRoutes(app: FastifyInstance, deps: LfsDeps): Pr
 /** Download through mlgit, with Range support so an interrupted download resumes. */
 async function sendObject(request: FastifyRequest<{ Params: RepoParams & { oid: string } }>, reply: FastifyReply, deps: LfsDeps) {
   const object = await deps.lfs.download(repoNames(request.params), request.params.oid, actionToken(request));
-  reply.header('Content-Type', 'application/octet-stream').header('X-Content-Type-Options', 'nosniff').header('Accept-Ranges', 'bytes');
-  const range = parseRange(request.headers.range, object.size);
-  if (range === 'unsatisfiable') return reply.code(416).header('Content-Range', `bytes */${object.size}`).send();
-  if (range) {
-    return reply
-      .code(206)
-      .header('Content-Range', `bytes ${range.start}-${range.end}/${object.size}`)
-      .header('Content-Length', String(range.end - range.start + 1))
-      .send(await object.open(range));
-  }
-  return reply.header('Content-Length', String(object.size)).send(await object.open());
+  reply.header('Content-Type', 'application/octet-stream').header('X-Content-Type-Options', 'nosniff');
+  return sendByteRange(request, reply, object.size, parseRange(request.headers.range, object.size), object.open);
 }

@@ -11,6 +11,7 @@ import { versionNumber } from '../../domain/registry/names.ts';
 import type { ModelRegistry } from '../../domain/registry/registry.ts';
 import { parseRange } from '../../../lfs/range.ts';
 import { type Authenticate, requirePrincipal } from '../authenticate.ts';
+import { sendByteRange } from '../byte-range-reply.ts';
 import { parsePage, setPageHeaders } from './pagination.ts';
 import { baseUrl } from './present.ts';
 import { binary, errors, pageQueryProperties, repoParams, repoParamsWith } from './schemas/common.ts';
@@ -257,13 +258,5 @@ async function sendModel(request: FastifyRequest, reply: FastifyReply, deps: Reg
   // If-Range with another validator asks for the whole file (it changed since the part was fetched).
   const ifRange = request.headers['if-range'];
   const range = ifRange === undefined || ifRange === etag ? parseRange(request.headers.range, version.size) : null;
-  if (range === 'unsatisfiable') return reply.code(416).header('Content-Range', `bytes */${version.size}`).send();
-  if (range) {
-    return reply
-      .code(206)
-      .header('Content-Range', `bytes ${range.start}-${range.end}/${version.size}`)
-      .header('Content-Length', String(range.end - range.start + 1))
-      .send(await deps.store.get(version.oid, range));
-  }
-  return reply.header('Content-Length', String(version.size)).send(await deps.store.get(version.oid));
+  return sendByteRange(request, reply, version.size, range, (part) => deps.store.get(version.oid, part));
 }

@@ -10,6 +10,7 @@ import type { HubEntry, HubGit } from '../../domain/hf/ports.ts';
 import type { LfsService } from '../../domain/lfs.ts';
 import type { RepoKind } from '../../domain/model.ts';
 import type { ObjectStore } from '../../domain/ports.ts';
+import { sendByteRange } from '../byte-range-reply.ts';
 import { entryNotFound } from './hub-errors.ts';
 import { hubCommit, hubPath, hubRepo, type HubRepoDeps, type HubRepoParams } from './hub-repo.ts';
 
@@ -92,15 +93,7 @@ async function sendBytes(request: FileRequest, reply: FastifyReply, etag: string
   reply.type('application/octet-stream');
   const ifNoneMatch = request.headers['if-none-match'];
   if (ifNoneMatch && ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)) return reply.code(304).send();
-  const range = parseRange(request.headers.range, size);
-  if (range === 'unsatisfiable') return reply.code(416).header('Content-Range', `bytes */${size}`).send();
-  const head = request.method === 'HEAD';
-  if (range) {
-    reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${size}`).header('Content-Length', String(range.end - range.start + 1));
-    return reply.send(head ? undefined : await open(range));
-  }
-  reply.header('Content-Length', String(size));
-  return reply.send(head || size === 0 ? undefined : await open());
+  return sendByteRange(request, reply, size, parseRange(request.headers.range, size), open);
 }
 
 function attachmentOf(path: string): string {
