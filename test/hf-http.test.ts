@@ -120,3 +120,26 @@ t.test('LFS files on S3: a redirect to the presigned URL, with the headers clien
   const followed = await fetch(`${fx.server.url}/alice/tiny/resolve/main/model/weights.bin`);
   t.same(Buffer.from(await followed.arrayBuffer()), fx.files.weights, 'the presigned URL serves the object');
 });
+
+t.test('listModels order: sort by id, createdAt and lastModified in both directions; unknown keys refused', async (t) => {
+  const fx = await hubFixture(t);
+  const auth = `Bearer ${fx.token}`;
+  // alice/tiny exists (created and pushed first); two more, created in this order, never pushed to.
+  for (const name of ['zeta', 'alpha']) t.equal((await fx.server.api('POST', '/api/v1/repos', { auth: fx.token, body: { name } })).status, 201);
+  const ids = async (query: string) => {
+    const response = await fetch(`${fx.server.url}/api/models?author=alice&${query}`, { headers: { authorization: auth } });
+    t.equal(response.status, 200, query);
+    return ((await response.json()) as { id: string }[]).map((m) => m.id);
+  };
+  t.same(await ids('sort=id&direction=1'), ['alice/alpha', 'alice/tiny', 'alice/zeta'], 'id ascending');
+  t.same(await ids('sort=id'), ['alice/zeta', 'alice/tiny', 'alice/alpha'], 'descending by default, as on the Hub');
+  t.same(await ids('sort=createdAt&direction=-1'), ['alice/alpha', 'alice/zeta', 'alice/tiny'], 'newest first');
+  t.same(await ids('sort=createdAt&direction=1'), ['alice/tiny', 'alice/zeta', 'alice/alpha'], 'oldest first');
+  t.equal((await ids('sort=lastModified'))[0], 'alice/alpha', 'last modified: a repo never pushed counts from its creation');
+  for (const sort of ['downloads', 'likes', 'trendingScore', 'nonsense']) {
+    const response = await fetch(`${fx.server.url}/api/models?sort=${sort}`, { headers: { authorization: auth } });
+    t.equal(response.status, 400, `sort=${sort}`);
+    t.match(response.headers.get('x-error-message'), new RegExp(`sort=${sort} is not supported by mlgit; use lastModified, createdAt, id`));
+    await response.arrayBuffer();
+  }
+});

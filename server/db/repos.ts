@@ -71,6 +71,12 @@ export async function markPushed(db: Db, id: number): Promise<void> {
   await db.updateTable('repos').set({ pushed_at: new Date() }).where('id', '=', id).execute();
 }
 
+/** An explicit order of search results; without one, relevance, then the newest push. */
+export interface RepoOrder {
+  by: 'pushed' | 'created' | 'name';
+  direction: 'asc' | 'desc';
+}
+
 export interface RepoSearch {
   viewerId: number | null;
   viewerIsAdmin: boolean;
@@ -79,6 +85,7 @@ export interface RepoSearch {
   kind: string | null;
   limit: number;
   offset: number;
+  order?: RepoOrder;
 }
 
 /** Prefix terms for to_tsquery: "digit clas" -> "digit:* & clas:*" (only word characters survive). */
@@ -115,10 +122,14 @@ export async function searchRepos(db: Db, s: RepoSearch): Promise<{ rows: RepoWi
 
   const countRow = await query.clearSelect().select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
   let ordered = query;
-  if (tsquery) ordered = ordered.orderBy(sql`ts_rank(repos.search, to_tsquery('simple', ${tsquery}))`, 'desc');
+  const order = s.order;
+  if (order?.by === 'name') ordered = ordered.orderBy(sql`lower(users.username)`, order.direction).orderBy(sql`lower(repos.name)`, order.direction);
+  else if (order?.by === 'created') ordered = ordered.orderBy('repos.created_at', order.direction);
+  else if (order?.by === 'pushed') ordered = ordered.orderBy(sql`coalesce(repos.pushed_at, repos.created_at)`, order.direction);
+  else if (tsquery) ordered = ordered.orderBy(sql`ts_rank(repos.search, to_tsquery('simple', ${tsquery}))`, 'desc');
   const rows = await ordered
     .orderBy(sql`repos.pushed_at desc nulls last`)
-    .orderBy('repos.id', 'desc')
+    .orderBy('repos.id', order?.direction ?? 'desc')
     .limit(s.limit)
     .offset(s.offset)
     .execute();

@@ -11,6 +11,8 @@ import type { AccessLevel, Principal, Repo, RepoKind, Role } from './model.ts';
 import { assertBranchName, assertBranchPattern, assertRepoName } from './names.ts';
 import type { GitBackend } from './ports.ts';
 
+export type { RepoOrder } from '../db/repos.ts';
+
 const KINDS: readonly RepoKind[] = ['model', 'dataset'];
 const ROLES: readonly Role[] = ['read', 'write', 'admin'];
 
@@ -193,7 +195,7 @@ export class RepoService {
     }
   }
 
-  async list(principal: Principal | null, query: { q?: string; owner?: string; kind?: string; page: number; perPage: number }) {
+  async list(principal: Principal | null, query: { q?: string; owner?: string; kind?: string; page: number; perPage: number; order?: reposDb.RepoOrder }) {
     const { rows, total } = await reposDb.searchRepos(this.db, {
       viewerId: principal?.user.id ?? null,
       viewerIsAdmin: !!principal && principal.user.isAdmin && principal.scopes.has('admin'),
@@ -202,6 +204,7 @@ export class RepoService {
       kind: query.kind || null,
       limit: query.perPage,
       offset: (query.page - 1) * query.perPage,
+      ...(query.order ? { order: query.order } : {}),
     });
     return { repos: rows.map(toRepo), total };
   }

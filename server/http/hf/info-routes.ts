@@ -6,6 +6,7 @@ import type { HubGit } from '../../domain/hf/ports.ts';
 import type { HubRepoInfo } from '../../domain/hf/repo-info.ts';
 import { resolveRevision } from '../../domain/hf/revisions.ts';
 import type { Repo, RepoKind } from '../../domain/model.ts';
+import type { RepoOrder } from '../../domain/repos.ts';
 import { baseUrl } from '../api/present.ts';
 import { badRequest, revisionNotFound } from './hub-errors.ts';
 import { hubRepo, type HubRepoDeps, type HubRepoParams } from './hub-repo.ts';
@@ -19,7 +20,28 @@ export interface InfoDeps extends HubRepoDeps {
 }
 
 type InfoQuery = { blobs?: string; expand?: string | string[] };
-type ListQuery = { search?: string; author?: string; filter?: string | string[]; limit?: string; page?: string; full?: string; expand?: string | string[] };
+type ListQuery = {
+  search?: string;
+  author?: string;
+  filter?: string | string[];
+  limit?: string;
+  page?: string;
+  full?: string;
+  expand?: string | string[];
+  sort?: string;
+  direction?: string;
+};
+
+/** The Hub's sort keys mlgit can order by; the others (downloads, likes, trending...) it does not keep. */
+const SORTS: Record<string, RepoOrder['by']> = { lastModified: 'pushed', createdAt: 'created', id: 'name' };
+
+/** `sort` and `direction` as the Hub reads them: descending unless a direction other than -1 is given. */
+function orderOf(query: ListQuery): RepoOrder | undefined {
+  if (query.sort === undefined) return undefined;
+  const by = SORTS[query.sort];
+  if (!by) throw badRequest(`sort=${query.sort} is not supported by mlgit; use ${Object.keys(SORTS).join(', ')}`);
+  return { by, direction: query.direction === undefined || query.direction === '-1' ? 'desc' : 'asc' };
+}
 
 const MAX_LIMIT = 1000;
 
@@ -49,8 +71,9 @@ async function repoInfo(deps: InfoDeps, kind: RepoKind, request: FastifyRequest<
 }
 
 /**
- * The search: mlgit's repository search (name and description, newest push first), only what the
- * caller may see; `filter` keeps repos whose card has every tag asked for (checked page by page).
+ * The search: mlgit's repository search (name and description, by relevance then newest push, or
+ * in the `sort` order), only what the caller may see; `filter` keeps repos whose card has every
+ * tag asked for (checked page by page).
  */
 async function listRepos(deps: InfoDeps, kind: RepoKind, request: FastifyRequest<{ Querystring: ListQuery }>, reply: FastifyReply) {
   const { search, author } = request.query;
@@ -61,7 +84,8 @@ async function listRepos(deps: InfoDeps, kind: RepoKind, request: FastifyRequest
   const filters = [request.query.filter ?? []].flat().flatMap((f) => f.split(',')).filter(Boolean);
   const principal = await deps.authenticate(request);
   const perPage = Math.min(limit, MAX_LIMIT);
-  const { repos, total } = await deps.repos.list(principal, { q: search, owner: author, kind, page, perPage });
+  const order = orderOf(request.query);
+  const { repos, total } = await deps.repos.list(principal, { q: search, owner: author, kind, page, perPage, ...(order ? { order } : {}) });
   const shown = await Promise.all(repos.map((repo) => listed(deps, repo)));
   if (page * perPage < total) {
     const next = new URL(request.url, baseUrl(request, deps.publicUrl) + '/');
