@@ -7,6 +7,7 @@ import * as credentialVersion from './20261126T0900_credential_version.ts';
 import * as pushOutbox from './20261203T0900_push_outbox.ts';
 import * as modelRegistry from './20261206T1600_model_registry.ts';
 import * as modelInspection from './20261206T1700_model_inspection.ts';
+import * as repoDownloads from './20261206T1800_repo_downloads.ts';
 
 /** Time-ordered; the key is the name recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '20261203T0900_push_outbox': pushOutbox,
   '20261206T1600_model_registry': modelRegistry,
   '20261206T1700_model_inspection': modelInspection,
+  '20261206T1800_repo_downloads': repoDownloads,
 };

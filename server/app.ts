@@ -22,6 +22,7 @@ import { ActionTokens } from './domain/action-tokens.ts';
 import { LfsService } from './domain/lfs.ts';
 import { LockService } from './domain/lfs-locks.ts';
 import { ManifestMemo } from './domain/manifest-memo.ts';
+import { DownloadCounter } from './domain/hf/downloads.ts';
 import { HookSessions } from './domain/hook-sessions.ts';
 import { PushOutbox } from './domain/push-outbox.ts';
 import type { GitBackend, JobQueue, ObjectStore } from './domain/ports.ts';
@@ -239,7 +240,8 @@ export async function buildApp(config: Config): Promise<App> {
   await registerLfsRoutes(app, { config, lfs, locks, authenticate });
   registerGitRoutes(app, { config, repos, git, hookSessions, pushesInFlight, authenticate, hookUrl: () => hookUrl(app) });
   // The Hugging Face Hub API; its `resolve`/`raw` routes share paths with the pages' (see its hubClient constraint).
-  await registerHubRoutes(app, { repos, git, hubGit: new CliHubGit((id) => git.repoPath(id)), lfs, store, audit, events: webhooks, pushes, outbox, pushesInFlight, authenticate, publicUrl: config.publicUrl });
+  const hubDownloads = new DownloadCounter(repos, (err) => app.log.warn({ err }, 'could not record Hub downloads; they are added at the next flush'));
+  await registerHubRoutes(app, { downloads: hubDownloads, repos, git, hubGit: new CliHubGit((id) => git.repoPath(id)), lfs, store, audit, events: webhooks, pushes, outbox, pushesInFlight, authenticate, publicUrl: config.publicUrl });
   // Last: the pages' `/:owner/:repo/...` routes sit beside git's, the API's and LFS's own paths.
   await registerWeb(app, { config, accounts, repos, git, runs: runs.queries, runControl: { ...runs, store }, lfs, audit, limiter, webhooks }, secret);
 
@@ -259,6 +261,7 @@ export async function buildApp(config: Config): Promise<App> {
     runs.stop();
     webhooks.stopHousekeeping();
     await queue.close();
+    await hubDownloads.flush();
     await db.destroy();
   });
   return { app, services: { db, git, queue, accounts, repos, pushes, lfs, store, runs, webhooks, statuses, audit, registry }, firstAdmin };

@@ -121,7 +121,7 @@ t.test('LFS files on S3: a redirect to the presigned URL, with the headers clien
   t.same(Buffer.from(await followed.arrayBuffer()), fx.files.weights, 'the presigned URL serves the object');
 });
 
-t.test('listModels order: sort by id, createdAt and lastModified in both directions; unknown keys refused', async (t) => {
+t.test('listModels order: sort by id, createdAt, lastModified and downloads in both directions; unknown keys refused', async (t) => {
   const fx = await hubFixture(t);
   const auth = `Bearer ${fx.token}`;
   // alice/tiny exists (created and pushed first); two more, created in this order, never pushed to.
@@ -136,10 +136,24 @@ t.test('listModels order: sort by id, createdAt and lastModified in both directi
   t.same(await ids('sort=createdAt&direction=-1'), ['alice/alpha', 'alice/zeta', 'alice/tiny'], 'newest first');
   t.same(await ids('sort=createdAt&direction=1'), ['alice/tiny', 'alice/zeta', 'alice/alpha'], 'oldest first');
   t.equal((await ids('sort=lastModified'))[0], 'alice/alpha', 'last modified: a repo never pushed counts from its creation');
-  for (const sort of ['downloads', 'likes', 'trendingScore', 'nonsense']) {
+  // Downloads: counted at once, written to the rows in batches (every 5 s), which sort=downloads reads.
+  for (let i = 0; i < 3; i++) await (await fetch(`${fx.server.url}/alice/tiny/resolve/main/config.json`)).arrayBuffer();
+  const info = (await (await fetch(`${fx.server.url}/api/models/alice/tiny`, { headers: { authorization: auth } })).json()) as { downloads: number };
+  t.ok(info.downloads >= 3, `modelInfo counts the resolve calls at once (${info.downloads})`);
+  // Ascending, alice/tiny comes last only once its count is in the row (its newer push would
+  // otherwise put it first among equals).
+  const deadline = Date.now() + 30_000;
+  let ascending = await ids('sort=downloads&direction=1');
+  while (ascending.at(-1) !== 'alice/tiny' && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    ascending = await ids('sort=downloads&direction=1');
+  }
+  t.equal(ascending.at(-1), 'alice/tiny', 'sort=downloads ascending: the downloaded one last, once the counts are written');
+  t.equal((await ids('sort=downloads'))[0], 'alice/tiny', 'and first by default (descending)');
+  for (const sort of ['likes', 'trendingScore', 'nonsense']) {
     const response = await fetch(`${fx.server.url}/api/models?sort=${sort}`, { headers: { authorization: auth } });
     t.equal(response.status, 400, `sort=${sort}`);
-    t.match(response.headers.get('x-error-message'), new RegExp(`sort=${sort} is not supported by mlgit; use lastModified, createdAt, id`));
+    t.match(response.headers.get('x-error-message'), new RegExp(`sort=${sort} is not supported by mlgit; use lastModified, createdAt, id, downloads`));
     await response.arrayBuffer();
   }
 });

@@ -73,7 +73,7 @@ export async function markPushed(db: Db, id: number): Promise<void> {
 
 /** An explicit order of search results; without one, relevance, then the newest push. */
 export interface RepoOrder {
-  by: 'pushed' | 'created' | 'name';
+  by: 'pushed' | 'created' | 'name' | 'downloads';
   direction: 'asc' | 'desc';
 }
 
@@ -124,6 +124,7 @@ export async function searchRepos(db: Db, s: RepoSearch): Promise<{ rows: RepoWi
   let ordered = query;
   const order = s.order;
   if (order?.by === 'name') ordered = ordered.orderBy(sql`lower(users.username)`, order.direction).orderBy(sql`lower(repos.name)`, order.direction);
+  else if (order?.by === 'downloads') ordered = ordered.orderBy('repos.downloads', order.direction);
   else if (order?.by === 'created') ordered = ordered.orderBy('repos.created_at', order.direction);
   else if (order?.by === 'pushed') ordered = ordered.orderBy(sql`coalesce(repos.pushed_at, repos.created_at)`, order.direction);
   else if (tsquery) ordered = ordered.orderBy(sql`ts_rank(repos.search, to_tsquery('simple', ${tsquery}))`, 'desc');
@@ -134,4 +135,9 @@ export async function searchRepos(db: Db, s: RepoSearch): Promise<{ rows: RepoWi
     .offset(s.offset)
     .execute();
   return { rows, total: Number(countRow.n) };
+}
+
+/** Adds counted downloads to their repos' rows (one statement per repo; a deleted repo is skipped). */
+export async function addDownloads(db: Db, counts: ReadonlyMap<number, number>): Promise<void> {
+  for (const [repoId, n] of counts) await db.updateTable('repos').set({ downloads: sql`downloads + ${n}` }).where('id', '=', repoId).execute();
 }

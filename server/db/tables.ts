@@ -40,6 +40,8 @@ export interface ReposTable {
   created_at: CreatedAt;
   updated_at: Timestamp;
   pushed_at: Timestamp | null;
+  /** bigint: Postgres hands it over as a string. */
+  downloads: Generated<string | number>;
   search: ColumnType<string, never, never>;
 }
 

@@ -40,6 +40,8 @@ export interface Repo {
   readonly createdAt: Date;
   readonly updatedAt: Date;
   readonly pushedAt: Date | null;
+  /** Files fetched through the Hugging Face API's `resolve`, as last written to the row. */
+  readonly downloads: number;
 }
 
 export interface RefUpdate {

@@ -31,6 +31,7 @@ export function toRepo(row: reposDb.RepoWithOwner): Repo {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     pushedAt: row.pushed_at,
+    downloads: Number(row.downloads),
   };
 }
 
@@ -207,6 +208,11 @@ export class RepoService {
       ...(query.order ? { order: query.order } : {}),
     });
     return { repos: rows.map(toRepo), total };
+  }
+
+  /** Adds downloads counted by the Hugging Face API (server/domain/hf/downloads.ts). */
+  addDownloads(counts: ReadonlyMap<number, number>): Promise<void> {
+    return reposDb.addDownloads(this.db, counts);
   }
 
   async setCollaborator(principal: Principal, owner: string, name: string, username: string, role: unknown): Promise<void> {

@@ -2,7 +2,7 @@
 // (JavaScript) pointed at mlgit is all the official clients need. A protocol adapter like lfs/:
 // the Hub's routes and headers mapped onto repos, git, LFS and the push path.
 import type { FastifyInstance } from 'fastify';
-import { DownloadCounter } from '../../domain/hf/downloads.ts';
+import type { DownloadCounter } from '../../domain/hf/downloads.ts';
 import type { HubGit } from '../../domain/hf/ports.ts';
 import { HubRepoInfo } from '../../domain/hf/repo-info.ts';
 import { HubCommits } from '../../domain/hf/hub-commits.ts';
@@ -38,6 +38,8 @@ export interface HubDeps {
   readonly pushesInFlight: PushesInFlight;
   readonly authenticate: Authenticate;
   readonly publicUrl: string | null;
+  /** Created by app.ts, which writes the last counts before it closes the database. */
+  readonly downloads: DownloadCounter;
 }
 
 const FORM_BYTES = 1024 * 1024;
@@ -61,7 +63,6 @@ const hubClientStrategy: Strategy = {
 export async function registerHubRoutes(app: FastifyInstance, deps: HubDeps): Promise<void> {
   app.addConstraintStrategy(hubClientStrategy);
   app.addHook('onClose', async () => deps.hubGit.close());
-  const downloads = new DownloadCounter();
   const info = new HubRepoInfo(deps.hubGit);
   const commits = new HubCommits({
     git: deps.git,
@@ -83,8 +84,8 @@ export async function registerHubRoutes(app: FastifyInstance, deps: HubDeps): Pr
       }
       done(null, form);
     });
-    registerResolveRoutes(hub, { ...deps, downloads });
-    registerInfoRoutes(hub, { ...deps, info, downloads });
+    registerResolveRoutes(hub, deps);
+    registerInfoRoutes(hub, { ...deps, info });
     registerTreeRoutes(hub, deps);
     registerRefsRoutes(hub, deps);
     registerHubAccountRoutes(hub, deps);

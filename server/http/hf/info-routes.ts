@@ -32,8 +32,8 @@ type ListQuery = {
   direction?: string;
 };
 
-/** The Hub's sort keys mlgit can order by; the others (downloads, likes, trending...) it does not keep. */
-const SORTS: Record<string, RepoOrder['by']> = { lastModified: 'pushed', createdAt: 'created', id: 'name' };
+/** The Hub's sort keys mlgit can order by; the others (likes, trending...) it does not keep. */
+const SORTS: Record<string, RepoOrder['by']> = { lastModified: 'pushed', createdAt: 'created', id: 'name', downloads: 'downloads' };
 
 /** `sort` and `direction` as the Hub reads them: descending unless a direction other than -1 is given. */
 function orderOf(query: ListQuery): RepoOrder | undefined {
@@ -64,7 +64,7 @@ async function repoInfo(deps: InfoDeps, kind: RepoKind, request: FastifyRequest<
   const blobs = request.query.blobs === 'true' || request.query.blobs === '1';
   const [entries, card] = commit ? await Promise.all([deps.info.allEntries(repo, commit), deps.info.card(repo, commit)]) : [[], null];
   return {
-    ...presentHubRepo(repo, { sha: commit, downloads: deps.downloads.of(repo.id), card: card ?? { cardData: null, tags: [], libraryName: null, pipelineTag: null } }),
+    ...presentHubRepo(repo, { sha: commit, downloads: deps.downloads.of(repo), card: card ?? { cardData: null, tags: [], libraryName: null, pipelineTag: null } }),
     siblings: entries.filter((e) => e.type === 'file').map((e) => presentSibling(e, blobs)),
     spaces: [],
   };
@@ -100,5 +100,5 @@ async function listRepos(deps: InfoDeps, kind: RepoKind, request: FastifyRequest
 async function listed(deps: InfoDeps, repo: Repo) {
   const commit = await resolveRevision(deps.hubGit, repo, 'HEAD');
   const card = commit ? await deps.info.card(repo, commit) : { cardData: null, tags: [], libraryName: null, pipelineTag: null };
-  return presentHubRepo(repo, { sha: commit, downloads: deps.downloads.of(repo.id), card });
+  return presentHubRepo(repo, { sha: commit, downloads: deps.downloads.of(repo), card });
 }
