@@ -155,16 +155,21 @@ t.test('Postgres cut as post-receive begins: the push is accepted, its runs star
   const sha = await git.commit(work, { 'mlproject.yaml': PROJECT }, 'project');
 
   const push = git.run(['push', remote(server.url), 'main'], { cwd: work });
-  // The outbox row is the last thing pre-receive writes: cut the database right after it.
-  await eventually(async () => Number((await watcher.query('select count(*) as n from push_outbox')).rows[0].n), (n) => n > 0, 'pre-receive records the push', 30_000);
+  // The outbox row is the last thing pre-receive writes: cut the database right after it, polling
+  // back to back (post-receive follows within milliseconds; a slower poll can miss the moment).
+  const recordedBy = Date.now() + 30_000;
+  while (Number((await watcher.query('select count(*) as n from push_outbox')).rows[0].n) === 0) {
+    if (Date.now() > recordedBy) throw new Error('pre-receive never recorded the push');
+  }
   proxy.cut();
   const pushed = await push;
   t.equal(pushed.code, 0, `the push is accepted: ${pushed.stderr}`);
   t.match(pushed.stderr, BACK_MSG, 'the pusher is told the runs start later');
   t.equal(await mainAt(dataDir), sha, 'main moved');
   await new Promise((resolve) => setTimeout(resolve, 3000));
-  const runs = await watcher.query('select count(*) as n from runs');
-  t.equal(Number(runs.rows[0].n), 0, 'no runs while the database is down');
+  // Should post-receive have created the run in the moment before the cut, it still cannot start.
+  const started = await watcher.query("select count(*) as n from runs where status <> 'queued'");
+  t.equal(Number(started.rows[0].n), 0, 'no run starts while the database is down');
   proxy.restore();
   await runsFinish(t, server.url, sha, 'after the outage').catch((err: unknown) => {
     t.comment(server.output());

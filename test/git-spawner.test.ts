@@ -118,7 +118,9 @@ t.test('the spawner is small; when it dies, in-flight starts fail clearly and th
   t.ok(state === 'gone' || state === 'Z', `the orphaned child was stopped (${state})`);
 
   const after = spawner.spawn('sh', ['-c', 'echo again'], { env: ENV, stdio: [false, true, false] });
-  t.equal(await text(after.stdout), 'again\n');
-  t.same(await closed(after), { code: 0, signal: null });
+  // Both listened for at once: a close that comes while stdout is read must not be missed.
+  const [out, result] = await Promise.all([text(after.stdout), closed(after)]);
+  t.equal(out, 'again\n');
+  t.same(result, { code: 0, signal: null });
   t.not(spawner.helperPid, first, 'a new spawner');
 });
