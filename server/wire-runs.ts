@@ -8,6 +8,7 @@ import { createRuntime, describeSandbox } from '../runner/runtime/index.ts';
 import type { ContainerRuntime } from '../runner/runtime/types.ts';
 import { hookUrl, persistentSecret } from './app.ts';
 import { FileLogStore } from './adapters/logs/file-log-store.ts';
+import { PostgresLogStore } from './adapters/logs/postgres-log-store.ts';
 import type { Config } from './config.ts';
 import type { Db } from './db/connect.ts';
 import type { AccountService } from './domain/accounts.ts';
@@ -57,7 +58,8 @@ export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEven
   const { config, db, git, queue, repos, accounts, store } = deps;
   const runs = config.runs;
   const runnerToken = runs.runnerToken ?? (await persistentSecret(config.dataDir, 'runner-token'));
-  const logs = new FileLogStore(path.join(config.dataDir, 'run-logs'));
+  // On Postgres the logs are rows, which every node of a multi-node server shares (README, Decisions).
+  const logs = config.databaseUrl ? new PostgresLogStore(db) : new FileLogStore(path.join(config.dataDir, 'run-logs'));
   const scheduler = new RunScheduler(db, queue, events, runs);
   let notes: NotesWriter | null = null;
   const results = new RunResults(db, git, () => notes!, events, app.log);

@@ -1,13 +1,22 @@
-// A job that prints 100 MB: the log streams through the runner and the server to disk with
-// bounded memory, `?follow=1` streams it live, and the server keeps answering meanwhile.
+// A job that prints 100 MB: the log streams through the runner and the server to its store (files
+// in the embedded default, rows on Postgres) with bounded memory, `?follow=1` streams it live, and
+// the server keeps answering meanwhile.
 import t from 'tap';
 import { GitClient } from './helpers/git-client.ts';
+import { createTestDatabase } from './helpers/postgres.ts';
 import { manifest, pushProject, startRunsServer, waitForRuns } from './helpers/runs.ts';
 
 const BYTES = 100_000_000;
 
-t.test('100 MB of logs', async (t) => {
-  const server = await startRunsServer(t, { runtime: 'process' });
+const STORES: { name: string; databaseUrl: () => Promise<{ url: string; drop: () => Promise<void> } | null> }[] = [
+  { name: 'files in the data dir', databaseUrl: async () => null },
+  { name: 'rows in Postgres', databaseUrl: createTestDatabase },
+];
+
+for (const store of STORES) t.test(`100 MB of logs (${store.name})`, async (t) => {
+  const database = await store.databaseUrl();
+  if (database) t.teardown(database.drop);
+  const server = await startRunsServer(t, { runtime: 'process' }, database ? { config: { databaseUrl: database.url } } : {});
   const client = await GitClient.create(t);
   const alice = await server.user('alice');
   const auth = `Basic ${Buffer.from(alice.basic).toString('base64')}`;

@@ -76,6 +76,15 @@ export interface PushOutboxTable {
   created_at: CreatedAt;
 }
 
+export interface RunLogChunksTable {
+  run_id: number;
+  /** bigint: pg returns it as a string. */
+  start: string | number;
+  length: number;
+  data: Buffer;
+  batch: string | null;
+}
+
 export interface LfsObjectsTable {
   oid: string;
   /** bigint: pg returns it as a string. */
@@ -287,6 +296,7 @@ export interface Database {
   collaborators: CollaboratorsTable;
   pushes: PushesTable;
   push_outbox: PushOutboxTable;
+  run_log_chunks: RunLogChunksTable;
   model_versions: ModelVersionsTable;
   model_aliases: ModelAliasesTable;
   model_alias_history: ModelAliasHistoryTable;

@@ -197,8 +197,11 @@ export interface ObjectStore {
 
 /** Job logs: appended while a run runs (bounded per run), read back and followed by users. */
 export interface RunLogStore {
-  /** Appends the stream; bytes beyond `maxBytes` in total are dropped after one truncation notice. */
-  append(runId: number, chunk: Readable, maxBytes: number): Promise<{ written: number; truncated: boolean }>;
+  /**
+   * Appends the stream; bytes beyond `maxBytes` in total are dropped after one truncation notice.
+   * `batch` names a runner's batch: a store that several server nodes share stores it once, whichever node it reaches.
+   */
+  append(runId: number, chunk: Readable, maxBytes: number, batch?: string): Promise<{ written: number; truncated: boolean }>;
   size(runId: number): Promise<number>;
   /** The log from byte `start` to its current end, or null when the run has no log yet. */
   read(runId: number, start: number): Promise<Readable | null>;

@@ -1,11 +1,10 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { RunLogStore } from '../../domain/ports.ts';
-
-const TRUNCATED = '\n[mlgit] log truncated: this run printed more than the log limit; the rest was dropped\n';
+import { logLimit } from './log-limit.ts';
 
 /**
  * Logs as append-only files under the data dir, one per run (sharded like the repos). Appends of
@@ -34,36 +33,9 @@ export class FileLogStore implements RunLogStore {
   private async appendNow(runId: number, chunk: Readable, maxBytes: number): Promise<{ written: number; truncated: boolean }> {
     const file = this.file(runId);
     await fs.mkdir(path.dirname(file), { recursive: true });
-    let room = Math.max(0, maxBytes - (await this.size(runId)));
-    const alreadyFull = room === 0;
-    let written = 0;
-    let truncated = false;
-    const limit = new Transform({
-      transform(data: Buffer, _enc, done) {
-        if (room <= 0) {
-          // Keep reading so the sender is not left hanging, but store nothing more.
-          if (!truncated && !alreadyFull) {
-            truncated = true;
-            done(null, Buffer.from(TRUNCATED));
-            return;
-          }
-          truncated = true;
-          done();
-          return;
-        }
-        const part = data.length > room ? data.subarray(0, room) : data;
-        room -= part.length;
-        written += part.length;
-        if (part.length < data.length && !alreadyFull) {
-          truncated = true;
-          done(null, Buffer.concat([part, Buffer.from(TRUNCATED)]));
-          return;
-        }
-        done(null, part);
-      },
-    });
-    await pipeline(chunk, limit, createWriteStream(file, { flags: 'a' }));
-    return { written, truncated };
+    const limit = logLimit(maxBytes - (await this.size(runId)));
+    await pipeline(chunk, limit.stream, createWriteStream(file, { flags: 'a' }));
+    return limit.result();
   }
 
   async size(runId: number): Promise<number> {

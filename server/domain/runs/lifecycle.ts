@@ -93,7 +93,7 @@ export class RunLifecycle {
       await finished(body.resume());
       return signal;
     }
-    await this.logs.append(runId, body, this.options.maxLogBytes);
+    await this.logs.append(runId, body, this.options.maxLogBytes, seq === undefined ? undefined : `${attempt}:${seq}`);
     if (seq !== undefined) this.contact.stored(runId, attempt, seq);
     return signal;
   }
@@ -144,9 +144,10 @@ export class RunLifecycle {
     // Metrics land before the run turns final: whoever sees `success` can read its metrics.
     // (Idempotent per run: a lost race below leaves nothing a later attempt would not replace.)
     if (status === 'success' && request.metrics) await this.results.recordMetrics(run, request.metrics);
+    // So is the log's last line: a follower on any node stops at the first final status it sees.
+    await this.note(run, `[mlgit] ${message}\n`);
     const row = await runsDb.finish(this.db, runId, run.attempt, { status, exitCode: request.exit_code, message });
     if (!row) throw conflict(`run ${runId} attempt ${request.attempt} was settled meanwhile`);
-    await this.note(run, `[mlgit] ${message}\n`);
     const finished = toRun(row);
     await this.results.completed(finished);
     await this.scheduler.enqueueReady(finished.dispatchId);
@@ -206,9 +207,9 @@ export class RunLifecycle {
         }
         continue;
       }
+      await this.note(run, `[mlgit] ${message}\n`);
       const finished = await runsDb.finish(this.db, run.id, run.attempt, { status: 'error', exitCode: null, message });
       if (finished) {
-        await this.note(run, `[mlgit] ${message}\n`);
         await this.results.completed(toRun(finished));
         await this.scheduler.enqueueReady(run.dispatchId);
         stats.failed++;
