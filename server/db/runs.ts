@@ -57,15 +57,36 @@ export function runsOfDispatch(db: Db, dispatchId: string): Promise<RunRow[]> {
 
 /** The latest attempt of every job on a commit (what the note and the metrics API show). */
 export function latestRunsOfCommit(db: Db, repoId: number, commitSha: string): Promise<RunRow[]> {
+  return latestRunsOfCommits(db, [{ repoId, commitSha }]);
+}
+
+/** latestRunsOfCommit of several commits (of one or several repos) in one query: a page lists many. */
+export function latestRunsOfCommits(db: Db, commits: readonly { repoId: number; commitSha: string }[]): Promise<RunRow[]> {
+  if (commits.length === 0) return Promise.resolve([]);
   return db
     .selectFrom('runs')
     .selectAll()
-    .where('repo_id', '=', repoId)
-    .where('commit_sha', '=', commitSha)
     .where('id', 'in', (eb) =>
-      eb.selectFrom('runs as r').select((e) => e.fn.max('r.id').as('id')).where('r.repo_id', '=', repoId).where('r.commit_sha', '=', commitSha).groupBy('r.job'),
+      eb
+        .selectFrom('runs as r')
+        .select((e) => e.fn.max('r.id').as('id'))
+        .where((e) => e(e.refTuple('r.repo_id', 'r.commit_sha'), 'in', commits.map((c) => e.tuple(c.repoId, c.commitSha))))
+        .groupBy(['r.repo_id', 'r.commit_sha', 'r.job']),
     )
     .orderBy('job')
+    .execute();
+}
+
+/** The newest run on a ref of each of several repos (one query: the explore page shows 20 repos). */
+export function latestRunOnRefs(db: Db, refs: readonly { repoId: number; ref: string }[]): Promise<RunRow[]> {
+  if (refs.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('runs')
+    .selectAll()
+    .distinctOn('repo_id')
+    .where((e) => e(e.refTuple('repo_id', 'ref'), 'in', refs.map((r) => e.tuple(r.repoId, r.ref))))
+    .orderBy('repo_id')
+    .orderBy('id', 'desc')
     .execute();
 }
 

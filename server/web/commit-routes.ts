@@ -3,6 +3,7 @@ import { notFound } from '../domain/errors.ts';
 import type { Repo } from '../domain/model.ts';
 import type { GitCommit } from '../domain/ports.ts';
 import type { Run } from '../domain/runs/model.ts';
+import { commitKey } from '../domain/runs/queries.ts';
 import type { Web } from './context.ts';
 import { commitOf } from './repo-content.ts';
 import { headerFor, readableRepo, type RepoParams } from './repo-pages.ts';
@@ -67,8 +68,8 @@ export function registerCommitRoutes(app: FastifyInstance, web: Web): void {
     const shas = new Set(commits.map((c) => c.sha));
     for (const c of commits) if (c.parents[0]) shas.add(c.parents[0]);
     // Shas from git log: no need to resolve them again.
-    const entries = await Promise.all([...shas].map(async (sha) => [sha, await runs.metricsOfCommit(repo, sha)] as const));
-    return new Map(entries);
+    const found = await runs.metricsOfCommits([...shas].map((sha) => ({ repo, sha })));
+    return new Map([...shas].map((sha) => [sha, found.get(commitKey(repo, sha))!]));
   }
 
   app.get<{ Params: RepoParams & { sha: string } }>('/:owner/:repo/commit/:sha', async (request, reply) => {

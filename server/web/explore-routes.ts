@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal, Repo } from '../domain/model.ts';
+import { commitKey } from '../domain/runs/queries.ts';
 import { isReservedOwner } from '../domain/names.ts';
 import type { Web } from './context.ts';
 import { headlineOf } from './headline.ts';
@@ -38,11 +39,16 @@ export function registerExploreRoutes(app: FastifyInstance, web: Web): void {
     return out;
   }
 
-  /** The row of a repo: its latest run on the default branch (one indexed query) and that commit's headline metric. */
-  async function row(repo: Repo, card: CardTags): Promise<ListedRepo> {
-    const latestRun = (await runs.list(repo, { ref: repo.defaultBranch }, 1, 0)).runs[0] ?? null;
-    const headline = latestRun ? headlineOf(await runs.metricsOfCommit(repo, latestRun.commitSha), null) : null;
-    return { repo, card, latestRun, headline };
+  /** The rows of repos: each one's latest run on its default branch and that commit's headline metric (three queries for the page). */
+  async function rows(shown: readonly { repo: Repo; card: CardTags }[]): Promise<ListedRepo[]> {
+    const latest = await runs.latestOnDefaultBranches(shown.map((s) => s.repo));
+    const withRuns = shown.flatMap(({ repo }) => (latest.has(repo.id) ? [{ repo, sha: latest.get(repo.id)!.commitSha }] : []));
+    const metrics = await runs.metricsOfCommits(withRuns);
+    return shown.map(({ repo, card }) => {
+      const latestRun = latest.get(repo.id) ?? null;
+      const own = latestRun ? metrics.get(commitKey(repo, latestRun.commitSha)) : undefined;
+      return { repo, card, latestRun, headline: own ? headlineOf(own, null) : null };
+    });
   }
 
   /** The search as the API does it; with card filters, the matching repos among the SCAN_CAP most recent. */
@@ -53,8 +59,7 @@ export function registerExploreRoutes(app: FastifyInstance, web: Web): void {
       const sampled = await withCards(sample.repos);
       // The first pages are in the sample already; later ones are a query of their own.
       const shown = page * PER_PAGE <= FACET_SAMPLE ? sampled.slice((page - 1) * PER_PAGE, page * PER_PAGE) : await withCards((await repos.list(principal, { ...search, page, perPage: PER_PAGE })).repos);
-      const rows = await Promise.all(shown.map(({ repo, card }) => row(repo, card)));
-      return { rows, total: sample.total, facets: facetCounts(sampled.map((s) => s.card), FACET_VALUES), capped: false };
+      return { rows: await rows(shown), total: sample.total, facets: facetCounts(sampled.map((s) => s.card), FACET_VALUES), capped: false };
     }
     const matched: { repo: Repo; card: CardTags }[] = [];
     let scanned = 0;
@@ -67,8 +72,7 @@ export function registerExploreRoutes(app: FastifyInstance, web: Web): void {
       if (batch.repos.length < SCAN_PAGE) break;
     }
     const shown = matched.slice((page - 1) * PER_PAGE, page * PER_PAGE);
-    const rows = await Promise.all(shown.map(({ repo, card }) => row(repo, card)));
-    return { rows, total: matched.length, facets: facetCounts(matched.map((m) => m.card), FACET_VALUES), capped: total > scanned };
+    return { rows: await rows(shown), total: matched.length, facets: facetCounts(matched.map((m) => m.card), FACET_VALUES), capped: total > scanned };
   }
 
   function paging(request: FastifyRequest, page: number, total: number): Paging {
@@ -106,8 +110,8 @@ export function registerExploreRoutes(app: FastifyInstance, web: Web): void {
     const principal = await web.principal(request);
     const page = pageNumber(request.query.page);
     const { repos: found, total } = await repos.list(principal, { owner: user.username, page, perPage: PER_PAGE });
-    const rows = await Promise.all((await withCards(found)).map(({ repo, card }) => row(repo, card)));
-    return web.page(request, reply, user.username, userPage({ user, isViewer: principal?.user.id === user.id, total, rows, paging: paging(request, page, total) }));
+    const listedRows = await rows(await withCards(found));
+    return web.page(request, reply, user.username, userPage({ user, isViewer: principal?.user.id === user.id, total, rows: listedRows, paging: paging(request, page, total) }));
   });
 }
 

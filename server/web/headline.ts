@@ -1,8 +1,7 @@
-import type { Run } from '../domain/runs/model.ts';
+import type { CommitMetrics } from '../domain/runs/queries.ts';
 import type { Headline } from './views/commits.ts';
 
-/** A commit's latest run of each job with its summary metrics (RunQueries.metricsOfCommit). */
-export type CommitMetrics = { commit: string; jobs: { run: Run; metrics: Record<string, number> }[] };
+export type { CommitMetrics };
 
 /** The first job (by name) whose run has its declared primary metric. */
 export function headlineOf(own: CommitMetrics, parent: CommitMetrics | null): Headline | null {

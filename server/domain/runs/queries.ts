@@ -10,6 +10,17 @@ import { toRun, type Run, type RunStatus } from './model.ts';
 const STATUSES: readonly RunStatus[] = ['queued', 'running', 'success', 'failed', 'cancelled', 'timed_out', 'cached', 'error'];
 const HISTORY_COMMITS = 200;
 
+/** A commit's latest run of each job with its summary metrics. */
+export interface CommitMetrics {
+  commit: string;
+  jobs: { run: Run; metrics: Record<string, number> }[];
+}
+
+/** The key of a commit in metricsOfCommits' answer. */
+export function commitKey(repo: Repo, sha: string): string {
+  return `${repo.id}:${sha}`;
+}
+
 export interface RunDetail {
   run: Run;
   metrics: Record<string, number>;
@@ -61,11 +72,30 @@ export class RunQueries {
     return this.metricsOfCommit(repo, await this.commitOf(repo, ref));
   }
 
-  /** commitMetrics of a full commit sha already resolved (the web's commit list asks for 50 at once): no git call. */
-  async metricsOfCommit(repo: Repo, sha: string) {
-    const runs = (await runsDb.latestRunsOfCommit(this.db, repo.id, sha)).map(toRun);
-    const metrics = await resultsDb.metricsOfRuns(this.db, runs.map((r) => r.id));
-    return { commit: sha, jobs: runs.map((run) => ({ run, metrics: metrics.get(run.id) ?? {} })) };
+  /** commitMetrics of a full commit sha already resolved: no git call. */
+  async metricsOfCommit(repo: Repo, sha: string): Promise<CommitMetrics> {
+    return (await this.metricsOfCommits([{ repo, sha }])).get(commitKey(repo, sha))!;
+  }
+
+  /**
+   * metricsOfCommit of many commits, of one repo or several, in two queries (the web's commit
+   * list shows 50 and compares each with its parent; explore shows 20 repos); keyed by commitKey.
+   */
+  async metricsOfCommits(commits: readonly { repo: Repo; sha: string }[]): Promise<Map<string, CommitMetrics>> {
+    const rows = await runsDb.latestRunsOfCommits(this.db, commits.map((c) => ({ repoId: c.repo.id, commitSha: c.sha })));
+    const metrics = await resultsDb.metricsOfRuns(this.db, rows.map((r) => r.id));
+    const out = new Map<string, CommitMetrics>(commits.map((c) => [commitKey(c.repo, c.sha), { commit: c.sha, jobs: [] }]));
+    for (const row of rows) {
+      const run = toRun(row);
+      out.get(`${row.repo_id}:${row.commit_sha}`)?.jobs.push({ run, metrics: metrics.get(run.id) ?? {} });
+    }
+    return out;
+  }
+
+  /** The newest run on each repo's default branch (repos without one are absent). */
+  async latestOnDefaultBranches(repos: readonly Repo[]): Promise<Map<number, Run>> {
+    const rows = await runsDb.latestRunOnRefs(this.db, repos.map((r) => ({ repoId: r.id, ref: `refs/heads/${r.defaultBranch}` })));
+    return new Map(rows.map((row) => [row.repo_id, toRun(row)]));
   }
 
   /** Per job and metric: base, head, delta, relative delta, goal, regressed (thresholds of the head's manifest). */
