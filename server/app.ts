@@ -46,7 +46,6 @@ import { registerRepoRoutes } from './http/api/repo-routes.ts';
 import { registerSchemaRoutes } from './http/api/schema-routes.ts';
 import { registerStatusRoutes } from './http/api/status-routes.ts';
 import { registerWebhookRoutes } from './http/api/webhook-routes.ts';
-import { AuthFailureLimiter } from './http/auth-failures.ts';
 import { makeAuthenticate } from './http/authenticate.ts';
 import { registerErrorHandler, sendError } from './http/errors.ts';
 import { registerGitRoutes } from './http/git/smart-http.ts';
@@ -61,6 +60,7 @@ import { registryEvents } from './domain/registry/events.ts';
 import { createRegistry, type ModelRegistry } from './domain/registry/registry.ts';
 import { registerRunnerRoutes } from './http/runner/runner-routes.ts';
 import { wireRuns, type RunsWiring } from './wire-runs.ts';
+import { authFailureLimiter } from './wire-auth-limits.ts';
 import { runEvents } from './domain/runs/run-events.ts';
 import { registerWeb } from './web/index.ts';
 
@@ -199,7 +199,7 @@ export async function buildApp(config: Config): Promise<App> {
   runs.results.setRegistry(registry.versions);
   const hookSessions = new HookSessions();
   const pushesInFlight = new PushesInFlight();
-  const limiter = new AuthFailureLimiter(config.authFailures.max, config.authFailures.windowSeconds * 1000);
+  const limiter = await authFailureLimiter(app, config);
   const authenticate = makeAuthenticate(app, accounts, limiter, (token) => runs.lifecycle.jobPrincipal(token));
 
   const outbox = new PushOutbox(

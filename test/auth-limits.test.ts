@@ -1,27 +1,77 @@
 // Failed sign-ins are counted per (account, address) and per account, never per address alone:
 // one address is often everybody (a reverse proxy, or the embedded runner's loopback fetch).
 import t from 'tap';
-import { AuthFailureLimiter } from '../server/http/auth-failures.ts';
+import { RedisAuthFailures } from '../server/adapters/redis/redis-auth-failures.ts';
+import { MemoryAuthFailures, type AuthFailureLimiter } from '../server/http/auth-failures.ts';
 import { GitClient } from './helpers/git-client.ts';
 import { manifest, pushProject, startRunsServer, waitForRuns } from './helpers/runs.ts';
 import { startServer } from './helpers/server.ts';
+import { cuttableProxy } from './helpers/tcp-proxy.ts';
 
 const MAX = 5;
 
-t.test('the limiter: one source guessing, a distributed guess, and who is never refused', async (t) => {
-  const limiter = new AuthFailureLimiter(MAX, 60_000);
-  const now = 1_000_000;
-  for (let i = 0; i < MAX; i++) limiter.recordFailure('alice', '10.0.0.1', now);
-  t.ok(limiter.retryAfter('alice', '10.0.0.1', now) > 0, 'the guessing address is refused for alice');
-  t.equal(limiter.retryAfter('ALICE', '10.0.0.1', now), 60, 'user names are case-insensitive; Retry-After is the window left');
-  t.equal(limiter.retryAfter('bob', '10.0.0.1', now), 0, 'the same address may still sign in as bob');
-  t.equal(limiter.retryAfter('alice', '10.0.0.2', now), 0, 'alice may still sign in from elsewhere');
+type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
 
-  // Many addresses, one failure each: past max x 5 for the account, addresses that failed are refused...
-  for (let i = 0; i < MAX * 5; i++) limiter.recordFailure('carol', `192.0.2.${i}`, now);
-  t.ok(limiter.retryAfter('carol', '192.0.2.3', now) > 0, 'a distributed guess is refused at addresses that took part');
-  t.equal(limiter.retryAfter('carol', '198.51.100.7', now), 0, '...and carol signing in from a clean address is not');
-  t.equal(limiter.retryAfter('alice', '10.0.0.1', now + 60_001), 0, 'the window moves on');
+const REDIS_URL = process.env.MLGIT_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Where failures are counted: one process, or a Redis that two server nodes share (each node a limiter of its own). */
+const STORES: { name: string; nodes: (t: TapTest) => Promise<[AuthFailureLimiter, AuthFailureLimiter]> }[] = [
+  {
+    name: 'in memory',
+    nodes: async () => {
+      const one = new MemoryAuthFailures(MAX, 60_000);
+      return [one, one];
+    },
+  },
+  {
+    name: 'in Redis, two nodes',
+    nodes: async (t) => {
+      const prefix = `mlgit-auth-${process.pid}-${Date.now()}`;
+      const node = async () => {
+        const limiter = await RedisAuthFailures.connect({ redisUrl: REDIS_URL, prefix, max: MAX, windowMs: 60_000, fallback: new MemoryAuthFailures(MAX, 60_000), onError: (err) => t.fail(String(err)) });
+        t.teardown(() => limiter.close());
+        return limiter;
+      };
+      return [await node(), await node()];
+    },
+  },
+];
+
+for (const store of STORES) {
+  t.test(`the limiter (${store.name}): one source guessing, a distributed guess, and who is never refused`, async (t) => {
+    const [a, b] = await store.nodes(t);
+    const now = Date.now();
+    // Guesses alternate between the nodes: the count is the sum.
+    for (let i = 0; i < MAX; i++) await (i % 2 ? a : b).recordFailure('alice', '10.0.0.1', now);
+    t.ok((await a.retryAfter('alice', '10.0.0.1', now)) > 0, 'the guessing address is refused for alice');
+    t.equal(await b.retryAfter('ALICE', '10.0.0.1', now), 60, 'user names are case-insensitive; Retry-After is the window left');
+    t.equal(await a.retryAfter('bob', '10.0.0.1', now), 0, 'the same address may still sign in as bob');
+    t.equal(await b.retryAfter('alice', '10.0.0.2', now), 0, 'alice may still sign in from elsewhere');
+
+    // Many addresses, one failure each: past max x 5 for the account, addresses that failed are refused...
+    for (let i = 0; i < MAX * 5; i++) await (i % 2 ? a : b).recordFailure('carol', `192.0.2.${i}`, now);
+    t.ok((await a.retryAfter('carol', '192.0.2.3', now)) > 0, 'a distributed guess is refused at addresses that took part');
+    t.equal(await b.retryAfter('carol', '198.51.100.7', now), 0, '...and carol signing in from a clean address is not');
+    t.equal(await a.retryAfter('alice', '10.0.0.1', now + 60_001), 0, 'the window moves on');
+  });
+}
+
+t.test('Redis unreachable: each node counts alone meanwhile, sign-ins do not wait', async (t) => {
+  const upstream = new URL(REDIS_URL);
+  const proxy = await cuttableProxy({ host: upstream.hostname, port: Number(upstream.port || 6379) });
+  t.teardown(proxy.close);
+  const errors: unknown[] = [];
+  const fallback = new MemoryAuthFailures(MAX, 60_000);
+  const limiter = await RedisAuthFailures.connect({ redisUrl: `redis://127.0.0.1:${proxy.port}`, prefix: `mlgit-auth-cut-${process.pid}-${Date.now()}`, max: MAX, windowMs: 60_000, fallback, onError: (err) => errors.push(err) });
+  t.teardown(() => limiter.close());
+  await limiter.recordFailure('dave', '10.0.0.9');
+  proxy.cut();
+  const started = Date.now();
+  for (let i = 0; i < MAX; i++) await limiter.recordFailure('dave', '10.0.0.9');
+  t.ok((await limiter.retryAfter('dave', '10.0.0.9')) > 0, 'guesses made during the outage are refused by the node that saw them');
+  t.ok(Date.now() - started < 10_000, `${MAX + 1} calls during the outage took ${Date.now() - started} ms`);
+  t.ok(errors.length > 0, 'the outage is reported');
+  t.ok((await fallback.retryAfter('dave', '10.0.0.9')) > 0, 'the fallback holds them');
 });
 
 t.test('50 failed sign-ins from 127.0.0.1 stop neither other accounts, tokens, nor jobs', async (t) => {

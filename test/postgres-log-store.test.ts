@@ -9,7 +9,9 @@ import { migrateToLatest } from '../server/db/migrate.ts';
 import { PostgresLogStore } from '../server/adapters/logs/postgres-log-store.ts';
 import { createTestDatabase } from './helpers/postgres.ts';
 
-async function twoNodes(t: Parameters<Parameters<typeof t.test>[1]>[0]): Promise<{ a: PostgresLogStore; b: PostgresLogStore; runId: () => Promise<number> }> {
+type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
+
+async function twoNodes(t: TapTest): Promise<{ a: PostgresLogStore; b: PostgresLogStore; runId: () => Promise<number> }> {
   const database = await createTestDatabase();
   const dbs: Db[] = [await connectDatabase(database.url, '/nonexistent'), await connectDatabase(database.url, '/nonexistent')];
   t.teardown(async () => {

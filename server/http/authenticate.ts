@@ -29,12 +29,12 @@ export function makeAuthenticate(
     // cannot be guessed, and runners and jobs share the server's own loopback address.
     const account = passwordAccount(header);
     if (account !== null) {
-      const retryAfter = limiter.retryAfter(account, request.ip);
+      const retryAfter = await limiter.retryAfter(account, request.ip);
       if (retryAfter > 0) throw new DomainError('rate_limited', 'too many failed sign-in attempts; try again later', retryAfter);
     }
     const principal = await check(header);
     if (!principal) {
-      if (account !== null) limiter.recordFailure(account, request.ip);
+      if (account !== null) await limiter.recordFailure(account, request.ip);
       request.log.info({ reason: 'bad_credentials' }, 'authentication failed');
       throw unauthenticated('invalid credentials');
     }

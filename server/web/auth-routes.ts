@@ -31,7 +31,7 @@ export function registerAuthRoutes(app: FastifyInstance, web: Web): void {
     const again = async (status: number, error: string) =>
       web.page(request, reply, 'Sign in', signInForm({ csrf: await web.csrf(request, reply), next, username, error, signupOpen: signupOpen() }), { status });
     // The same limiter as the API and git's Basic auth: guesses through the form count with theirs.
-    const retryAfter = limiter.retryAfter(username, request.ip);
+    const retryAfter = await limiter.retryAfter(username, request.ip);
     if (retryAfter > 0) {
       reply.header('Retry-After', String(retryAfter));
       return again(429, `Too many failed sign-in attempts; try again in ${retryAfter} seconds.`);
@@ -45,7 +45,7 @@ export function registerAuthRoutes(app: FastifyInstance, web: Web): void {
       throw err;
     }
     if (!login) {
-      limiter.recordFailure(username, request.ip);
+      await limiter.recordFailure(username, request.ip);
       await audit.record({ action: 'login.failed', actor: null, actorName: username, address: request.ip });
       return again(401, 'Wrong username or password.');
     }

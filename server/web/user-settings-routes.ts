@@ -72,7 +72,7 @@ export function registerUserSettingsRoutes(app: FastifyInstance, web: Web): void
     const principal = await signedIn(web, request);
     const { username } = principal.user;
     // A wrong current password is a password guess (a session left open on a shared machine): the sign-in limiter counts it.
-    const retryAfter = limiter.retryAfter(username, request.ip);
+    const retryAfter = await limiter.retryAfter(username, request.ip);
     if (retryAfter > 0) {
       reply.header('Retry-After', String(retryAfter));
       return password(request, reply, { error: `Too many wrong passwords; try again in ${retryAfter} seconds.`, status: 429 });
@@ -82,7 +82,7 @@ export function registerUserSettingsRoutes(app: FastifyInstance, web: Web): void
       await accounts.changePassword(principal, request.body.current_password ?? '', newPassword);
     } catch (err) {
       if (err instanceof DomainError && err.code === 'forbidden') {
-        limiter.recordFailure(username, request.ip);
+        await limiter.recordFailure(username, request.ip);
         return password(request, reply, { error: 'The current password is not right.', status: 403 });
       }
       const refusal = formRefusal(err);

@@ -65,11 +65,11 @@ export function registerAccountRoutes(
       },
     },
     async (request, reply) => {
-      const retryAfter = deps.limiter.retryAfter(request.body.username, request.ip);
+      const retryAfter = await deps.limiter.retryAfter(request.body.username, request.ip);
       if (retryAfter > 0) return reply.code(429).header('Retry-After', String(retryAfter)).send({ error: { code: 'rate_limited', message: 'too many failed sign-in attempts; try again later' } });
       const login = await accounts.login(request.body.username, request.body.password);
       if (!login) {
-        deps.limiter.recordFailure(request.body.username, request.ip);
+        await deps.limiter.recordFailure(request.body.username, request.ip);
         await deps.audit.record({ action: 'login.failed', actor: null, actorName: request.body.username, address: request.ip });
         throw unauthenticated('wrong username or password');
       }
