@@ -9,6 +9,7 @@ import * as modelRegistry from './20261206T1600_model_registry.ts';
 import * as modelInspection from './20261206T1700_model_inspection.ts';
 import * as repoDownloads from './20261206T1800_repo_downloads.ts';
 import * as runLogChunks from './20261206T2000_run_log_chunks.ts';
+import * as deployments from './20261206T2100_deployments.ts';
 
 /** Time-ordered; the key is the name recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '20261206T1700_model_inspection': modelInspection,
   '20261206T1800_repo_downloads': repoDownloads,
   '20261206T2000_run_log_chunks': runLogChunks,
+  '20261206T2100_deployments': deployments,
 };

@@ -58,6 +58,9 @@ import { registerRunRoutes } from './http/api/run-routes.ts';
 import { registerRegistryRoutes } from './http/api/registry-routes.ts';
 import { registryEvents } from './domain/registry/events.ts';
 import { createRegistry, type ModelRegistry } from './domain/registry/registry.ts';
+import { followedByDeployments } from './domain/deployments/follow-registry.ts';
+import type { DeploymentService } from './domain/deployments/service.ts';
+import { wireDeployments } from './wire-deployments.ts';
 import { registerRunnerRoutes } from './http/runner/runner-routes.ts';
 import { wireRuns, type RunsWiring } from './wire-runs.ts';
 import { authFailureLimiter } from './wire-auth-limits.ts';
@@ -193,8 +196,13 @@ export async function buildApp(config: Config): Promise<App> {
     git,
     store,
     log: app.log,
-    events: registryEvents({ emit: (...args) => webhooks.emit(...args), audit, repoById: (id) => repos.byId(id), baseUrl: () => config.publicUrl?.replace(/\/+$/, '') ?? hookUrl(app), log: app.log }),
+    // Deployments follow their alias: they are wired below, once routes can be registered.
+    events: followedByDeployments(
+      registryEvents({ emit: (...args) => webhooks.emit(...args), audit, repoById: (id) => repos.byId(id), baseUrl: () => config.publicUrl?.replace(/\/+$/, '') ?? hookUrl(app), log: app.log }),
+      (repoId, model) => deployments?.modelChanged(repoId, model),
+    ),
   });
+  let deployments: DeploymentService | null = null;
   // A successful run registers the model versions its manifest declares before its note is written.
   runs.results.setRegistry(registry.versions);
   const hookSessions = new HookSessions();
@@ -237,6 +245,7 @@ export async function buildApp(config: Config): Promise<App> {
   registerRunRoutes(app, { config, repos, authenticate, store, ...runs });
   registerRunnerRoutes(app, { lifecycle: runs.lifecycle, runnerToken: runs.runnerToken });
   registerRegistryRoutes(app, { config, repos, authenticate, registry, store, refreshNote: (repoId, sha) => runs.notes.refresh(repoId, sha) });
+  deployments = await wireDeployments(app, { config, db, git, repos, versions: registry.versions, store, webhooks, authenticate });
   await registerLfsRoutes(app, { config, lfs, locks, authenticate });
   registerGitRoutes(app, { config, repos, git, hookSessions, pushesInFlight, authenticate, hookUrl: () => hookUrl(app) });
   // The Hugging Face Hub API; its `resolve`/`raw` routes share paths with the pages' (see its hubClient constraint).

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { RunLimits } from './domain/runs/plan.ts';
 import type { QueueLimits } from './domain/runs/queue-policy.ts';
 import { parseAllowEntry } from './domain/ssrf-guard.ts';
+import { deployConfig, type DeployConfig } from './deploy-config.ts';
 
 /** Parsed once at start, validated, frozen. Every variable is documented in .env.example. */
 export interface Config {
@@ -32,6 +33,8 @@ export interface Config {
   /** Encrypts webhook secrets at rest; generated into the data dir when unset. */
   readonly secretKey: string | null;
   readonly webhooks: WebhookConfig;
+  /** Model deployments (MLGIT_DEPLOY_*): idle stop, request caps and deadlines. */
+  readonly deploy: DeployConfig;
 }
 
 /** Run limits (timeouts, memory, cpus, pids, matrix size) are the dispatcher's RunLimits. */
@@ -259,6 +262,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     redisPrefix,
     secretKey,
     webhooks: webhookConfig(env),
+    deploy: deployConfig(env, (message) => new ConfigError(message)),
     ...overrides,
   };
   // With open sign-up anyone can push code that runs on the runner: never without a sandbox.

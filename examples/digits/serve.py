@@ -1,8 +1,10 @@
 """Serves the digits model over the Open Inference Protocol (KServe v2), with the standard library.
 
-    python3 serve.py --model model.joblib [--port 8080] [--name digits-clf] [--version 1]
+    python3 serve.py --model model.joblib [--port 8080 | --socket PATH] [--name digits-clf] [--version 1]
 
-(or MLP_MODEL_PATH, PORT, MLP_MODEL_NAME, MLP_MODEL_VERSION). Routes:
+(or MLP_MODEL_PATH, PORT, MLGIT_SERVE_SOCKET, MLP_MODEL_NAME, MLP_MODEL_VERSION). mlgit deploys it
+with --socket: deployments have no network, so the predictor listens on a unix socket in a
+directory that mlgit shares with the sandbox and mlgit proxies HTTP over it. Routes:
 GET /v2/health/live, GET /v2/health/ready, GET /v2/models/<name>, GET /v2/models/<name>/ready,
 POST /v2/models/<name>/infer with {"inputs": [{"name", "shape": [n, 64], "datatype": "FP32", "data": [...]}]}
 answering {"outputs": [{"name": "label", "shape": [n], "datatype": "INT64", "data": [...]}]}.
@@ -15,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+import socketserver
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import joblib
@@ -27,6 +30,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument('--model', default=os.environ.get('MLP_MODEL_PATH'))
 parser.add_argument('--host', default='127.0.0.1')
 parser.add_argument('--port', type=int, default=int(os.environ.get('PORT', '8080')))
+parser.add_argument('--socket', default=os.environ.get('MLGIT_SERVE_SOCKET'))
 parser.add_argument('--name', default=os.environ.get('MLP_MODEL_NAME', 'digits-clf'))
 parser.add_argument('--version', default=os.environ.get('MLP_MODEL_VERSION', '1'))
 args = parser.parse_args()
@@ -58,12 +62,18 @@ def rows_of(body):
 
 class Handler(BaseHTTPRequestHandler):
     server_version = 'digits-v2/1'
+    # Keep-alive: mlgit's proxy reuses its connections (HTTP/1.0 would open one per request).
+    protocol_version = 'HTTP/1.1'
 
     def send_json(self, status, value):
         body = json.dumps(value).encode()
         self.send_response(status)
         self.send_header('Content-Type', 'application/json')
         self.send_header('Content-Length', str(len(body)))
+        if status >= 400:
+            # The request's body may be unread: the connection cannot carry another request.
+            self.close_connection = True
+            self.send_header('Connection', 'close')
         self.end_headers()
         self.wfile.write(body)
 
@@ -108,6 +118,18 @@ class Handler(BaseHTTPRequestHandler):
         pass  # one line per request would drown the deployment's log
 
 
-server = ThreadingHTTPServer((args.host, args.port), Handler)
-print(f'listening on {args.host}:{server.server_address[1]}', flush=True)
+class UnixServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+
+
+if args.socket:
+    if os.path.exists(args.socket):
+        os.unlink(args.socket)  # left by a previous start of the same deployment
+    server = UnixServer(args.socket, Handler)
+    # The server connecting may be another user than the sandbox's (a container's nobody).
+    os.chmod(args.socket, 0o666)
+    print(f'listening on unix:{args.socket}', flush=True)
+else:
+    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    print(f'listening on {args.host}:{server.server_address[1]}', flush=True)
 server.serve_forever()

@@ -74,7 +74,7 @@ export class DockerRuntime implements ContainerRuntime {
         NetworkDisabled: !spec.network,
         Labels: { 'io.mlgit.job': 'true' },
         HostConfig: {
-          Binds: [`${spec.workspace}:${WORKSPACE}:rw`, `${spec.outputs}:${OUTPUTS}:rw`],
+          Binds: [`${spec.workspace}:${WORKSPACE}:rw`, `${spec.outputs}:${OUTPUTS}:rw`, ...(spec.readOnlyMounts ?? []).map((m) => `${m.source}:${m.target}:ro`)],
           ...(spec.network ? {} : { NetworkMode: 'none' }),
           NanoCpus: Math.round(spec.limits.cpus * 1e9),
           Memory: memory,

@@ -1,4 +1,4 @@
-import type { RunSpec } from './types.ts';
+import type { ReadOnlyMount, RunSpec } from './types.ts';
 
 /** PATH inside every job: the system's, never the runner's (a pyenv or nvm shim would shadow Debian's python3). */
 export const JOB_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -42,9 +42,29 @@ export function checkSpec(spec: RunSpec): void {
   }
   if (!Number.isInteger(spec.limits.pids)) problems.push(`limits.pids must be a whole number, got ${spec.limits.pids}`);
   if (!(Number.isFinite(spec.timeoutMs) && spec.timeoutMs > 0)) problems.push(`timeoutMs must be a positive number, got ${spec.timeoutMs}`);
-  for (const key of ['workspace', 'outputs'] as const) {
-    if (!spec[key].startsWith('/')) problems.push(`${key} must be an absolute path, got ${JSON.stringify(spec[key])}`);
-    if (spec[key].includes(':') || spec[key].includes(',')) problems.push(`${key} must not contain ':' or ',' (bind syntax), got ${JSON.stringify(spec[key])}`);
-  }
+  for (const key of ['workspace', 'outputs'] as const) problems.push(...hostPathProblems(key, spec[key]));
+  problems.push(...mountProblems(spec.readOnlyMounts ?? []));
   if (problems.length > 0) throw new TypeError(`invalid run spec: ${problems.join('; ')}`);
+}
+
+function hostPathProblems(what: string, value: string): string[] {
+  const problems: string[] = [];
+  if (!value.startsWith('/')) problems.push(`${what} must be an absolute path, got ${JSON.stringify(value)}`);
+  if (value.includes(':') || value.includes(',')) problems.push(`${what} must not contain ':' or ',' (bind syntax), got ${JSON.stringify(value)}`);
+  return problems;
+}
+
+/** Top-level names every runtime already uses for something else. */
+const RESERVED_TARGETS = new Set(['workspace', 'outputs', 'usr', 'etc', 'proc', 'dev', 'tmp', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32', 'sys', 'run', 'var', 'root', 'home']);
+
+/** One level below / keeps every sandbox simple: the mount point is made in the fresh root, never inside a host tree. */
+function mountProblems(mounts: readonly ReadOnlyMount[]): string[] {
+  return mounts.flatMap((mount, index) => {
+    const problems = hostPathProblems(`readOnlyMounts[${index}].source`, mount.source);
+    const name = /^\/([A-Za-z0-9_.-]+)$/.exec(mount.target)?.[1];
+    if (name === undefined || name === '.' || name === '..' || RESERVED_TARGETS.has(name)) {
+      problems.push(`readOnlyMounts[${index}].target must be a top-level directory of the job's own such as /model, got ${JSON.stringify(mount.target)}`);
+    }
+    return problems;
+  });
 }

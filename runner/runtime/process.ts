@@ -64,7 +64,10 @@ export class ProcessRuntime implements ContainerRuntime {
     checkSpec(spec);
     if (this.unavailable !== undefined) throw new RuntimeError(this.unavailable);
     if (spec.signal.aborted) return { outcome: 'cancelled', exitCode: null, durationMs: 0 };
-    return this.sandbox ? this.runSandboxed(spec, this.sandbox) : this.spawnJob(spec, unsafeLaunch(spec));
+    if (this.sandbox) return this.runSandboxed(spec, this.sandbox);
+    // Without a sandbox there is no mount namespace to show the directories in.
+    if ((spec.readOnlyMounts ?? []).length > 0) throw new RuntimeError('read-only mounts (deployments) need a sandbox; MLGIT_UNSAFE_NO_SANDBOX runs without one');
+    return this.spawnJob(spec, unsafeLaunch(spec));
   }
 
   async close(): Promise<void> {
@@ -84,6 +87,7 @@ export class ProcessRuntime implements ContainerRuntime {
       pids: spec.limits.pids,
       tmpfsBytes: Math.round(spec.limits.memoryBytes),
       envNames: Object.keys(env),
+      readOnly: spec.readOnlyMounts ?? [],
     };
     let argv: string[];
     try {

@@ -28,12 +28,23 @@ export interface RunSpec {
   timeoutMs: number;
   /** false (default in manifests) -> no network at all. */
   network: boolean;
+  /**
+   * Optional: host directories the job sees read-only (a deployment's model file). Runtimes that
+   * cannot honour them throw RuntimeError rather than run without them.
+   */
+  readOnlyMounts?: readonly ReadOnlyMount[];
   /** Aborting = cancel: stop the job promptly. */
   signal: AbortSignal;
   /** Called once the container/process has started (latency benchmarks measure up to this). */
   onStart?: () => void;
   /** stdout+stderr interleaved in arrival order; awaited, so a slow consumer applies backpressure (memory stays flat). */
   onOutput: (chunk: Buffer) => Promise<void>;
+}
+
+/** A host directory bound read-only at `target`, a top-level directory of the job's own (e.g. /model). */
+export interface ReadOnlyMount {
+  source: string;
+  target: string;
 }
 
 export type Outcome = 'exited' | 'timeout' | 'oom' | 'cancelled';

@@ -2,7 +2,7 @@ import type { GitCommit } from './ports.ts';
 import type { Repo, User } from './model.ts';
 
 /** Every event a hook can subscribe to. */
-export const WEBHOOK_EVENTS = ['push', 'run.queued', 'run.started', 'run.completed', 'metrics.regression', 'status', 'repo.created', 'repo.deleted', 'model.version.created', 'model.alias.updated', 'ping'] as const;
+export const WEBHOOK_EVENTS = ['push', 'run.queued', 'run.started', 'run.completed', 'metrics.regression', 'status', 'repo.created', 'repo.deleted', 'model.version.created', 'model.alias.updated', 'deployment.state', 'ping'] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
 /** GitHub lists at most 20 commits in a push event; receivers are written for that. */

@@ -36,6 +36,7 @@ function bwrapArgs(plan: SandboxPlan): string[] {
   // (joblib then says "[Errno 13] Permission denied ... serial mode"): a tmpfs of the job's own.
   for (const tmpfs of ['/tmp', '/dev/shm']) args.push('--perms', '1777', '--size', String(plan.tmpfsBytes), '--tmpfs', tmpfs);
   args.push('--bind', plan.workspace, SANDBOX_WORKSPACE, '--bind', plan.outputs, SANDBOX_OUTPUTS, '--chdir', SANDBOX_WORKSPACE);
+  for (const mount of plan.readOnly ?? []) args.push('--ro-bind', mount.source, mount.target);
   if (plan.asRoot) args.push('--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID');
   args.push('--');
   return args;

@@ -1,4 +1,5 @@
 import type { JobUser } from '../job-user.ts';
+import type { ReadOnlyMount } from '../types.ts';
 
 /** Where the job sees its mounts inside a sandbox: the same paths as in a container. */
 export const SANDBOX_WORKSPACE = '/workspace';
@@ -22,6 +23,8 @@ export interface SandboxPlan {
   pids: number;
   /** Size cap of /tmp and of /dev/shm each: tmpfs pages are memory that RLIMIT_AS does not count. */
   tmpfsBytes: number;
+  /** Optional: host directories bound read-only at their targets (RunSpec.readOnlyMounts, already checked). */
+  readOnly?: readonly ReadOnlyMount[];
   /** Names of the job's environment variables, restored from launchEnv() just before the job starts. */
   envNames: readonly string[];
 }

@@ -32,8 +32,8 @@ export const unshare: Sandbox = {
 };
 
 /**
- * Builds the new root on a tmpfs mounted over $1 (a host directory that holds neither the
- * workspace nor the outputs), makes the mount points ($3, $4; symlinks copied from $5), mounts the
+ * Builds the new root on a tmpfs mounted over $1 (a host directory that holds none of the
+ * directories bound in), makes the mount points ($3, $4; symlinks copied from $5), mounts the
  * rest from the fstab in $2 with one `mount` (each mount a process of its own would cost ~40 ms
  * more), makes the root read-only and pivots into it. pivot_root(".", ".") then a lazy unmount of
  * "." detaches the whole host tree: nothing of it stays reachable, not even by `..`.
@@ -67,7 +67,9 @@ const STAGING = ['/mnt', '/run', '/tmp', '/media', '/srv', '/opt'];
 function setupArgs(plan: SandboxPlan): string[] {
   const workspace = realpathSync(plan.workspace);
   const outputs = realpathSync(plan.outputs);
-  const root = STAGING.find((dir) => isDirectory(dir, false) && ![workspace, outputs].some((p) => p === dir || p.startsWith(`${dir}/`)));
+  const readOnly = (plan.readOnly ?? []).map((mount) => ({ source: realpathSync(mount.source), target: mount.target }));
+  const hosts = [workspace, outputs, ...readOnly.map((mount) => mount.source)];
+  const root = STAGING.find((dir) => isDirectory(dir, false) && !hosts.some((p) => p === dir || p.startsWith(`${dir}/`)));
   if (root === undefined) throw new Error(`no directory among ${STAGING.join(', ')} is free to build the sandbox root on`);
   const dirs = ['usr', 'etc', 'proc', 'dev/shm', 'tmp', SANDBOX_WORKSPACE.slice(1), SANDBOX_OUTPUTS.slice(1)];
   const files: string[] = [];
@@ -96,6 +98,10 @@ function setupArgs(plan: SandboxPlan): string[] {
     fstab.push([name, target, 'tmpfs', `mode=1777,nosuid,nodev,size=${plan.tmpfsBytes}`]);
   }
   fstab.push([workspace, SANDBOX_WORKSPACE, 'none', 'bind,nosuid,nodev'], [outputs, SANDBOX_OUTPUTS, 'none', 'bind,nosuid,nodev']);
+  for (const mount of readOnly) {
+    dirs.push(mount.target.slice(1));
+    fstab.push([mount.source, mount.target, 'none', 'bind,ro,nosuid,nodev']);
+  }
   const lines = fstab.map(([source, target, type, options]) => [fstabField(source!), fstabField(root + target!), type, options, '0', '0'].join(' '));
   return [root, `${lines.join('\n')}\n`, dirs.join('\n'), files.join('\n'), links.filter(isSymlink).join('\n')];
 }

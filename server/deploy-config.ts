@@ -1,0 +1,42 @@
+// Deployments' settings (MLGIT_DEPLOY_*), parsed with the rest of the config (server/config.ts,
+// which passes its ConfigError in: no import cycle).
+import { durationSeconds } from '../schema/manifest.ts';
+
+export interface DeployConfig {
+  /** MLGIT_DEPLOY_IDLE_STOP: stop a deployment after this long without a request (null: never). */
+  readonly idleStopMs: number | null;
+  readonly maxBodyBytes: number;
+  readonly maxResponseBytes: number;
+  /** Deadline of a request's body, and separately of the model's whole answer. */
+  readonly timeoutMs: number;
+  /** How long a model server may take to answer its health check. */
+  readonly startTimeoutMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+const MiB = 1024 * 1024;
+
+export function deployConfig(env: Env, fail: (message: string) => Error): DeployConfig {
+  return {
+    idleStopMs: idleStop(env.MLGIT_DEPLOY_IDLE_STOP, fail),
+    maxBodyBytes: positive(env, fail, 'MLGIT_DEPLOY_MAX_BODY_BYTES', 10 * MiB),
+    maxResponseBytes: positive(env, fail, 'MLGIT_DEPLOY_MAX_RESPONSE_BYTES', 64 * MiB),
+    timeoutMs: positive(env, fail, 'MLGIT_DEPLOY_TIMEOUT_MS', 60_000),
+    startTimeoutMs: positive(env, fail, 'MLGIT_DEPLOY_START_TIMEOUT_MS', 120_000),
+  };
+}
+
+function idleStop(value: string | undefined, fail: (message: string) => Error): number | null {
+  if (value === undefined || value === '' || value === 'off' || value === '0') return null;
+  const seconds = durationSeconds(value);
+  if (seconds === null || seconds <= 0) throw fail(`MLGIT_DEPLOY_IDLE_STOP must be a duration such as 15m, 1h or 90s (or off), got ${JSON.stringify(value)}`);
+  return seconds * 1000;
+}
+
+function positive(env: Env, fail: (message: string) => Error, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) throw fail(`${name} must be a positive whole number, got ${JSON.stringify(raw)}`);
+  return value;
+}

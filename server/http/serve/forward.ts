@@ -1,0 +1,135 @@
+// One proxied request to a model server over its unix socket: mlgit's credentials stripped, a
+// deadline on the whole exchange (504), the answer buffered so that a model's error without JSON
+// becomes mlgit's JSON error carrying the model's status, and headers that keep the model's
+// content from acting on mlgit's origin.
+import http from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Lease } from '../../domain/deployments/supervisor.ts';
+
+export interface ForwardLimits {
+  /** Whole exchange with the model, from connect to the last byte of its answer. */
+  timeoutMs: number;
+  maxResponseBytes: number;
+}
+
+/** Pooled per socket path (the agent keys its pools by it): a ready replica is one connect away at most. */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
+
+/** Hop-by-hop and credential headers: never sent on to the model (it must not see the caller's token). */
+const DROP_REQUEST = new Set(['host', 'connection', 'keep-alive', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'authorization', 'cookie', 'content-length', 'expect']);
+/** What of the model's answer reaches the client; never Set-Cookie (mlgit's origin). */
+const KEEP_RESPONSE = ['content-type', 'cache-control', 'etag', 'last-modified', 'content-language', 'content-disposition', 'vary'];
+
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export async function forward(request: FastifyRequest, reply: FastifyReply, lease: Lease, upstreamPath: string, limits: ForwardLimits): Promise<FastifyReply> {
+  const body = Buffer.isBuffer(request.body) ? request.body : null;
+  const headers: http.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(request.headers)) if (!DROP_REQUEST.has(name) && value !== undefined) headers[name] = value;
+  headers['x-request-id'] = request.id;
+  headers['x-forwarded-for'] = request.ip;
+  if (body !== null) headers['content-length'] = body.length;
+  reply.header('X-Mlgit-Model-Version', String(lease.version));
+  if (lease.coldStartMs !== null) reply.header('X-Mlgit-Cold-Start-Ms', String(lease.coldStartMs));
+  // The model's bytes are served from mlgit's origin: never as a page that could run script there.
+  reply.header('Content-Security-Policy', "sandbox; default-src 'none'");
+  reply.header('X-Content-Type-Options', 'nosniff');
+  let answer: Answer;
+  try {
+    answer = await exchange(lease.socketPath, request.method, upstreamPath, headers, body, limits);
+  } catch (error) {
+    const failure = error instanceof UpstreamFailure ? error : new UpstreamFailure(502, 'model_unreachable', `the model server could not be reached: ${error instanceof Error ? error.message : String(error)}`);
+    request.log.warn({ err: error, upstream: upstreamPath }, 'model request failed');
+    return reply.code(failure.status).type('application/json').send({ error: { code: failure.code, message: failure.message } });
+  } finally {
+    lease.release();
+  }
+  for (const name of KEEP_RESPONSE) {
+    const value = answer.headers[name];
+    if (value !== undefined) reply.header(name, value);
+  }
+  if (answer.status >= 400 && !isJson(answer)) {
+    const text = answer.body.toString('utf8', 0, Math.min(answer.body.length, 2000)).trim();
+    return reply.code(answer.status).type('application/json').send({ error: { code: 'model_error', message: text || `the model answered ${answer.status}`, model_status: answer.status } });
+  }
+  return reply.code(answer.status).send(answer.body);
+}
+
+class UpstreamFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function isJson(answer: Answer): boolean {
+  if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(String(answer.headers['content-type'] ?? ''))) return false;
+  try {
+    JSON.parse(answer.body.toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Sends the request and reads the whole answer. A pooled connection the model server closed
+ * while idle fails before any answer byte (ECONNRESET on a reused socket): the request was never
+ * processed, so it is sent once more on a fresh connection, as Node's docs advise.
+ */
+async function exchange(socketPath: string, method: string, path: string, headers: http.OutgoingHttpHeaders, body: Buffer | null, limits: ForwardLimits): Promise<Answer> {
+  const deadline = Date.now() + limits.timeoutMs;
+  try {
+    return await once(socketPath, method, path, headers, body, limits, deadline);
+  } catch (error) {
+    if (!(error instanceof StaleConnection)) throw error;
+    return once(socketPath, method, path, headers, body, limits, deadline);
+  }
+}
+
+class StaleConnection extends Error {}
+
+function once(socketPath: string, method: string, path: string, headers: http.OutgoingHttpHeaders, body: Buffer | null, limits: ForwardLimits, deadline: number): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    const upstream = http.request({ socketPath, method, path, headers, agent });
+    const timer = setTimeout(() => {
+      upstream.destroy(new UpstreamFailure(504, 'model_timeout', `the model did not answer within ${Math.round(limits.timeoutMs / 1000)} s`));
+    }, Math.max(1, deadline - Date.now()));
+    let answered = false;
+    upstream.once('response', (response) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > limits.maxResponseBytes) upstream.destroy(new UpstreamFailure(502, 'model_answer_too_large', `the model's answer is over ${limits.maxResponseBytes} bytes`));
+        else chunks.push(chunk);
+      });
+      response.once('end', () => {
+        clearTimeout(timer);
+        resolve({ status: response.statusCode ?? 502, headers: response.headers, body: Buffer.concat(chunks, size) });
+      });
+      const broken = (error: Error) => {
+        clearTimeout(timer);
+        reject(error);
+      };
+      response.once('error', broken);
+      response.once('close', () => {
+        if (!response.complete) broken(new UpstreamFailure(502, 'model_unreachable', 'the model server closed the connection in the middle of its answer'));
+      });
+    });
+    upstream.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (!answered && upstream.reusedSocket && error.code === 'ECONNRESET') reject(new StaleConnection());
+      else reject(error);
+    });
+    upstream.end(body ?? undefined);
+  });
+}

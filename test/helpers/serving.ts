@@ -1,0 +1,70 @@
+// A small model server for the serving tests (standard library only): it speaks enough of the
+// Open Inference Protocol to deploy, answers with the version it was started as, and has routes
+// that misbehave on purpose (never answer, answer an error in plain text, echo what reached it).
+import { projectFiles } from './registry.ts';
+
+export const PREDICTOR_PY = `import json, os, socketserver, sys, time
+from http.server import BaseHTTPRequestHandler
+NAME = os.environ['MLP_MODEL_NAME']
+VERSION = os.environ['MLP_MODEL_VERSION']
+MODEL_BYTES = os.path.getsize(os.environ['MLP_MODEL_PATH'])
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    def send(self, status, body, kind='application/json'):
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header('Content-Type', kind)
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def do_GET(self):
+        if self.path in ('/v2/health/ready', '/v2/health/live', f'/v2/models/{NAME}/ready'):
+            return self.send(200, {'ready': True})
+        if self.path == f'/v2/models/{NAME}':
+            return self.send(200, {'name': NAME, 'versions': [VERSION], 'model_bytes': MODEL_BYTES})
+        if self.path == '/hang':
+            time.sleep(3600)
+        if self.path == '/text-error':
+            return self.send(500, 'Traceback: something broke', 'text/plain')
+        if self.path == '/json-error':
+            return self.send(418, {'error': 'a teapot'})
+        if self.path.startswith('/echo'):
+            return self.send(200, {'path': self.path, 'headers': {k.lower(): v for k, v in self.headers.items()}, 'version': VERSION})
+        if self.path == '/try-write-model':
+            try:
+                open(os.environ['MLP_MODEL_PATH'], 'ab').write(b'x')
+                return self.send(200, {'wrote': True})
+            except OSError as e:
+                return self.send(200, {'wrote': False, 'error': str(e)})
+        if self.path == '/try-network':
+            import socket
+            try:
+                socket.create_connection(('1.1.1.1', 53), timeout=2)
+                return self.send(200, {'network': True})
+            except OSError as e:
+                return self.send(200, {'network': False, 'error': str(e)})
+        self.send(404, {'error': 'no route ' + self.path})
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
+        if self.path == f'/v2/models/{NAME}/infer':
+            return self.send(200, {'model_name': NAME, 'model_version': VERSION, 'outputs': [{'name': 'bytes', 'shape': [1], 'datatype': 'INT64', 'data': [len(body)]}]})
+        self.send(404, {'error': 'no route ' + self.path})
+    def log_message(self, *args):
+        pass
+class Server(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+path = os.environ['MLGIT_SERVE_SOCKET']
+if os.path.exists(path):
+    os.unlink(path)
+server = Server(path, Handler)
+os.chmod(path, 0o666)
+print('predictor version', VERSION, 'listening', flush=True)
+server.serve_forever()
+`;
+
+/** The registry tests' project (model clf from its train job) plus the predictor. */
+export function servingProject(acc: number): Record<string, string> {
+  return { ...projectFiles(acc), 'predictor.py': PREDICTOR_PY };
+}
+
+export const PREDICTOR_COMMAND = 'python3 predictor.py';
