@@ -44,10 +44,13 @@ for i in range(2400):
 const MANIFEST = manifest(`triggers:
   push: {jobs: [train]}
   manual: {jobs: [train, ticker]}
+params:
+  schema:
+    learningRate: {type: float, default: 0.25}
 jobs:
   train:
     kind: train
-    command: python3 train.py
+    command: python3 train.py --lr \${{ params.learningRate }}
     inputs: [train.py]
     outputs: [{path: model.txt, type: model}]
     metrics: {path: metrics.json, format: json, primary: accuracy, goals: {accuracy: maximize}}
@@ -260,6 +263,7 @@ t.test('commits, commit, runs and run pages', async (t) => {
     t.match(page.text, /<dt>Attempt<\/dt><dd>1 of \d+<\/dd>/);
     t.match(page.text, /<dt>Cache<\/dt><dd>miss<\/dd>/);
     t.match(page.text, /<dt>accuracy <span class="badge">primary<\/span><\/dt><dd class="num">0\.95<\/dd>/, 'metrics');
+    t.match(page.text, /<dt class="mono">learningRate<\/dt><dd class="mono">0\.25<\/dd>/, 'params by the name the manifest gives them (not the MLP_PARAM_ variable)');
     t.notMatch(page.text, /run-log\.[0-9a-f]+\.js/, 'a final run has no live script');
     const weights = Buffer.from('weights 0.95\n');
     const sha256 = (await import('node:crypto')).createHash('sha256').update(weights).digest('hex');

@@ -11,7 +11,7 @@ import { compareMetrics } from '../compare.ts';
 import { invalid, notFound } from '../errors.ts';
 import type { Repo } from '../model.ts';
 import type { GitBackend, ObjectStore } from '../ports.ts';
-import { SATISFYING, toRun, type Run } from '../runs/model.ts';
+import { paramsOf, SATISFYING, toRun, type Run } from '../runs/model.ts';
 import { inspectModel } from './formats/inspect.ts';
 import { manifestAt } from './manifest-models.ts';
 import { toVersion, type ModelVersion, type RegistryEvents } from './model.ts';
@@ -87,7 +87,7 @@ export class ModelVersions {
       format,
       oid: output.oid,
       size: Number(output.size),
-      params: JSON.stringify(paramsOf(run)),
+      params: JSON.stringify(Object.fromEntries(paramsOf(run))),
       metrics: JSON.stringify(metrics.get(run.id) ?? {}),
       goals: JSON.stringify(run.spec.goals),
       datasets: JSON.stringify(run.spec.datasets.map((d) => ({ name: d.name, repo: d.repo, commit: d.commit }))),
@@ -177,11 +177,3 @@ export class ModelVersions {
   }
 }
 
-/** Params as the job saw them: the MLP_PARAM_* variables of its spec. */
-function paramsOf(run: Run): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(run.spec.job.env)) {
-    if (key.startsWith('MLP_PARAM_')) out[key.slice('MLP_PARAM_'.length).toLowerCase()] = value;
-  }
-  return out;
-}

@@ -83,6 +83,14 @@ export function toRun(row: RunRow): Run {
   };
 }
 
+/** The params a run's job used, by name, sorted (older runs: read back from their MLP_PARAM_* variables). */
+export function paramsOf(run: Pick<Run, 'spec'>): [string, string][] {
+  const entries = run.spec.params
+    ? Object.entries(run.spec.params).map(([name, value]) => [name, String(value)] as [string, string])
+    : Object.entries(run.spec.job.env).flatMap(([key, value]) => (key.startsWith('MLP_PARAM_') ? [[key.slice('MLP_PARAM_'.length).toLowerCase(), value] as [string, string]] : []));
+  return entries.sort((a, b) => a[0].localeCompare(b[0]));
+}
+
 export function durationMs(run: Pick<Run, 'startedAt' | 'finishedAt'>): number | null {
   return run.startedAt && run.finishedAt ? run.finishedAt.getTime() - run.startedAt.getTime() : null;
 }

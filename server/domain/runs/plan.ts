@@ -15,6 +15,11 @@ export interface StoredSpec {
   readonly primary: string | null;
   readonly goals: Readonly<Record<string, 'maximize' | 'minimize'>>;
   readonly compare: Manifest['compare'] | null;
+  /**
+   * The params the job used, named as the manifest names them (the MLP_PARAM_* variables are
+   * upper-cased and have other characters replaced). Absent in runs planned before it was kept.
+   */
+  readonly params?: Readonly<Record<string, Scalar>>;
 }
 
 export interface RunLimits {
@@ -134,9 +139,11 @@ function jobSpec(manifest: Manifest, job: Job, name: string, matrix: Record<stri
     'job.name': name,
   };
   const env: Record<string, string> = { ...manifest.env, ...job.env };
+  const params: Record<string, Scalar> = {};
   for (const param of usedParams(manifest, job)) {
     const value = ctx.params[param];
     if (value === undefined) continue;
+    params[param] = value;
     values[`params.${param}`] = String(value);
     env[`MLP_PARAM_${envName(param)}`] = String(value);
   }
@@ -181,6 +188,7 @@ function jobSpec(manifest: Manifest, job: Job, name: string, matrix: Record<stri
     primary: job.metrics?.primary ?? null,
     goals: job.metrics?.goals ?? {},
     compare: manifest.compare ?? null,
+    params,
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Run } from '../../domain/runs/model.ts';
-import { durationMs, FINAL_STATUSES } from '../../domain/runs/model.ts';
+import { durationMs, FINAL_STATUSES, paramsOf } from '../../domain/runs/model.ts';
 import { html, type Html } from '../html.ts';
 import type { LogWindow } from '../run-log.ts';
 import { formatValue } from './metrics.ts';
@@ -23,14 +23,6 @@ export interface RunView {
 
 function when(date: Date | null): Html | string {
   return date ? timeAgo(date) : '—';
-}
-
-/** Params as the job saw them (the MLP_PARAM_* variables of its spec). */
-function params(run: Run): [string, string][] {
-  return Object.entries(run.spec.job.env)
-    .filter(([key]) => key.startsWith('MLP_PARAM_'))
-    .map(([key, value]) => [key.slice('MLP_PARAM_'.length).toLowerCase(), value] as [string, string])
-    .sort((a, b) => a[0].localeCompare(b[0]));
 }
 
 function logPane(view: RunView): Html {
@@ -65,7 +57,7 @@ export function runPage(view: RunView): Html {
   const repo = view.header.repo;
   const base = repoPath(repo, 'runs', String(run.id));
   const final = FINAL_STATUSES.includes(run.status);
-  const paramRows = params(run);
+  const paramRows = paramsOf(run);
   const metricNames = Object.keys(view.metrics).sort();
   const cache = run.cachedFrom !== null ? html`hit: results of <a href="${repoPath(repo, 'runs', String(run.cachedFrom))}">run #${run.cachedFrom}</a>` : run.cacheKey ? 'miss' : 'not cached';
   return html`${repoHeader(view.header)}
