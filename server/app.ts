@@ -14,7 +14,8 @@ import { HttpWebhookSender } from './adapters/webhooks/http-sender.ts';
 import { InProcessQueue } from './adapters/queue/in-process-queue.ts';
 import type { Config } from './config.ts';
 import { preparePrivateDataDir } from './data-dir.ts';
-import { connectDatabase, type Db } from './db/connect.ts';
+import { connectDatabase, poolUsage, type Db } from './db/connect.ts';
+import { oldestQueuedRun, unfinishedRunCounts } from './db/run-stats.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { AccountService } from './domain/accounts.ts';
 import { AuditLog } from './domain/audit.ts';
@@ -66,6 +67,12 @@ import { wireRuns, type RunsWiring } from './wire-runs.ts';
 import { authFailureLimiter } from './wire-auth-limits.ts';
 import { runEvents } from './domain/runs/run-events.ts';
 import { registerWeb } from './web/index.ts';
+import { registerHttpMetrics } from './observability/http-metrics.ts';
+import { installMeter } from './observability/meter.ts';
+import { meteredRunEvents, meteredWebhookSender } from './observability/metered-services.ts';
+import { registerMetricsEndpoint } from './observability/metrics-endpoint.ts';
+import type { QueueDepth } from './observability/metric-sources.ts';
+import { storeReachable } from './observability/store-probe.ts';
 
 export interface Services {
   db: Db;
@@ -130,6 +137,13 @@ export async function buildApp(config: Config): Promise<App> {
   app.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
   });
+  // prom-client is loaded only when metrics are on (idle RSS). Before any route: the hook sees them all.
+  const metrics = config.metrics.mode === 'off' ? null : (await import('./observability/prometheus-meter.ts')).createPrometheusMeter();
+  if (metrics) {
+    installMeter(metrics.meter);
+    registerHttpMetrics(app);
+    app.addHook('onClose', async () => installMeter(null));
+  }
   registerErrorHandler(app, { dataDir: config.dataDir });
   const secret = config.jwtSecret ?? (await persistentSecret(config.dataDir, 'jwt-secret'));
   await app.register(fastifyJwt, { secret });
@@ -140,7 +154,7 @@ export async function buildApp(config: Config): Promise<App> {
   const onQueueError = (name: string, err: unknown) => app.log.error({ err, job: name }, 'job queue error');
   // bullmq/ioredis and the AWS SDK (below) are loaded only when configured: ~30 MB of RSS the
   // embedded default would carry for nothing.
-  const queue: JobQueue = config.redisUrl ? new (await import('./adapters/queue/bullmq-queue.ts')).BullMqQueue({ redisUrl: config.redisUrl, prefix: config.redisPrefix, onError: onQueueError }) : new InProcessQueue(onQueueError);
+  const queue: JobQueue & { depths(): Promise<QueueDepth[]> } = config.redisUrl ? new (await import('./adapters/queue/bullmq-queue.ts')).BullMqQueue({ redisUrl: config.redisUrl, prefix: config.redisPrefix, onError: onQueueError }) : new InProcessQueue(onQueueError);
   const accounts = new AccountService(db);
   const repos = new RepoService(db, git);
   const store: ObjectStore = config.s3
@@ -154,7 +168,7 @@ export async function buildApp(config: Config): Promise<App> {
     repos,
     git,
     new SecretBox(config.secretKey ?? (await persistentSecret(config.dataDir, 'secret-key'))),
-    new HttpWebhookSender({ allow: buildAllowList(config.webhooks.allow), followRedirects: config.webhooks.followRedirects }),
+    meteredWebhookSender(new HttpWebhookSender({ allow: buildAllowList(config.webhooks.allow), followRedirects: config.webhooks.followRedirects })),
     { ...config.webhooks, userAgent: `mlgit-hookshot/${await packageVersion()}`, publicUrl: () => config.publicUrl?.replace(/\/+$/, '') ?? hookUrl(app) },
     (message, fields) => app.log.warn(fields, message),
   );
@@ -178,7 +192,7 @@ export async function buildApp(config: Config): Promise<App> {
     (context, updates) => webhooks.onPushed(context, updates),
   );
   pushes.registerWorkers();
-  const runEventSink = runEvents({
+  const runEventSink = meteredRunEvents(runEvents({
     webhooks,
     statuses,
     baseUrl: () => config.publicUrl?.replace(/\/+$/, '') ?? hookUrl(app),
@@ -187,7 +201,7 @@ export async function buildApp(config: Config): Promise<App> {
       return repo ? `${repo.owner}/${repo.name}` : String(repoId);
     },
     log: app.log,
-  });
+  }));
   const runs = await wireRuns(app, { config, db, git, queue, repos, accounts, store, secret, admission, manifests }, runEventSink);
   // CI metrics posted with a commit status are stored like runner metrics (job ci:<context>).
   statuses.setOnMetrics((repoId, sha, context, metrics, state) => runs.results.recordExternal(repoId, sha, context, metrics, state));
@@ -224,7 +238,18 @@ export async function buildApp(config: Config): Promise<App> {
   );
   app.addHook('onReady', async () => outbox.start());
 
-  registerHealthRoutes(app, { db, queueReachable: (timeoutMs) => queue.reachable(timeoutMs), outboxBacklog: () => outbox.backlog() });
+  registerHealthRoutes(app, { db, queueReachable: (timeoutMs) => queue.reachable(timeoutMs), outboxBacklog: () => outbox.backlog(), storeReachable: (timeoutMs) => storeReachable(store, timeoutMs) });
+  if (metrics) {
+    metrics.observe({
+      gitProcesses: () => gitSpawner.running,
+      queueDepths: () => queue.depths(),
+      runsByStatus: () => unfinishedRunCounts(db),
+      oldestQueuedRun: () => oldestQueuedRun(db),
+      notesConflicts: () => runs.notes.conflicts,
+      dbPool: () => poolUsage(db),
+    });
+    registerMetricsEndpoint(app, config.metrics, metrics.registry, authenticate);
+  }
   registerSchemaRoutes(app);
   registerAccountRoutes(app, { config, accounts, authenticate, limiter, audit });
   const users = new UserAdmin({

@@ -35,7 +35,12 @@ export interface Config {
   readonly webhooks: WebhookConfig;
   /** Model deployments (MLGIT_DEPLOY_*): idle stop, request caps and deadlines. */
   readonly deploy: DeployConfig;
+  /** MLGIT_METRICS: where GET /metrics is served, if anywhere (off by default). */
+  readonly metrics: MetricsConfig;
 }
+
+/** `admin`: on the main port, to site admins; `listen`: unauthenticated, on a port of its own. */
+export type MetricsConfig = { readonly mode: 'off' } | { readonly mode: 'admin' } | { readonly mode: 'listen'; readonly host: string; readonly port: number };
 
 /** Run limits (timeouts, memory, cpus, pids, matrix size) are the dispatcher's RunLimits. */
 export interface RunsConfig extends RunLimits, QueueLimits {
@@ -210,6 +215,17 @@ function webhookConfig(env: Env): WebhookConfig {
   };
 }
 
+/** `off` | `admin` | `[host:]port` (a bare port listens on HOST's address). */
+function metricsConfig(env: Env, host: string): MetricsConfig {
+  const raw = env.MLGIT_METRICS ?? '';
+  if (raw === '' || raw === 'off') return { mode: 'off' };
+  if (raw === 'admin') return { mode: 'admin' };
+  const match = /^(?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(raw);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) throw new ConfigError(`MLGIT_METRICS must be off, admin, or [host:]port for a listener of its own, got "${raw}"`);
+  return { mode: 'listen', host: match[1]?.replace(/^\[|\]$/g, '') ?? host, port };
+}
+
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
   const jwtSecret = env.MLGIT_JWT_SECRET || null;
   if (jwtSecret !== null && jwtSecret.length < 32) {
@@ -219,11 +235,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   if (secretKey !== null && secretKey.length < 32) throw new ConfigError('MLGIT_SECRET_KEY must be at least 32 characters');
   const redisPrefix = env.MLGIT_REDIS_PREFIX || 'mlgit';
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) throw new ConfigError('MLGIT_REDIS_PREFIX must be 1-64 letters, digits, _ . -');
+  // Loopback unless told otherwise: a fresh install is reachable only from this machine until
+  // its admin decides to serve a network (HOST=0.0.0.0).
+  const host = env.HOST || '127.0.0.1';
   const config: Config = {
     port: int(env, 'PORT', 3000),
-    // Loopback unless told otherwise: a fresh install is reachable only from this machine until
-    // its admin decides to serve a network (HOST=0.0.0.0).
-    host: env.HOST || '127.0.0.1',
+    host,
     dataDir: path.resolve(env.MLGIT_DATA_DIR || './data'),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
@@ -263,6 +280,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     secretKey,
     webhooks: webhookConfig(env),
     deploy: deployConfig(env, (message) => new ConfigError(message)),
+    metrics: metricsConfig(env, host),
     ...overrides,
   };
   // With open sign-up anyone can push code that runs on the runner: never without a sandbox.

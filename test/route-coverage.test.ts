@@ -362,6 +362,7 @@ t.test('every registered route has an access-matrix row, and each row holds agai
     'GET /api/docs/static/*': { all: everyone(200), request: () => ({ method: 'GET', path: '/api/docs/static/swagger-ui.css' }) },
     'GET /api/v1/openapi.json': { all: everyone(200), request: () => ({ method: 'GET', path: '/api/v1/openapi.json' }) },
     'GET /healthz': { all: everyone(200), request: () => ({ method: 'GET', path: '/healthz' }) },
+    'GET /livez': { all: everyone(200), request: () => ({ method: 'GET', path: '/livez' }) },
     'GET /readyz': { all: everyone(200), request: () => ({ method: 'GET', path: '/readyz' }) },
     // Web pages without a session (Basic credentials do not sign a browser in); forms without a CSRF token: 403.
     'GET /': { all: everyone(200), request: () => ({ method: 'GET', path: '/' }) },

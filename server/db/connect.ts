@@ -9,6 +9,14 @@ import type { Database } from './tables.ts';
 
 export type Db = Kysely<Database>;
 
+/** The Postgres pool behind each Db (none for PGlite), for the metrics' pool usage. */
+const pools = new WeakMap<Db, { totalCount: number; idleCount: number; waitingCount: number }>();
+
+export function poolUsage(db: Db): { total: number; idle: number; waiting: number } | null {
+  const pool = pools.get(db);
+  return pool ? { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } : null;
+}
+
 /**
  * Postgres when a URL is given (production), otherwise PGlite (real Postgres compiled to
  * WASM) in the data dir, so `npm start` needs nothing installed. Both run the same migrations.
@@ -24,7 +32,9 @@ export async function connectDatabase(databaseUrl: string | null, dataDir: strin
     // A checked-out client has no pool listener: a connection lost while it is handed over or
     // between a transaction's statements would otherwise crash the process (the statement fails anyway).
     pool.on('connect', (client) => client.on('error', (err) => process.emitWarning(`postgres client error: ${err.message}`)));
-    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    pools.set(db, pool);
+    return db;
   }
   const dir = path.join(dataDir, 'pglite');
   await fs.mkdir(dir, { recursive: true });

@@ -43,6 +43,11 @@ export class GitSpawner {
     this.ensureHelper();
   }
 
+  /** git processes started and not yet settled (the metrics' concurrent git processes). */
+  get running(): number {
+    return this.inFlight.size;
+  }
+
   /** The helper's pid (tests crash it on purpose). */
   get helperPid(): number | undefined {
     return this.helper?.pid;

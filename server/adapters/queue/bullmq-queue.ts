@@ -1,5 +1,6 @@
 import { Queue, UnrecoverableError, Worker, type JobType } from 'bullmq';
 import type { JobQueue } from '../../domain/ports.ts';
+import type { QueueDepth } from '../../observability/metric-sources.ts';
 
 type Handler = (data: unknown) => Promise<void>;
 
@@ -101,6 +102,24 @@ export class BullMqQueue implements JobQueue {
       if (counts.every((byType) => Object.values(byType).every((n) => n === 0))) return;
       await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
     }
+  }
+
+  /** Jobs per state of every queue this process uses, and the age of each one's oldest waiting job (metrics). */
+  async depths(): Promise<QueueDepth[]> {
+    const names = [...this.queues.keys()].filter((name) => name !== PING_QUEUE);
+    return Promise.all(
+      names.map(async (name) => {
+        const queue = this.queue(name);
+        const [counts, [oldest]] = await Promise.all([queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed'), queue.getJobs(['waiting', 'prioritized'], 0, 0, true)]);
+        return {
+          name,
+          waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+          active: counts.active ?? 0,
+          delayed: counts.delayed ?? 0,
+          oldestWaitingMs: oldest ? Math.max(0, Date.now() - oldest.timestamp - (oldest.delay ?? 0)) : null,
+        };
+      }),
+    );
   }
 
   /** Lets running jobs finish (Worker.close waits for them); each Queue/Worker owns its connections. */

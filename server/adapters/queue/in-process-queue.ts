@@ -1,4 +1,5 @@
 import type { JobQueue } from '../../domain/ports.ts';
+import type { QueueDepth } from '../../observability/metric-sources.ts';
 
 type Handler = (data: unknown) => Promise<void>;
 
@@ -7,6 +8,8 @@ interface PendingJob {
   data: unknown;
   jobId: string | null;
   attempt: number;
+  /** When it became ready to run (its delay over), for the metrics' queue age. */
+  waitingSince?: number;
 }
 
 /**
@@ -44,7 +47,7 @@ export class InProcessQueue implements JobQueue {
   private schedule(job: PendingJob, delayMs: number): void {
     const timer = setTimeout(() => {
       this.delayed.delete(timer);
-      this.waiting.push(job);
+      this.waiting.push({ ...job, waitingSince: Date.now() });
       this.pump();
     }, delayMs);
     this.delayed.set(timer, job);
@@ -95,6 +98,22 @@ export class InProcessQueue implements JobQueue {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
+  }
+
+  /** Jobs per state of every job name seen here, and how long each name's oldest waiting job has waited (metrics). */
+  async depths(): Promise<QueueDepth[]> {
+    const names = new Set([...this.handlers.keys(), ...this.waiting.map((job) => job.name), ...[...this.delayed.values()].map((job) => job.name)]);
+    const now = Date.now();
+    return [...names].map((name) => {
+      const waiting = this.waiting.filter((job) => job.name === name);
+      return {
+        name,
+        waiting: waiting.length,
+        active: this.handlers.get(name)?.running ?? 0,
+        delayed: [...this.delayed.values()].filter((job) => job.name === name).length,
+        oldestWaitingMs: waiting.length === 0 ? null : now - Math.min(...waiting.map((job) => job.waitingSince ?? now)),
+      };
+    });
   }
 
   async reachable(): Promise<boolean> {

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../../config.ts';
+import { meter, tagGitOperation } from '../../observability/meter.ts';
 import { DomainError, notFound } from '../../domain/errors.ts';
 import type { HookSessions } from '../../domain/hook-sessions.ts';
 import type { Principal, Repo } from '../../domain/model.ts';
@@ -63,8 +64,12 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
   function acquireSlots(request: FastifyRequest, repo: Repo): () => void {
     const repoKey = `repo:${repo.id}`;
     const clientKey = `client:${request.ip}`;
-    if (!slots.tryAcquire(repoKey, config.git.maxPerRepo)) throw new DomainError('rate_limited', 'too many git operations on this repository; retry shortly', 5);
+    if (!slots.tryAcquire(repoKey, config.git.maxPerRepo)) {
+      meter().gitSlotRefused('repo');
+      throw new DomainError('rate_limited', 'too many git operations on this repository; retry shortly', 5);
+    }
     if (!slots.tryAcquire(clientKey, config.git.maxPerClient)) {
+      meter().gitSlotRefused('client');
       slots.release(repoKey);
       throw new DomainError('rate_limited', 'too many concurrent git operations from your address; retry shortly', 5);
     }
@@ -123,6 +128,9 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
     const body = await readWhole(gitRequestBody(request.raw, config.git.maxUploadRequestBytes, 'fetch negotiation'));
     const problem = pktLineProblem(body);
     if (problem) throw new BadGitRequest(`malformed git request: ${problem}`);
+    // Requests that want objects are fetches (not ls-refs); those naming no commit the client
+    // has ("have" lines) are clones (gitprotocol-pack(5), gitprotocol-v2(5)).
+    if (body.includes('want ')) tagGitOperation(request.raw, body.includes('have ') ? 'fetch' : 'clone');
     const protocol = sanitizeGitProtocol(request.headers['git-protocol']);
     const child = deps.git.spawn(repo.id, 'upload-pack', { advertise: false, protocol, env: {} });
     child.stdin.end(body);
@@ -131,6 +139,7 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
 
   async function receivePack(request: FastifyRequest, reply: FastifyReply, repo: Repo, principal: Principal, release: () => void, timeline: GitTimeline) {
     const { user } = principal;
+    tagGitOperation(request.raw, 'push');
     // Before spawning: an unsupported Content-Encoding throws here, and must not leave a git
     // process waiting forever on a stdin nobody will write (nor an open hook session).
     const body = gitRequestBody(request.raw, config.git.maxPushBytes, 'push');
