@@ -8,9 +8,11 @@ import { pipeline } from 'node:stream/promises';
 import { RUNNER_MAX_METRICS_BYTES, type ClaimedJob, type CompleteRequest } from '../schema/runner-protocol.ts';
 import { AttemptGone, RunnerApi } from './api-client.ts';
 import { checkoutCommit, prepareGitHome } from './git-fetch.ts';
+import { inJobSpan, untraced } from './job-trace.ts';
 import { LogPump } from './log-pump.ts';
 import type { ContainerRuntime, RunResult } from './runtime/types.ts';
 import { RuntimeError } from './runtime/types.ts';
+import { ORPHAN_SWEEP_INTERVAL_MS } from './runtime/orphan-sweep.ts';
 import { readSafe, safePath, sha256File } from './safe-files.ts';
 
 export interface RunnerOptions {
@@ -43,6 +45,7 @@ export class Runner {
   private readonly gitHome: Promise<void>;
   /** The cancel switches of the jobs running now. */
   private readonly inFlight = new Set<AbortController>();
+  private readonly sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: RunnerOptions) {
     this.api = new RunnerApi(options.serverUrl, options.token, reportPatienceMs(options.stallTimeoutMs), options.log);
@@ -50,6 +53,21 @@ export class Runner {
     this.gitHome = prepareGitHome(path.join(options.workDir, 'git-home')).catch((err: unknown) => {
       options.log.warn({ err }, 'could not prepare the runner git home');
     });
+    // Job containers of a runner that died (SIGKILL, a crashed host process) run on and hold
+    // their resources: removed now, and periodically for peers that die while this one lives.
+    if (options.runtime.sweepOrphans) {
+      void this.sweepOrphans();
+      this.sweepTimer = setInterval(() => void this.sweepOrphans(), ORPHAN_SWEEP_INTERVAL_MS).unref();
+    }
+  }
+
+  private async sweepOrphans(): Promise<void> {
+    try {
+      const removed = (await this.options.runtime.sweepOrphans?.()) ?? [];
+      if (removed.length > 0) this.options.log.info({ containers: removed }, 'removed job containers of runners that died');
+    } catch (err) {
+      this.options.log.warn({ err }, 'could not look for job containers of runners that died');
+    }
   }
 
   /**
@@ -58,6 +76,7 @@ export class Runner {
    * runs stay `running` until the server's stall sweep retries them.
    */
   close(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.api.stop();
     for (const job of this.inFlight) job.abort();
   }
@@ -67,7 +86,7 @@ export class Runner {
     const { runId, attempt } = message as RunMessage;
     let job: ClaimedJob;
     try {
-      job = await this.api.claim(runId, attempt, this.options.name);
+      job = await untraced(() => this.api.claim(runId, attempt, this.options.name));
     } catch (err) {
       if (err instanceof AttemptGone) return; // cancelled, or another runner has it
       throw err; // server unreachable: the queue retries the message
@@ -75,13 +94,13 @@ export class Runner {
     await this.gitHome;
     const dir = await fs.mkdtemp(path.join(this.options.workDir, `run-${runId}-${attempt}-`));
     try {
-      await this.execute(job, dir);
+      await inJobSpan(job, (traceparent) => this.execute(job, dir, traceparent));
     } finally {
       await fs.rm(dir, { recursive: true, force: true }).catch(() => {});
     }
   }
 
-  private async execute(job: ClaimedJob, dir: string): Promise<void> {
+  private async execute(job: ClaimedJob, dir: string, traceparent: string | undefined): Promise<void> {
     const { id, attempt } = job.run;
     const cancel = new AbortController();
     this.inFlight.add(cancel);
@@ -118,7 +137,7 @@ export class Runner {
           commands: [...job.spec.commands],
           workspace,
           outputs,
-          env: { ...job.spec.env, MLP_RUN_ID: String(id) },
+          env: { ...job.spec.env, MLP_RUN_ID: String(id), ...(traceparent ? { TRACEPARENT: traceparent } : {}) },
           limits: { cpus: job.spec.resources.cpus, memoryBytes: job.spec.resources.memoryBytes, pids: job.spec.resources.pids },
           timeoutMs: job.spec.timeoutSeconds * 1000,
           network: job.spec.network,

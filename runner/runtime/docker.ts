@@ -4,6 +4,7 @@ import type Docker from 'dockerode';
 import { checkSpec, jobArgv, jobEnv } from './job-spec.ts';
 import { handOver, jobUser } from './job-user.ts';
 import { OutputPump } from './output-pump.ts';
+import { jobLabels, sweepOrphans } from './orphan-sweep.ts';
 import { watchForStop } from './stop-watch.ts';
 import { RuntimeError, type ContainerRuntime, type RunResult, type RunSpec } from './types.ts';
 
@@ -58,6 +59,10 @@ export class DockerRuntime implements ContainerRuntime {
     this.closing.abort();
   }
 
+  sweepOrphans(): Promise<string[]> {
+    return sweepOrphans(this.docker);
+  }
+
   private async create(spec: RunSpec, user: string): Promise<Docker.Container> {
     const memory = Math.round(spec.limits.memoryBytes);
     try {
@@ -72,7 +77,8 @@ export class DockerRuntime implements ContainerRuntime {
         Tty: false,
         OpenStdin: false,
         NetworkDisabled: !spec.network,
-        Labels: { 'io.mlgit.job': 'true' },
+        // Found by a sweep when this runner dies mid-job (orphan-sweep.ts).
+        Labels: jobLabels(),
         HostConfig: {
           Binds: [`${spec.workspace}:${WORKSPACE}:rw`, `${spec.outputs}:${OUTPUTS}:rw`, ...(spec.readOnlyMounts ?? []).map((m) => `${m.source}:${m.target}:ro`)],
           ...(spec.network ? {} : { NetworkMode: 'none' }),

@@ -62,6 +62,8 @@ export interface ContainerRuntime {
   readonly warnings: readonly string[];
   run(spec: RunSpec): Promise<RunResult>;
   close(): Promise<void>;
+  /** Removes what runners of this host that died left running (job containers); returns their ids. */
+  sweepOrphans?(): Promise<string[]>;
 }
 
 /** Infrastructure failures (engine unreachable, image missing, cannot create container): the run becomes status `error`, retried per retries.when infra_error. */
