@@ -1,8 +1,9 @@
 // `npm run demo`: the whole loop on this machine with embedded defaults. Starts mlgit, creates a
 // user and a repo, pushes examples/digits with the real git and git-lfs clients, waits for the
-// train and evaluate runs, fetches the notes and prints them with the metrics.
+// train and evaluate runs, fetches the notes and prints them with the metrics, then registers the
+// model version, moves `production` to it, deploys it and prints a prediction made through mlgit.
 import { spawnSync } from 'node:child_process';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,12 +114,37 @@ async function main(): Promise<number> {
     for (const line of log.split('\n').filter((l) => /sandbox/i.test(l))) say(`  ${line}`);
   }
   const registered = await showRegistry(server.url, auth);
+  const served = registered && (await showServing(server.url, auth, path.join(work, 'data', 'digits.csv')));
   const failed = runs.filter((r) => r.status !== 'success');
   for (const run of failed) {
     say(`\nrun ${run.id} (${run.job}) ended ${run.status}: ${run.message ?? ''}; its log:`);
     say(await (await fetch(`${server.url}/api/v1/repos/${USER.name}/digits/runs/${run.id}/logs`, { headers: { authorization: auth } })).text());
   }
-  return failed.length === 0 && registered ? 0 : 1;
+  return failed.length === 0 && registered && served ? 0 : 1;
+}
+
+/** Deploys `production` (examples/digits/serve.py, sandboxed, no network) and asks it for one digit through mlgit. */
+async function showServing(url: string, auth: string, dataFile: string): Promise<boolean> {
+  const repo = `${url}/api/v1/repos/${USER.name}/digits`;
+  const spec = { model: 'digits-clf', alias: 'production', command: 'python3 serve.py' };
+  say(`\n$ curl -X POST ${repo}/deployments -d '${JSON.stringify(spec)}'`);
+  await api(`${repo}/deployments`, auth, 'POST', spec);
+  let deployment: { state: string; version: number | null; message: string | null } = { state: 'starting', version: null, message: null };
+  for (const deadline = Date.now() + 120_000; deployment.state === 'starting' && Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 300))) {
+    deployment = await api(`${repo}/deployments/digits-clf`, auth, 'GET');
+  }
+  say(`  state ${deployment.state}, serving version ${deployment.version}${deployment.message ? ` (${deployment.message})` : ''}`);
+  if (deployment.state !== 'ready') {
+    say(await (await fetch(`${repo}/deployments/digits-clf/logs`, { headers: { authorization: auth } })).text());
+    return false;
+  }
+  const [, first] = (await readFile(dataFile, 'utf8')).split('\n');
+  const values = first!.split(',').map(Number);
+  const infer = `${url}/serve/${USER.name}/digits/v2/models/digits-clf/infer`;
+  const answer = await api<{ model_version: string; outputs: { data: number[] }[] }>(infer, auth, 'POST', { inputs: [{ name: 'pixels', shape: [1, 64], datatype: 'FP32', data: values.slice(0, 64) }] });
+  say(`$ curl -X POST ${infer} -d '{"inputs": [{"name": "pixels", "shape": [1, 64], "datatype": "FP32", "data": [...]}]}'`);
+  say(`  prediction: ${answer.outputs[0]!.data[0]} (the digit is a ${values[64]}), from digits-clf v${answer.model_version} served through mlgit`);
+  return true;
 }
 
 /** The version the train run registered, and production moved to it through the promotion gates. */

@@ -120,6 +120,9 @@ class Handler(BaseHTTPRequestHandler):
 
 class UnixServer(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
+    # A unix socket refuses connections past its backlog at once (EAGAIN); the default 5 is too few
+    # for a proxy opening connections for concurrent requests.
+    request_queue_size = 128
 
 
 if args.socket:

@@ -53,6 +53,7 @@ class Handler(BaseHTTPRequestHandler):
         pass
 class Server(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
+    request_queue_size = 128
 path = os.environ['MLGIT_SERVE_SOCKET']
 if os.path.exists(path):
     os.unlink(path)

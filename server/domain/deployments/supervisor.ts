@@ -238,6 +238,8 @@ export class DeploymentSupervisor {
   private exitedOnItsOwn(replica: Replica, how: string): void {
     if (replica.retired || this.closed) return;
     replica.retired = true;
+    // Nothing left to stop, but its files go.
+    void replica.server.stop().catch((err: unknown) => this.deps.log.warn({ err, deployment: this.deployment.id }, 'could not clean up after a model server'));
     if (this.active !== replica) return;
     this.active = null;
     if (Date.now() - replica.readyAt >= this.options.stableMs) this.attempts = 0;
