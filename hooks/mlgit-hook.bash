@@ -48,8 +48,9 @@ done
 body+="$(</dev/stdin)"$'\n'
 
 { exec 3<>"/dev/tcp/$host/$port"; } 2>/dev/null || fail "could not reach the mlgit hook API at $MLGIT_HOOK_URL"
-printf 'POST /internal/hooks/%s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
-  "$hook" "$address" "${#body}" "$body" >&3 || fail 'could not send the push to the mlgit hook API'
+# TRACEPARENT (set by the server when it traces) makes this hook call a child of the push's span.
+printf 'POST /internal/hooks/%s HTTP/1.1\r\nHost: %s\r\n%sContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+  "$hook" "$address" "${TRACEPARENT:+traceparent: $TRACEPARENT$'\r\n'}" "${#body}" "$body" >&3 || fail 'could not send the push to the mlgit hook API'
 
 # The answer: a status line, headers, then "ok" or "reject" and the lines to show the pusher.
 IFS=' ' read -r -t 300 _ status _ <&3 || fail 'the mlgit hook API did not answer'

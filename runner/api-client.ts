@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { ClaimedJob, CompleteRequest, RunnerSignal } from '../schema/runner-protocol.ts';
+import { injectTrace } from './job-trace.ts';
 import { Unavailable, untilAcknowledged } from './retry.ts';
 
 /** The server answered that this attempt is no longer ours (cancelled, settled, or given to another runner). */
@@ -39,6 +40,7 @@ export class RunnerApi {
   /** One request; `read` consumes the answer inside it, so a connection lost mid-answer is Unavailable too. */
   private async call<T>(method: string, path: string, init: CallInit, read: (response: Response) => Promise<T>): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, ...init.headers };
+    injectTrace(headers);
     let body: string | Buffer | Readable | undefined;
     if (init.json !== undefined) {
       headers['content-type'] = 'application/json';

@@ -29,6 +29,8 @@ export interface ClaimedJob {
   /** Outputs of the runs this one depends on, downloaded into the workspace at `path`. */
   readonly inputs: readonly { readonly path: string; readonly oid: string; readonly size: number; readonly href: string }[];
   readonly spec: JobSpec;
+  /** W3C trace context of the run's span when the server traces (MLGIT_TRACING): the job joins that trace. */
+  readonly traceparent?: string;
 }
 
 /** How the job ended, as the runner saw it. */

@@ -73,6 +73,7 @@ import { meteredRunEvents, meteredWebhookSender } from './observability/metered-
 import { registerMetricsEndpoint } from './observability/metrics-endpoint.ts';
 import type { QueueDepth } from './observability/metric-sources.ts';
 import { storeReachable } from './observability/store-probe.ts';
+import { inSpan, registerHttpTracing, RunTraces, tracedClaims, tracedNoteWrites } from './observability/tracing.ts';
 
 export interface Services {
   db: Db;
@@ -144,6 +145,14 @@ export async function buildApp(config: Config): Promise<App> {
     registerHttpMetrics(app);
     app.addHook('onClose', async () => installMeter(null));
   }
+  // The OpenTelemetry SDK likewise (tracing-sdk.ts); spans start at each request, with its route.
+  const runTraces = config.tracing === 'otlp' ? new RunTraces() : null;
+  if (runTraces) {
+    const sdk = await import('./observability/tracing-sdk.ts');
+    sdk.startTracing('mlgit');
+    registerHttpTracing(app);
+    app.addHook('onClose', () => sdk.flushTracing());
+  }
   registerErrorHandler(app, { dataDir: config.dataDir });
   const secret = config.jwtSecret ?? (await persistentSecret(config.dataDir, 'jwt-secret'));
   await app.register(fastifyJwt, { secret });
@@ -192,7 +201,7 @@ export async function buildApp(config: Config): Promise<App> {
     (context, updates) => webhooks.onPushed(context, updates),
   );
   pushes.registerWorkers();
-  const runEventSink = meteredRunEvents(runEvents({
+  const meteredEvents = meteredRunEvents(runEvents({
     webhooks,
     statuses,
     baseUrl: () => config.publicUrl?.replace(/\/+$/, '') ?? hookUrl(app),
@@ -202,7 +211,8 @@ export async function buildApp(config: Config): Promise<App> {
     },
     log: app.log,
   }));
-  const runs = await wireRuns(app, { config, db, git, queue, repos, accounts, store, secret, admission, manifests }, runEventSink);
+  const runEventSink = runTraces ? runTraces.events(meteredEvents) : meteredEvents;
+  const runs = await wireRuns(app, { config, db, git: runTraces ? tracedNoteWrites(git) : git, queue, repos, accounts, store, secret, admission, manifests }, runEventSink);
   // CI metrics posted with a commit status are stored like runner metrics (job ci:<context>).
   statuses.setOnMetrics((repoId, sha, context, metrics, state) => runs.results.recordExternal(repoId, sha, context, metrics, state));
   const registry = createRegistry({
@@ -229,7 +239,7 @@ export async function buildApp(config: Config): Promise<App> {
       db,
       git,
       repoById: (id) => repos.byId(id),
-      dispatch: (...args) => runs.dispatcher.dispatchPush(...args),
+      dispatch: (...args) => inSpan('mlgit.dispatch', {}, () => runs.dispatcher.dispatchPush(...args)),
       afterPush: (context, updates) => pushes.afterPush(context, updates),
       inFlight: () => pushesInFlight.secrets(),
       onError: (err, message) => app.log.error({ err }, message),
@@ -268,7 +278,7 @@ export async function buildApp(config: Config): Promise<App> {
   registerBrowseRoutes(app, { repos, git, authenticate });
   registerHookRoutes(app, { hookSessions, pushesInFlight, pushes, outbox, repos });
   registerRunRoutes(app, { config, repos, authenticate, store, ...runs });
-  registerRunnerRoutes(app, { lifecycle: runs.lifecycle, runnerToken: runs.runnerToken });
+  registerRunnerRoutes(app, { lifecycle: runTraces ? tracedClaims(runs.lifecycle, runTraces) : runs.lifecycle, runnerToken: runs.runnerToken });
   registerRegistryRoutes(app, { config, repos, authenticate, registry, store, refreshNote: (repoId, sha) => runs.notes.refresh(repoId, sha) });
   deployments = await wireDeployments(app, { config, db, git, repos, versions: registry.versions, store, webhooks, authenticate });
   await registerLfsRoutes(app, { config, lfs, locks, authenticate });

@@ -37,6 +37,8 @@ export interface Config {
   readonly deploy: DeployConfig;
   /** MLGIT_METRICS: where GET /metrics is served, if anywhere (off by default). */
   readonly metrics: MetricsConfig;
+  /** MLGIT_TRACING: `otlp` exports OpenTelemetry traces (endpoint from OTEL_EXPORTER_OTLP_*). */
+  readonly tracing: 'off' | 'otlp';
 }
 
 /** `admin`: on the main port, to site admins; `listen`: unauthenticated, on a port of its own. */
@@ -281,6 +283,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     webhooks: webhookConfig(env),
     deploy: deployConfig(env, (message) => new ConfigError(message)),
     metrics: metricsConfig(env, host),
+    tracing: oneOf(env, 'MLGIT_TRACING', ['off', 'otlp'] as const, 'off'),
     ...overrides,
   };
   // With open sign-up anyone can push code that runs on the runner: never without a sandbox.

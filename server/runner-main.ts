@@ -22,6 +22,9 @@ export async function runRunner(config: Config, say: (line: string) => void): Pr
     return 2;
   }
   const log = pino(loggerOptions(config.logLevel) as pino.LoggerOptions);
+  // The SDK is loaded only when tracing is on: the runner's job spans join the server's traces.
+  const tracing = config.tracing === 'otlp' ? await import('./observability/tracing-sdk.ts') : null;
+  tracing?.startTracing('mlgit-runner');
   const queue = new BullMqQueue({ redisUrl: config.redisUrl!, prefix: config.redisPrefix, onError: (name, err) => log.error({ err, job: name }, 'job queue error') });
   const runtimeConfig = { kind: runs.runtime, dockerSocket: runs.dockerSocket, unsafeNoSandbox: runs.unsafeNoSandbox };
   const runtime = createRuntime(runtimeConfig);
@@ -48,5 +51,6 @@ export async function runRunner(config: Config, say: (line: string) => void): Pr
   log.info('runner stopping: letting running jobs finish');
   await queue.close();
   await runtime.close();
+  await tracing?.flushTracing();
   return 0;
 }

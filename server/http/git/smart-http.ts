@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../../config.ts';
 import { meter, tagGitOperation } from '../../observability/meter.ts';
+import { traceparentOf } from '../../observability/tracing.ts';
 import { DomainError, notFound } from '../../domain/errors.ts';
 import type { HookSessions } from '../../domain/hook-sessions.ts';
 import type { Principal, Repo } from '../../domain/model.ts';
@@ -144,6 +145,7 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
     // process waiting forever on a stdin nobody will write (nor an open hook session).
     const body = gitRequestBody(request.raw, config.git.maxPushBytes, 'push');
     const secret = deps.hookSessions.open({ repoId: repo.id, pusherId: user.id });
+    const traceparent = traceparentOf();
     deps.pushesInFlight.open(secret, { timeline, baseUrl: config.publicUrl?.replace(/\/+$/, '') ?? `${request.protocol}://${request.host}` });
     const child = deps.git.spawn(repo.id, 'receive-pack', {
       advertise: false,
@@ -154,6 +156,8 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
         // Reflog entries name the authenticated pusher.
         GIT_COMMITTER_NAME: user.username,
         GIT_COMMITTER_EMAIL: user.email ?? `${user.username}@mlgit.invalid`,
+        // The hooks forward it, so their calls are children of this push's span.
+        ...(traceparent ? { TRACEPARENT: traceparent } : {}),
       },
     });
     pipeline(body, child.stdin).catch((err: unknown) => {

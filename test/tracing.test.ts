@@ -1,0 +1,73 @@
+// OpenTelemetry traces (issue 13): one trace from the `git push` request through pre-receive,
+// post-receive, dispatch, the run, the runner's claim and job, to the note, with the run id as an
+// attribute; the job sees TRACEPARENT. The spans go to an in-memory exporter instead of OTLP.
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import t from 'tap';
+import { startTracing } from '../server/observability/tracing-sdk.ts';
+import { GitClient } from './helpers/git-client.ts';
+import { eventually, manifest, pushProject, startRunsServer, waitForRuns } from './helpers/runs.ts';
+
+const exporter = new InMemorySpanExporter();
+startTracing('mlgit-test', exporter);
+
+const TRAIN = manifest(`jobs:
+  train:
+    kind: train
+    command: python3 -c "import os; print('TRACEPARENT=' + os.environ.get('TRACEPARENT', 'none'))"
+    timeout: 2m
+`);
+
+const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
+
+t.test('the span tree of a push that trains', async (t) => {
+  const server = await startRunsServer(t, { runtime: 'process' }, { config: { tracing: 'otlp' } });
+  const client = await GitClient.create(t);
+  const alice = await server.user('alice');
+  const { sha, push } = await pushProject(server, client, alice, 'traced', { 'mlproject.yaml': TRAIN });
+  t.equal(push.code, 0, push.stderr);
+  const [run] = await waitForRuns(server, alice.basic, 'alice/traced', sha);
+  t.equal(run.status, 'success', run.message);
+  // The run span ends once the run is recorded; the note is written right after.
+  const spans = await eventually(
+    async () => exporter.getFinishedSpans(),
+    (all) => all.some((s) => s.name === 'mlgit.note.write') && all.some((s) => s.name === 'mlgit.run'),
+    'the run and note spans',
+  );
+
+  const pushSpan = spans.find((s) => s.name === 'POST /:owner/:repo/git-receive-pack');
+  t.ok(pushSpan, 'the push request is a span, named by its route');
+  const traceId = pushSpan!.spanContext().traceId;
+  const inTrace = spans.filter((s) => s.spanContext().traceId === traceId);
+  const byId = new Map(inTrace.map((s) => [s.spanContext().spanId, s]));
+  const named = (name: string) => inTrace.filter((s) => s.name === name);
+  const ancestors = (span: ReadableSpan): string[] => {
+    const names: string[] = [];
+    for (let parent = byId.get(parentOf(span) ?? ''); parent; parent = byId.get(parentOf(parent) ?? '')) names.push(parent.name);
+    return names;
+  };
+
+  const hooks = named('POST /internal/hooks/:hook');
+  t.equal(hooks.length, 2, 'pre-receive and post-receive joined the push trace (traceparent forwarded by the hook program)');
+  for (const hook of hooks) t.equal(parentOf(hook), pushSpan!.spanContext().spanId, 'each hook call is a child of the push');
+  const [dispatch] = named('mlgit.dispatch');
+  t.ok(dispatch, 'dispatch is in the trace');
+  t.ok(hooks.some((h) => h.spanContext().spanId === parentOf(dispatch!)), 'dispatch is a child of a hook call (post-receive)');
+  const [runSpan] = named('mlgit.run');
+  t.equal(runSpan?.attributes['mlgit.run.id'], run.id, 'the run span carries the run id');
+  t.equal(parentOf(runSpan!), dispatch!.spanContext().spanId, 'the run span is a child of dispatch');
+  const [claim] = named('mlgit.run.claim');
+  t.equal(parentOf(claim!), runSpan!.spanContext().spanId, "the runner's claim is a child of the run");
+  const [job] = named('mlgit.job');
+  t.equal(parentOf(job!), runSpan!.spanContext().spanId, 'the job is a child of the run');
+  t.equal(job!.attributes['mlgit.run.id'], run.id);
+  const complete = named('POST /api/v1/runner/runs/:id/complete');
+  t.equal(complete.length, 1, "the runner's report joined the trace");
+  t.equal(parentOf(complete[0]!), job!.spanContext().spanId, 'the report is a child of the job');
+  const notes = named('mlgit.note.write');
+  t.ok(notes.length >= 1, 'the note write is in the trace');
+  t.ok(ancestors(notes[0]!).includes('POST /api/v1/runner/runs/:id/complete'), `the note hangs under the report: ${ancestors(notes[0]!).join(' < ')}`);
+  t.same(ancestors(notes[0]!).slice(-4), ['mlgit.run', 'mlgit.dispatch', 'POST /internal/hooks/:hook', 'POST /:owner/:repo/git-receive-pack'], 'up to the push');
+
+  const log = await server.api('GET', `/api/v1/repos/alice/traced/runs/${run.id}/logs`, { auth: alice.basic });
+  t.match(log.body, `TRACEPARENT=00-${traceId}-${job!.spanContext().spanId}-01`, "the job's environment carries the trace context of its span");
+});
