@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { RUNNER_MAX_METRICS_BYTES, type ClaimedJob, type CompleteRequest } from '../schema/runner-protocol.ts';
 import { AttemptGone, RunnerApi } from './api-client.ts';
 import { checkoutCommit, prepareGitHome } from './git-fetch.ts';
+import { inJobSpan, untraced } from './job-trace.ts';
 import { LogPump } from './log-pump.ts';
 import type { ContainerRuntime, RunResult } from './runtime/types.ts';
 import { RuntimeError } from './runtime/types.ts';
@@ -85,7 +86,7 @@ export class Runner {
     const { runId, attempt } = message as RunMessage;
     let job: ClaimedJob;
     try {
-      job = await this.api.claim(runId, attempt, this.options.name);
+      job = await untraced(() => this.api.claim(runId, attempt, this.options.name));
     } catch (err) {
       if (err instanceof AttemptGone) return; // cancelled, or another runner has it
       throw err; // server unreachable: the queue retries the message
@@ -93,13 +94,13 @@ export class Runner {
     await this.gitHome;
     const dir = await fs.mkdtemp(path.join(this.options.workDir, `run-${runId}-${attempt}-`));
     try {
-      await this.execute(job, dir);
+      await inJobSpan(job, (traceparent) => this.execute(job, dir, traceparent));
     } finally {
       await fs.rm(dir, { recursive: true, force: true }).catch(() => {});
     }
   }
 
-  private async execute(job: ClaimedJob, dir: string): Promise<void> {
+  private async execute(job: ClaimedJob, dir: string, traceparent: string | undefined): Promise<void> {
     const { id, attempt } = job.run;
     const cancel = new AbortController();
     this.inFlight.add(cancel);
@@ -136,7 +137,7 @@ export class Runner {
           commands: [...job.spec.commands],
           workspace,
           outputs,
-          env: { ...job.spec.env, MLP_RUN_ID: String(id) },
+          env: { ...job.spec.env, MLP_RUN_ID: String(id), ...(traceparent ? { TRACEPARENT: traceparent } : {}) },
           limits: { cpus: job.spec.resources.cpus, memoryBytes: job.spec.resources.memoryBytes, pids: job.spec.resources.pids },
           timeoutMs: job.spec.timeoutSeconds * 1000,
           network: job.spec.network,
