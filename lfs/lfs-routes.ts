@@ -85,7 +85,8 @@ export async function registerLfsRoutes(app: FastifyInstance, deps: LfsDeps): Pr
       if (err instanceof DomainError && err.retryAfterSeconds !== undefined) reply.header('Retry-After', String(err.retryAfterSeconds));
       if (status >= 500) request.log.error({ err }, 'lfs request failed');
       await settleUnreadBody(reply);
-      const message = status === 507 ? 'the server is out of storage space' : status >= 500 ? `internal error (request id ${request.id})` : err.message;
+      // The domain's own 5xx (the object store unreachable) say what to do; other 5xx messages stay hidden.
+      const message = status === 507 ? 'the server is out of storage space' : status >= 500 && !(err instanceof DomainError) ? `internal error (request id ${request.id})` : err.message;
       return reply.code(status).type(LFS_JSON).send({ message, request_id: request.id, documentation_url: DOCS });
     });
 

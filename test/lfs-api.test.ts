@@ -603,6 +603,7 @@ t.test('Git LFS HTTP API', async (t) => {
     // The same service over a store that presigns uploads; the "client" PUTs straight into it.
     const local = server.services.store;
     const presigning: ObjectStore = {
+      reachable: (ms) => local.reachable(ms),
       stat: (o) => local.stat(o),
       put: (o, n, body) => local.put(o, n, body),
       get: (o, range) => local.get(o, range),

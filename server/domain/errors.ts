@@ -10,7 +10,9 @@ export type ErrorCode =
   | 'conflict'
   | 'too_large'
   | 'rate_limited'
-  | 'unsupported_media_type';
+  | 'unsupported_media_type'
+  /** A service mlgit needs (the object store) cannot be reached now; retryAfterSeconds says when to try again. */
+  | 'unavailable';
 
 export class DomainError extends Error {
   constructor(

@@ -5,6 +5,7 @@ import * as reposDb from '../db/repos.ts';
 import type { ActionTokens } from './action-tokens.ts';
 import { GroupCommit } from './group-commit.ts';
 import { TransferRepoIds } from './lfs-transfer-repos.ts';
+import { CachedProbe } from './cached-probe.ts';
 import { DomainError, invalid, notFound } from './errors.ts';
 import type { Principal, Repo } from './model.ts';
 import type { ObjectStore, TransferAction } from './ports.ts';
@@ -52,10 +53,13 @@ export type TransferUrls = (repo: Repo) => { object: (oid: string) => string; ve
  * The Git LFS batch API and basic transfer (git-lfs docs/api/batch.md, basic-transfers.md):
  * decides per object what the client must do, and records objects once their bytes are verified.
  */
+const STORE_RETRY_AFTER_SECONDS = 10;
+
 export class LfsService {
   // Concurrent uploads (git-lfs runs 8 at once) record their rows in one statement and commit.
   readonly #records = new GroupCommit<lfsDb.ObjectRecord>((records) => lfsDb.recordObjects(this.db, records));
   readonly #transferRepos = new TransferRepoIds();
+  readonly #storeUp = new CachedProbe((timeoutMs) => this.store.reachable(timeoutMs));
 
   constructor(
     private readonly db: Db,
@@ -91,6 +95,12 @@ export class LfsService {
       lfsDb.repoObjects(this.db, repo.id, valid),
       operation === 'upload' ? lfsDb.knownObjects(this.db, valid) : new Map<string, number>(),
     ]);
+    // Every transfer this answer hands out goes to the object store: with the store away the client
+    // is told to come back (503, Retry-After) before it sends a byte, rather than failing mid-way.
+    const transfers = objects.some((o) => typeof o.oid !== 'string' || operation === 'download' || known.get(o.oid) !== o.size);
+    if (transfers && !(await this.#storeUp.up())) {
+      throw new DomainError('unavailable', `the object store is unreachable; try again in ${STORE_RETRY_AFTER_SECONDS} seconds`, STORE_RETRY_AFTER_SECONDS);
+    }
     const links = urls(repo);
     this.#transferRepos.remember(repo);
     const responses = await Promise.all(objects.map((o) => this.answer(operation, repo, o, known, stored, links, options.throughServer ?? false)));

@@ -179,6 +179,8 @@ export interface StoredObject {
  * hex, validated before any call). Implementations: local files, S3.
  */
 export interface ObjectStore {
+  /** Whether the store answers within `timeoutMs` (a bucket round trip on S3; the local disk always does). */
+  reachable(timeoutMs: number): Promise<boolean>;
   /** Size of a stored, verified object, or null. */
   stat(oid: string): Promise<StoredObject | null>;
   /**

@@ -10,6 +10,7 @@ export const STATUS: Record<ErrorCode, number> = {
   too_large: 413,
   rate_limited: 429,
   unsupported_media_type: 415,
+  unavailable: 503,
 };
 
 export const REALM = 'Basic realm="mlgit"';

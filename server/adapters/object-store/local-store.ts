@@ -32,6 +32,10 @@ export class LocalObjectStore implements ObjectStore {
     return join(this.#root, shardedPath(oid));
   }
 
+  reachable(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+
   async stat(oid: string): Promise<StoredObject | null> {
     assertOid(oid);
     try {

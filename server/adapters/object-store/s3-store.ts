@@ -1,6 +1,7 @@
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   PutObjectCommand,
   S3Client,
@@ -79,6 +80,15 @@ export class S3ObjectStore implements ObjectStore {
    */
   get #advertisedExpiry(): number {
     return Math.max(1, this.#expiresSeconds - 1);
+  }
+
+  async reachable(timeoutMs: number): Promise<boolean> {
+    try {
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }), { abortSignal: AbortSignal.timeout(timeoutMs) });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async stat(oid: string): Promise<StoredObject | null> {
