@@ -12,6 +12,8 @@ export interface RuntimeLimits {
   memoryBytes: number;
   /** Most processes/threads at once, > 0. */
   pids: number;
+  /** GPUs (nvidia.com/gpu); only the kubernetes runtime can grant them. */
+  gpus?: number;
 }
 
 export interface RunSpec {
@@ -57,7 +59,7 @@ export interface RunResult {
 }
 
 export interface ContainerRuntime {
-  readonly name: 'docker' | 'process';
+  readonly name: 'docker' | 'process' | 'kubernetes';
   /** Said to the user in the job log before the job runs, e.g. that the process runtime ignores `image`. */
   readonly warnings: readonly string[];
   run(spec: RunSpec): Promise<RunResult>;

@@ -1,0 +1,155 @@
+// The Kubernetes runtime (MLGIT_RUNTIME=kubernetes) against a fake API server
+// (test/helpers/fake-kubernetes.ts) whose pods really run, through the docker runtime on the
+// real Podman service: the same ContainerRuntime contract as the docker and process runtimes,
+// then what is Kubernetes' own: the Job's shape (checked against the API types of the client
+// library's version and the restricted Pod Security Standard), the status mapping, and that
+// every Job created is deleted.
+import { KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { createRuntime } from '../runner/runtime/index.ts';
+import { buildJob } from '../runner/runtime/kubernetes-job.ts';
+import { podProgress } from '../runner/runtime/kubernetes-outcome.ts';
+import { KubernetesRuntime } from '../runner/runtime/kubernetes.ts';
+import { RuntimeError, type RunSpec } from '../runner/runtime/types.ts';
+import { containerRuntimeContract } from './helpers/container-runtime-contract.ts';
+import { FakeKubernetes } from './helpers/fake-kubernetes.ts';
+import { schemaProblems } from './helpers/kubernetes-schema.ts';
+import { dockerSocketForTests, JOB_IMAGE } from './helpers/podman.ts';
+
+const NAMESPACE = 'mlgit-jobs';
+const CLAIM = 'mlgit-work';
+const MiB = 1024 * 1024;
+
+function kubeConfigFor(server: string): KubeConfig {
+  const config = new KubeConfig();
+  config.loadFromOptions({
+    clusters: [{ name: 'fake', server, skipTLSVerify: true }],
+    users: [{ name: 'runner', token: 'fake-service-account-token' }],
+    contexts: [{ name: 'fake', cluster: 'fake', user: 'runner', namespace: NAMESPACE }],
+    currentContext: 'fake',
+  });
+  return config;
+}
+
+// The contract's workspaces are made under the system temp dir: that is the work root here, and
+// the fake's claim is the same directory (in a cluster, a PersistentVolumeClaim mounted there).
+const workRoot = tmpdir();
+
+t.test('kubernetes runtime (fake API server, pods run on Podman)', async (t) => {
+  const docker = createRuntime({ kind: 'docker', dockerSocket: dockerSocketForTests() });
+  const fake = await FakeKubernetes.start({ runtime: docker, claim: CLAIM, claimDir: workRoot, podPidsLimit: 1024 });
+  const runtime = new KubernetesRuntime({ kubeConfig: kubeConfigFor(fake.url), namespace: NAMESPACE, workClaim: CLAIM, workRoot, ttlSeconds: 600 });
+  t.teardown(async () => {
+    await runtime.close();
+    await fake.close();
+    await docker.close();
+  });
+
+  t.test('the ContainerRuntime contract', async (t) => {
+    containerRuntimeContract(t, {
+      runtime,
+      image: JOB_IMAGE,
+      python: 'python3',
+      reportsOom: true,
+      // A pod spec has no pids limit: it is the kubelet's podPidsLimit, set per node.
+      limitsPids: false,
+      usesImages: true,
+      engineEnv: ['HOSTNAME', 'container', 'TERM', 'PWD', 'SHLVL', 'OLDPWD', '_'],
+    });
+  });
+
+  t.test('every request body fit the API schema and the restricted profile; every Job created was deleted', async (t) => {
+    const created = fake.requests.filter((r) => r.method === 'POST');
+    t.ok(created.length >= 10, `${created.length} Jobs created`);
+    t.same(fake.refused, [], 'nothing refused');
+    for (const request of created) t.same(schemaProblems(request.body, 'V1Job'), [], `${(request.body as V1Job).metadata?.name} fits V1Job`);
+    const deleted = new Set(fake.requests.filter((r) => r.method === 'DELETE').map((r) => r.path.split('?')[0]!.split('/').pop()));
+    t.same(created.map((r) => (r.body as V1Job).metadata!.name).filter((name) => !deleted.has(name)), [], 'each was deleted by the runtime');
+    t.equal(fake.jobs.size, 0, 'no Job is left');
+    const watched = fake.requests.filter((r) => r.method === 'GET' && r.path.includes('/pods?') && r.path.includes('watch=true'));
+    t.ok(watched.length >= created.length, 'pods are watched by label');
+    t.ok(fake.requests.some((r) => /\/pods\/[^/]+\/log\?container=job&follow=true/.test(r.path)), 'logs are followed');
+  });
+
+  t.test('a workspace outside the work root is refused before anything is created', async (t) => {
+    const before = fake.requests.length;
+    await t.rejects(runtime.run(spec({ workspace: '/var/lib/elsewhere', outputs: join(workRoot, 'x') })), { name: 'TypeError', message: /workspace "\/var\/lib\/elsewhere" is not below the Kubernetes work root/ });
+    t.equal(fake.requests.length, before);
+  });
+
+  t.test('a Job the API server refuses is a RuntimeError with its message', async (t) => {
+    const broken = new KubernetesRuntime({ kubeConfig: kubeConfigFor(fake.url), namespace: 'Not A Namespace', workClaim: CLAIM, workRoot, ttlSeconds: 600 });
+    const dir = await mkdtemp(join(workRoot, 'mlgit-k8s-refused-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    await t.rejects(broken.run(spec({ workspace: dir, outputs: dir })), RuntimeError);
+  });
+});
+
+function spec(overrides: Partial<RunSpec>): RunSpec {
+  return {
+    image: JOB_IMAGE,
+    commands: ['true'],
+    workspace: join(workRoot, 'ws'),
+    outputs: join(workRoot, 'out'),
+    env: {},
+    limits: { cpus: 1, memoryBytes: 256 * MiB, pids: 64 },
+    timeoutMs: 60_000,
+    network: false,
+    signal: new AbortController().signal,
+    onOutput: async () => {},
+    ...overrides,
+  };
+}
+
+t.test('the Job manifest', async (t) => {
+  const site = { namespace: NAMESPACE, workClaim: CLAIM, workRoot: '/work', ttlSeconds: 600 };
+  const job = buildJob('mlgit-job-abc', spec({ workspace: '/work/run-1/workspace', outputs: '/work/run-1/outputs', timeoutMs: 90_500, limits: { cpus: 1.5, memoryBytes: 512 * MiB, pids: 64, gpus: 2 }, env: { MLP_PARAM_LR: '0.1' } }), site, { uid: 1000, gid: 1000 });
+  t.same(schemaProblems(job, 'V1Job'), [], 'fits V1Job');
+  const pod = job.spec!.template.spec!;
+  const container = pod.containers[0]!;
+  t.equal(job.spec!.activeDeadlineSeconds, 91, 'activeDeadlineSeconds from the timeout, rounded up');
+  t.equal(job.spec!.ttlSecondsAfterFinished, 600);
+  t.equal(job.spec!.backoffLimit, 0, 'one attempt per Job');
+  t.same(container.resources, { requests: { cpu: '1500m', memory: String(512 * MiB), 'nvidia.com/gpu': '2' }, limits: { cpu: '1500m', memory: String(512 * MiB), 'nvidia.com/gpu': '2' } });
+  t.same(container.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, privileged: false, capabilities: { drop: ['ALL'] } });
+  t.match(pod.securityContext, { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+  t.equal(pod.automountServiceAccountToken, false, 'no API token in the job');
+  t.equal(job.spec!.template.metadata!.labels!['io.mlgit.egress'], 'none', 'no network: the label a deny-egress NetworkPolicy selects');
+  t.equal(buildJob('j', spec({ workspace: '/work/a', outputs: '/work/b', network: true }), site, { uid: 1, gid: 1 }).spec!.template.metadata!.labels!['io.mlgit.egress'], 'allowed');
+  t.same(container.volumeMounts, [
+    { name: 'work', mountPath: '/workspace', subPath: 'run-1/workspace' },
+    { name: 'work', mountPath: '/outputs', subPath: 'run-1/outputs' },
+    { name: 'tmp', mountPath: '/tmp' },
+  ]);
+  t.same(pod.volumes, [{ name: 'work', persistentVolumeClaim: { claimName: CLAIM } }, { name: 'tmp', emptyDir: {} }]);
+  t.notOk('nvidia.com/gpu' in buildJob('j', spec({ workspace: '/work/a', outputs: '/work/b' }), site, { uid: 1, gid: 1 }).spec!.template.spec!.containers[0]!.resources!.limits!, 'no GPU unless asked');
+  const typo = structuredClone(job) as unknown as { spec: { template: { spec: { containers: Record<string, unknown>[] } } } };
+  typo.spec.template.spec.containers[0]!.securityContext = { readOnlyRootFileSystem: true };
+  t.same(schemaProblems(typo, 'V1Job'), ['$.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem: unknown field of V1SecurityContext'], 'the schema check catches a misspelt field');
+  t.same(schemaProblems({ spec: { backoffLimit: '0' } }, 'V1Job'), ['$.spec.backoffLimit: expected a number, got "0"'], 'and a wrong type');
+});
+
+t.test('pod statuses map to outcomes', async (t) => {
+  const pod = (status: V1Pod['status']): V1Pod => ({ status });
+  const container = (state: object) => ({ containerStatuses: [{ name: 'job', image: 'i', imageID: '', ready: false, restartCount: 0, state }] });
+  const table: [string, V1Pod['status'], unknown][] = [
+    ['pending', { phase: 'Pending', ...container({ waiting: { reason: 'ContainerCreating' } }) }, { state: 'pending' }],
+    ['running', { phase: 'Running', ...container({ running: {} }) }, { state: 'running' }],
+    ['exit 0', { phase: 'Succeeded', ...container({ terminated: { exitCode: 0, reason: 'Completed' } }) }, { state: 'done', outcome: 'exited', exitCode: 0 }],
+    ['exit 3', { phase: 'Failed', ...container({ terminated: { exitCode: 3, reason: 'Error' } }) }, { state: 'done', outcome: 'exited', exitCode: 3 }],
+    ['OOMKilled', { phase: 'Failed', ...container({ terminated: { exitCode: 137, reason: 'OOMKilled' } }) }, { state: 'done', outcome: 'oom', exitCode: 137 }],
+    ['DeadlineExceeded', { phase: 'Failed', reason: 'DeadlineExceeded' }, { state: 'done', outcome: 'timeout', exitCode: null }],
+  ];
+  for (const [what, status, expected] of table) t.same(podProgress(pod(status), 'img'), expected, what);
+  const errors: [string, V1Pod['status'], RegExp][] = [
+    ['ImagePullBackOff', { phase: 'Pending', ...container({ waiting: { reason: 'ImagePullBackOff', message: 'not found' } }) }, /cannot pull the job image img \(ImagePullBackOff/],
+    ['ErrImagePull', { phase: 'Pending', ...container({ waiting: { reason: 'ErrImagePull' } }) }, /cannot pull the job image img \(ErrImagePull/],
+    ['Evicted', { phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory.' }, /evicted by its node: The node was low on resource: memory/],
+    ['CreateContainerConfigError', { phase: 'Pending', ...container({ waiting: { reason: 'CreateContainerConfigError', message: 'bad' } }) }, /could not start \(CreateContainerConfigError: bad\)/],
+    ['failed without a container status', { phase: 'Failed' }, /ended \(Failed\) without a container status/],
+  ];
+  for (const [what, status, message] of errors) t.throws(() => podProgress(pod(status), 'img'), { name: 'RuntimeError', message }, what);
+});
