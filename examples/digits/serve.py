@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import socketserver
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import joblib
@@ -37,6 +38,9 @@ args = parser.parse_args()
 if not args.model:
     sys.exit('serve.py needs --model or MLP_MODEL_PATH')
 model = joblib.load(args.model)
+# One thread per connection: small stacks keep many of them inside a deployment's address-space
+# limit (the process runtime's memory limit is RLIMIT_AS; 8 MiB stacks ran out of it).
+threading.stack_size(512 * 1024)
 
 
 class BadRequest(Exception):

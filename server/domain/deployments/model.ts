@@ -49,7 +49,8 @@ export interface DeploySpec {
 export const DEFAULT_ALIAS = 'production';
 export const DEFAULT_HEALTH_PATH = '/v2/health/ready';
 const DEFAULT_CPUS = 1;
-const DEFAULT_MEMORY_BYTES = 1024 ** 3;
+/** The process runtime's memory limit is an address-space limit: numpy and a thread per connection need room. */
+const DEFAULT_MEMORY_BYTES = 2 * 1024 ** 3;
 const MAX_COMMAND_CHARS = 4096;
 const MAX_ENV = 64;
 const KNOWN = new Set(['model', 'alias', 'command', 'image', 'health_path', 'replicas', 'resources', 'env', 'public', 'port']);

@@ -12,6 +12,7 @@ import type { ModelVersion } from '../registry/model.ts';
 import { modelName } from '../registry/names.ts';
 import type { ModelVersions } from '../registry/versions.ts';
 import type { RepoService } from '../repos.ts';
+import { AccessCache } from './access-cache.ts';
 import type { ModelServerLauncher } from './launcher.ts';
 import { parseDeploySpec, type Deployment, type DeploymentState, type DeploymentStatus } from './model.ts';
 import { DeploymentSupervisor, type Lease, type SupervisorOptions } from './supervisor.ts';
@@ -50,6 +51,7 @@ export class DeploymentService {
   /** Status writes of a deployment, in the order they happened. */
   private readonly writes = new Map<number, Promise<void>>();
   private syncTimer: NodeJS.Timeout | undefined;
+  private readonly access = new AccessCache();
   /** Shutting down: the rows keep the last state seen, so a restart brings every deployment back. */
   private closing = false;
 
@@ -118,7 +120,8 @@ export class DeploymentService {
    * need read access; public ones too unless the deployment was made public.
    */
   async lease(principal: Principal | null, owner: string, name: string, model: string): Promise<Lease> {
-    const { repo } = await this.deps.repos.authorize(principal, owner, name, 'read');
+    const key = `${callerKey(principal)} ${owner}/${name}`;
+    const { repo } = await this.access.get(key, () => this.deps.repos.authorize(principal, owner, name, 'read'));
     const supervisor = this.supervisorOf(repo.id, model);
     if (!supervisor) throw notFound('deployment');
     if (principal === null && !(supervisor.deployment.public && !repo.private)) throw unauthenticated('this deployment needs a token with read access to the repository');
@@ -224,6 +227,12 @@ export class DeploymentService {
     // Another node's, or not picked up yet: what was last recorded.
     return { deployment: toDeployment(row), status: { state: row.state as DeploymentState, version: row.version, switchingTo: null, message: row.message, restarts: row.restarts } };
   }
+}
+
+/** Everything about a caller that decides its access: the user, the credential's scopes, a job's run. */
+function callerKey(principal: Principal | null): string {
+  if (principal === null) return '-';
+  return [principal.user.id, principal.via, principal.tokenId ?? '', [...principal.scopes].sort().join(','), principal.job?.runId ?? ''].join(':');
 }
 
 function toDeployment(row: deploymentsDb.DeploymentRow): Deployment {

@@ -12,8 +12,12 @@ export interface ForwardLimits {
   maxResponseBytes: number;
 }
 
-/** Pooled per socket path (the agent keys its pools by it): a ready replica is one connect away at most. */
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
+/**
+ * Pooled per socket path (the agent keys its pools by it): a ready replica is one connect away at
+ * most. At most 32 connections to one model server: servers with a thread per connection (the
+ * stdlib's) run out of threads long before that many requests help; more requests wait here.
+ */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 32, maxFreeSockets: 32 });
 
 /** Hop-by-hop and credential headers: never sent on to the model (it must not see the caller's token). */
 const DROP_REQUEST = new Set(['host', 'connection', 'keep-alive', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'authorization', 'cookie', 'content-length', 'expect']);
@@ -79,18 +83,25 @@ function isJson(answer: Answer): boolean {
   }
 }
 
+/** Tries of one request whose connection failed before the model saw it (10, 20, 40 ms apart). */
+const ATTEMPTS = 4;
+
 /**
  * Sends the request and reads the whole answer. A pooled connection the model server closed
- * while idle fails before any answer byte (ECONNRESET on a reused socket): the request was never
- * processed, so it is sent once more on a fresh connection, as Node's docs advise.
+ * while idle fails before any answer byte, a unix socket whose backlog is full refuses a connect
+ * at once (EAGAIN), and a model server that cannot start a thread for a connection closes it
+ * unread (EPIPE): the model never saw the request, so it is sent again on a fresh connection,
+ * as Node's docs advise for the first case.
  */
 async function exchange(socketPath: string, method: string, path: string, headers: http.OutgoingHttpHeaders, body: Buffer | null, limits: ForwardLimits): Promise<Answer> {
   const deadline = Date.now() + limits.timeoutMs;
-  try {
-    return await once(socketPath, method, path, headers, body, limits, deadline);
-  } catch (error) {
-    if (!(error instanceof StaleConnection)) throw error;
-    return once(socketPath, method, path, headers, body, limits, deadline);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await once(socketPath, method, path, headers, body, limits, deadline);
+    } catch (error) {
+      if (!(error instanceof StaleConnection) || attempt >= ATTEMPTS) throw error instanceof StaleConnection ? error.cause : error;
+      await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** (attempt - 1)));
+    }
   }
 }
 
@@ -127,8 +138,10 @@ function once(socketPath: string, method: string, path: string, headers: http.Ou
     });
     upstream.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      if (!answered && upstream.reusedSocket && error.code === 'ECONNRESET') reject(new StaleConnection());
-      else reject(error);
+      // EPIPE: our request never got through; EAGAIN: no connection; ECONNRESET on a reused
+      // connection: closed while idle. A reset of a fresh one may be the model dying mid-request: not retried.
+      const unseen = !answered && (error.code === 'EPIPE' || error.code === 'EAGAIN' || (upstream.reusedSocket && error.code === 'ECONNRESET'));
+      reject(unseen ? new StaleConnection(error.message, { cause: error }) : error);
     });
     upstream.end(body ?? undefined);
   });
