@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { RunLimits } from './domain/runs/plan.ts';
 import type { QueueLimits } from './domain/runs/queue-policy.ts';
 import { parseAllowEntry } from './domain/ssrf-guard.ts';
+import type { KubernetesSettings } from '../runner/runtime/kubernetes-lazy.ts';
 import { deployConfig, type DeployConfig } from './deploy-config.ts';
 
 /** Parsed once at start, validated, frozen. Every variable is documented in .env.example. */
@@ -48,7 +49,9 @@ export type MetricsConfig = { readonly mode: 'off' } | { readonly mode: 'admin' 
 export interface RunsConfig extends RunLimits, QueueLimits {
   /** `embedded`: this process also runs jobs (the default); `off`: only `mlgit runner` processes do. */
   readonly runner: 'embedded' | 'off';
-  readonly runtime: 'process' | 'docker';
+  readonly runtime: 'process' | 'docker' | 'kubernetes';
+  /** MLGIT_RUNTIME=kubernetes: where job pods run and how they see the runner's work dir (null otherwise). */
+  readonly kubernetes: KubernetesSettings | null;
   /** For `mlgit runner`: the server's URL as this runner reaches it. */
   readonly serverUrl: string | null;
   readonly dockerSocket: string;
@@ -159,15 +162,18 @@ function runsConfig(env: Env): RunsConfig {
   const runner = oneOf(env, 'MLGIT_RUNNER', ['embedded', 'off'] as const, 'embedded');
   const runnerConcurrency = int(env, 'MLGIT_RUNNER_CONCURRENCY', 2, 1);
   // The embedded runner's slots are known; remote runners' are not, so they get a guess to set.
+  const runtime = oneOf(env, 'MLGIT_RUNTIME', ['process', 'docker', 'kubernetes'] as const, 'process');
+  const runnerWorkDir = env.MLGIT_RUNNER_WORK_DIR ? path.resolve(env.MLGIT_RUNNER_WORK_DIR) : null;
   const queueWindow = int(env, 'MLGIT_RUN_QUEUE_WINDOW', runner === 'embedded' ? runnerConcurrency : 16, 1);
   return {
     runner,
-    runtime: oneOf(env, 'MLGIT_RUNTIME', ['process', 'docker'] as const, 'process'),
+    runtime,
+    kubernetes: runtime === 'kubernetes' ? kubernetesSettings(env, runnerWorkDir) : null,
     serverUrl: url(env, 'MLGIT_SERVER_URL', ['http:', 'https:']),
     dockerSocket: env.MLGIT_DOCKER_SOCKET || '/var/run/docker.sock',
     runnerToken,
     runnerConcurrency,
-    runnerWorkDir: env.MLGIT_RUNNER_WORK_DIR ? path.resolve(env.MLGIT_RUNNER_WORK_DIR) : null,
+    runnerWorkDir,
     heartbeatMs: int(env, 'MLGIT_RUNNER_HEARTBEAT_MS', 2000, 100),
     stallTimeoutMs: int(env, 'MLGIT_RUN_STALL_TIMEOUT_MS', 60_000, 500),
     maxLogBytes: int(env, 'MLGIT_RUN_MAX_LOG_BYTES', 256 * MiB, 1024),
@@ -188,6 +194,20 @@ function runsConfig(env: Env): RunsConfig {
     maxRunningPerOwner: int(env, 'MLGIT_RUN_MAX_RUNNING_PER_OWNER', queueWindow, 1),
     maxRunningPerRepo: int(env, 'MLGIT_RUN_MAX_RUNNING_PER_REPO', queueWindow, 1),
   };
+}
+
+const K8S_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** Job pods mount the claim that holds the runner's work dir, so both must be named. */
+function kubernetesSettings(env: Env, workRoot: string | null): KubernetesSettings {
+  const workClaim = env.MLGIT_K8S_WORK_CLAIM ?? '';
+  if (!workClaim) throw new ConfigError('MLGIT_RUNTIME=kubernetes needs MLGIT_K8S_WORK_CLAIM: the PersistentVolumeClaim that holds MLGIT_RUNNER_WORK_DIR, mounted by job pods');
+  if (!workRoot) throw new ConfigError('MLGIT_RUNTIME=kubernetes needs MLGIT_RUNNER_WORK_DIR: where the runner mounts MLGIT_K8S_WORK_CLAIM');
+  const namespace = env.MLGIT_K8S_NAMESPACE || null;
+  for (const [name, value] of [['MLGIT_K8S_WORK_CLAIM', workClaim], ['MLGIT_K8S_NAMESPACE', namespace]] as const) {
+    if (value !== null && !K8S_NAME.test(value)) throw new ConfigError(`${name} must be a Kubernetes name (lower-case letters, digits and -, at most 63), got "${value}"`);
+  }
+  return { namespace, workClaim, workRoot, ttlSeconds: int(env, 'MLGIT_K8S_JOB_TTL_SECONDS', 600, 0) };
 }
 
 function allowList(env: Env, name: string): string[] {

@@ -26,7 +26,7 @@ export async function runDoctor(services: Services, config: Config, say: (line: 
   check(dbOk, `database reachable (${config.databaseUrl ? 'postgres' : 'embedded PGlite'})`);
 
   const { runs } = config;
-  const sandbox = describeSandbox({ kind: runs.runtime, dockerSocket: runs.dockerSocket, unsafeNoSandbox: runs.unsafeNoSandbox });
+  const sandbox = describeSandbox({ kind: runs.runtime, dockerSocket: runs.dockerSocket, unsafeNoSandbox: runs.unsafeNoSandbox, kubernetes: runs.kubernetes });
   check(sandbox.ok, `job isolation: ${sandbox.summary}`);
 
   const repos = await listAllRepos(services.db);

@@ -26,7 +26,7 @@ export async function runRunner(config: Config, say: (line: string) => void): Pr
   const tracing = config.tracing === 'otlp' ? await import('./observability/tracing-sdk.ts') : null;
   tracing?.startTracing('mlgit-runner');
   const queue = new BullMqQueue({ redisUrl: config.redisUrl!, prefix: config.redisPrefix, onError: (name, err) => log.error({ err, job: name }, 'job queue error') });
-  const runtimeConfig = { kind: runs.runtime, dockerSocket: runs.dockerSocket, unsafeNoSandbox: runs.unsafeNoSandbox };
+  const runtimeConfig = { kind: runs.runtime, dockerSocket: runs.dockerSocket, unsafeNoSandbox: runs.unsafeNoSandbox, kubernetes: runs.kubernetes };
   const runtime = createRuntime(runtimeConfig);
   const name = defaultRunnerName();
   const runner = new Runner({

@@ -33,7 +33,7 @@ const BACKOFF = { backoffInitialMs: 1000, backoffMaxMs: 60_000, stableMs: 60_000
 
 export async function wireDeployments(app: FastifyInstance, deps: Deps): Promise<DeploymentService> {
   const { config } = deps;
-  const runtime = createRuntime({ kind: config.runs.runtime, dockerSocket: config.runs.dockerSocket, unsafeNoSandbox: config.runs.unsafeNoSandbox });
+  const runtime = createRuntime({ kind: config.runs.runtime, dockerSocket: config.runs.dockerSocket, unsafeNoSandbox: config.runs.unsafeNoSandbox, kubernetes: config.runs.kubernetes });
   const deployments = new DeploymentService(
     {
       db: deps.db,

@@ -87,7 +87,7 @@ export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEven
   let runtime: ContainerRuntime | null = null;
   let runner: Runner | null = null;
   if (runs.runner === 'embedded') {
-    const runtimeConfig = { kind: runs.runtime, dockerSocket: runs.dockerSocket, unsafeNoSandbox: runs.unsafeNoSandbox };
+    const runtimeConfig = { kind: runs.runtime, dockerSocket: runs.dockerSocket, unsafeNoSandbox: runs.unsafeNoSandbox, kubernetes: runs.kubernetes };
     const embedded = createRuntime(runtimeConfig);
     runtime = embedded;
     const sandbox = describeSandbox(runtimeConfig);

@@ -5,11 +5,12 @@
 // library's version and the restricted Pod Security Standard), the status mapping, and that
 // every Job created is deleted.
 import { KubeConfig, type V1Job, type V1Pod } from '@kubernetes/client-node';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { createRuntime } from '../runner/runtime/index.ts';
+import { ConfigError, loadConfig } from '../server/config.ts';
 import { buildJob } from '../runner/runtime/kubernetes-job.ts';
 import { podProgress } from '../runner/runtime/kubernetes-outcome.ts';
 import { KubernetesRuntime } from '../runner/runtime/kubernetes.ts';
@@ -78,6 +79,31 @@ t.test('kubernetes runtime (fake API server, pods run on Podman)', async (t) => 
     const before = fake.requests.length;
     await t.rejects(runtime.run(spec({ workspace: '/var/lib/elsewhere', outputs: join(workRoot, 'x') })), { name: 'TypeError', message: /workspace "\/var\/lib\/elsewhere" is not below the Kubernetes work root/ });
     t.equal(fake.requests.length, before);
+  });
+
+  t.test('MLGIT_RUNTIME=kubernetes through createRuntime: the kubeconfig from KUBECONFIG, its context namespace', async (t) => {
+    const dir = await mkdtemp(join(workRoot, 'mlgit-k8s-lazy-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const kubeconfig = join(dir, 'kubeconfig');
+    await writeFile(kubeconfig, kubeConfigFor(fake.url).exportConfig());
+    const saved = process.env.KUBECONFIG;
+    process.env.KUBECONFIG = kubeconfig;
+    t.teardown(() => (saved === undefined ? delete process.env.KUBECONFIG : (process.env.KUBECONFIG = saved)));
+    const settings = loadConfig({ MLGIT_RUNTIME: 'kubernetes', MLGIT_K8S_WORK_CLAIM: CLAIM, MLGIT_RUNNER_WORK_DIR: workRoot }).runs.kubernetes;
+    const lazy = createRuntime({ kind: 'kubernetes', kubernetes: settings });
+    t.teardown(() => lazy.close());
+    let output = '';
+    const before = fake.requests.filter((r) => r.method === 'POST').length;
+    const result = await lazy.run(spec({ workspace: dir, outputs: dir, commands: ['echo from a pod'], onOutput: async (chunk) => void (output += chunk.toString()) }));
+    t.match(result, { outcome: 'exited', exitCode: 0 });
+    t.equal(output, 'from a pod\n');
+    const created = fake.requests.filter((r) => r.method === 'POST');
+    t.equal(created.length, before + 1);
+    t.equal(created.at(-1)!.path, `/apis/batch/v1/namespaces/${NAMESPACE}/jobs`, "in the kubeconfig context's namespace");
+  });
+
+  t.test('read-only host mounts (deployments) are refused: pods cannot see the runner host', async (t) => {
+    await t.rejects(runtime.run(spec({ workspace: join(workRoot, 'a'), outputs: join(workRoot, 'b'), readOnlyMounts: [{ source: '/srv/model', target: '/model' }] })), { name: 'RuntimeError', message: /cannot bind host directories/ });
   });
 
   t.test('a Job the API server refuses is a RuntimeError with its message', async (t) => {
@@ -152,4 +178,22 @@ t.test('pod statuses map to outcomes', async (t) => {
     ['failed without a container status', { phase: 'Failed' }, /ended \(Failed\) without a container status/],
   ];
   for (const [what, status, message] of errors) t.throws(() => podProgress(pod(status), 'img'), { name: 'RuntimeError', message }, what);
+});
+
+t.test('MLGIT_RUNTIME=kubernetes settings and bad inputs', async (t) => {
+  const base = { MLGIT_RUNTIME: 'kubernetes', MLGIT_K8S_WORK_CLAIM: 'mlgit-work', MLGIT_RUNNER_WORK_DIR: '/work' };
+  t.same(loadConfig(base).runs.kubernetes, { namespace: null, workClaim: 'mlgit-work', workRoot: '/work', ttlSeconds: 600 });
+  t.same(loadConfig({ ...base, MLGIT_K8S_NAMESPACE: 'ml-jobs', MLGIT_K8S_JOB_TTL_SECONDS: '60' }).runs.kubernetes, { namespace: 'ml-jobs', workClaim: 'mlgit-work', workRoot: '/work', ttlSeconds: 60 });
+  t.equal(loadConfig({}).runs.kubernetes, null, 'none for the other runtimes');
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ ...base, MLGIT_K8S_WORK_CLAIM: '' }, /needs MLGIT_K8S_WORK_CLAIM/],
+    [{ ...base, MLGIT_RUNNER_WORK_DIR: '' }, /needs MLGIT_RUNNER_WORK_DIR/],
+    [{ ...base, MLGIT_K8S_WORK_CLAIM: 'Work_Claim' }, /MLGIT_K8S_WORK_CLAIM must be a Kubernetes name/],
+    [{ ...base, MLGIT_K8S_NAMESPACE: '-jobs' }, /MLGIT_K8S_NAMESPACE must be a Kubernetes name/],
+    [{ ...base, MLGIT_K8S_NAMESPACE: 'a'.repeat(64) }, /MLGIT_K8S_NAMESPACE must be a Kubernetes name/],
+    [{ ...base, MLGIT_K8S_JOB_TTL_SECONDS: 'soon' }, /MLGIT_K8S_JOB_TTL_SECONDS must be a whole number/],
+    [{ MLGIT_RUNTIME: 'k8s' }, /MLGIT_RUNTIME must be one of process, docker, kubernetes/],
+  ];
+  for (const [env, message] of bad) t.throws(() => loadConfig(env), message, JSON.stringify(env));
+  for (const [env] of bad) t.ok((() => { try { loadConfig(env); } catch (err) { return err instanceof ConfigError; } return false; })(), 'a ConfigError');
 });

@@ -38,6 +38,7 @@ export class KubernetesRuntime implements ContainerRuntime {
 
   async run(spec: RunSpec): Promise<RunResult> {
     checkSpec(spec);
+    if (spec.readOnlyMounts?.length) throw new RuntimeError('the kubernetes runtime cannot bind host directories into job pods: deployments need the docker or process runtime');
     if (spec.signal.aborted) return { outcome: 'cancelled', exitCode: null, durationMs: 0 };
     const user = jobUser();
     const name = `mlgit-job-${randomBytes(6).toString('hex')}`;
