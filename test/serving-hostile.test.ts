@@ -6,9 +6,8 @@
 import t from 'tap';
 import http from 'node:http';
 import net from 'node:net';
-import { GitClient } from './helpers/git-client.ts';
-import { eventually, pushProject, startRunsServer, waitForRuns } from './helpers/runs.ts';
-import { PREDICTOR_COMMAND, servingProject } from './helpers/serving.ts';
+import { eventually } from './helpers/runs.ts';
+import { predictorRepo } from './helpers/serving.ts';
 
 const DEPLOY = { timeoutMs: 3000, maxBodyBytes: 64 * 1024, maxResponseBytes: 1024 * 1024, startTimeoutMs: 60_000, idleStopMs: null };
 const ROUTES = {
@@ -22,17 +21,9 @@ const ROUTES = {
 };
 
 t.test('serving: deploy, infer, access and hostile requests', async (t) => {
-  const server = await startRunsServer(t, { runtime: 'process' }, { config: { deploy: DEPLOY } });
-  const client = await GitClient.create(t);
-  const alice = await server.user('alice');
+  const { server, alice, deploy, untilReady } = await predictorRepo(t, DEPLOY);
   const bob = await server.user('bob');
   const api = server.api;
-  const { sha } = await pushProject(server, client, alice, 'clf', servingProject(0.9));
-  const [train] = await waitForRuns(server, alice.basic, 'alice/clf', sha);
-  t.equal(train.status, 'success', train.message ?? '');
-  await eventually(async () => (await api('GET', '/api/v1/repos/alice/clf/models/clf/versions', { auth: alice.basic })).body, (v) => Array.isArray(v) && v.length === 1, 'version 1');
-  const deploy = (body: Record<string, unknown>) => api('POST', ROUTES.list, { auth: alice.basic, body: { model: 'clf', alias: 'latest', command: PREDICTOR_COMMAND, ...body } });
-  const untilReady = () => eventually(async () => (await api('GET', ROUTES.one, { auth: alice.basic })).body, (d) => d.state === 'ready' || d.state === 'failing', 'deployment ready');
 
   await t.test('bad deploy requests get 422 naming each problem', async (t) => {
     const cases: { body: unknown; status: number; error: RegExp }[] = [

@@ -1,7 +1,11 @@
 // A small model server for the serving tests (standard library only): it speaks enough of the
 // Open Inference Protocol to deploy, answers with the version it was started as, and has routes
 // that misbehave on purpose (never answer, answer an error in plain text, echo what reached it).
+import type { Test } from 'tap';
+import type { DeployConfig } from '../../server/deploy-config.ts';
+import { GitClient } from './git-client.ts';
 import { projectFiles } from './registry.ts';
+import { eventually, pushProject, startRunsServer, waitForRuns } from './runs.ts';
 
 export const PREDICTOR_PY = `import json, os, socketserver, sys, time
 from http.server import BaseHTTPRequestHandler
@@ -69,3 +73,24 @@ export function servingProject(acc: number): Record<string, string> {
 }
 
 export const PREDICTOR_COMMAND = 'python3 predictor.py';
+
+/**
+ * A server on the process runtime with alice/clf pushed and trained (version 1 of model clf);
+ * `deploy` creates its deployment of `latest` running the predictor, `untilReady` waits for it.
+ */
+export async function predictorRepo(t: Test, deploy: DeployConfig) {
+  const server = await startRunsServer(t, { runtime: 'process' }, { config: { deploy } });
+  const client = await GitClient.create(t);
+  const alice = await server.user('alice');
+  const { sha } = await pushProject(server, client, alice, 'clf', servingProject(0.9));
+  const [train] = await waitForRuns(server, alice.basic, 'alice/clf', sha);
+  if (train.status !== 'success') throw new Error(`train: ${train.status} ${train.message}`);
+  await eventually(async () => (await server.api('GET', '/api/v1/repos/alice/clf/models/clf/versions', { auth: alice.basic })).body, (v) => Array.isArray(v) && v.length === 1, 'version 1');
+  return {
+    server,
+    alice,
+    deploy: (body: Record<string, unknown>) => server.api('POST', '/api/v1/repos/alice/clf/deployments', { auth: alice.basic, body: { model: 'clf', alias: 'latest', command: PREDICTOR_COMMAND, ...body } }),
+    deployment: async () => (await server.api('GET', '/api/v1/repos/alice/clf/deployments/clf', { auth: alice.basic })).body,
+    untilReady: () => eventually(async () => (await server.api('GET', '/api/v1/repos/alice/clf/deployments/clf', { auth: alice.basic })).body, (d) => d.state === 'ready' || d.state === 'failing', 'deployment ready'),
+  };
+}
