@@ -41,11 +41,14 @@ export async function modelDirectory(root: string, store: ObjectStore, version: 
   return { dir, file };
 }
 
-/** The commit's tree, written into `dir` (git archive | tar): the code the deployment's command runs. */
+/** The commit's tree, written into `dir` (git archive | tar): the code the deployment's command runs (LFS files as pointers). */
 export async function exportCommit(gitDir: string, commitSha: string, dir: string): Promise<void> {
   if (!/^[0-9a-f]{40,64}$/.test(commitSha)) throw new Error(`not a commit id: ${commitSha}`);
   await fs.mkdir(dir, { recursive: true });
-  const archive = spawn('git', ['--git-dir', gitDir, 'archive', '--format=tar', commitSha], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The server's own git config only: a user's global `git lfs install` would make archive run the
+  // LFS smudge filter (and download); the code gets LFS files as their pointers, the model comes apart.
+  const env = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_LFS_SKIP_SMUDGE: '1' };
+  const archive = spawn('git', ['--git-dir', gitDir, 'archive', '--format=tar', commitSha], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const tar = spawn('tar', ['-x', '--no-same-owner', '-C', dir], { stdio: ['pipe', 'ignore', 'pipe'] });
   const errors: string[] = [];
   archive.stderr.on('data', (chunk: Buffer) => errors.push(chunk.toString()));
