@@ -9,7 +9,7 @@
 // against the Pod Security Standard "restricted" profile, as admission would.
 import http from 'node:http';
 import path from 'node:path';
-import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import type { V1Job, V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import type { ContainerRuntime } from '../../runner/runtime/types.ts';
 import { RuntimeError } from '../../runner/runtime/types.ts';
 import { schemaProblems } from './kubernetes-schema.ts';
@@ -100,7 +100,7 @@ export class FakeKubernetes {
   }
 
   private createJob(namespace: string, body: unknown, response: http.ServerResponse): void {
-    const problems = [...schemaProblems(body, 'V1Job'), ...restrictedProblems(body as V1Job)];
+    const problems = [...schemaProblems(body, 'V1Job'), ...restrictedProblems((body as V1Job)?.spec?.template?.spec)];
     // The API server's own copy: the request as sent stays in `requests`.
     const job = structuredClone(body) as V1Job;
     if (job?.metadata?.namespace !== undefined && job.metadata.namespace !== namespace) problems.push('metadata.namespace does not match the request path');
@@ -255,9 +255,8 @@ export class FakeKubernetes {
 }
 
 /** Pod Security Standard "restricted" (kubernetes.io/docs/concepts/security/pod-security-standards), the checks admission makes. */
-function restrictedProblems(job: V1Job): string[] {
-  const pod = job?.spec?.template?.spec;
-  if (!pod) return ['spec.template.spec is required'];
+export function restrictedProblems(pod: V1PodSpec | undefined): string[] {
+  if (!pod) return ['the pod spec is required'];
   const problems: string[] = [];
   if (pod.hostNetwork || pod.hostPID || pod.hostIPC) problems.push('host namespaces are forbidden');
   if (pod.volumes?.some((v) => v.hostPath)) problems.push('hostPath volumes are forbidden');

@@ -32,6 +32,8 @@ export function schemaProblems(value: unknown, type: string, at = '$'): string[]
       return typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? [] : [`${at}: expected a date-time string`];
     case 'any':
       return [];
+    case 'IntOrString':
+      return typeof value === 'string' || Number.isInteger(value) ? [] : [`${at}: expected an integer or a string, got ${JSON.stringify(value)}`];
   }
   const model = models[type];
   if (!model || typeof model.getAttributeTypeMap !== 'function') return [`${at}: the schema has no type ${type}`];
