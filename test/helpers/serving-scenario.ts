@@ -118,7 +118,9 @@ export async function servingEndToEnd(t: Test, runs: Partial<RunsConfig>): Promi
       const states = receiver.ofEvent('deployment.state').slice(before).map((r) => r.json.deployment.state as string);
       return states.includes('ready') ? states : null;
     }, 60_000, 'webhooks');
-    t.same(hooks, ['failing', 'starting', 'ready'], 'deployment.state webhooks in order');
+    // A restart that itself fails adds a failing/starting pair; the order is what matters.
+    t.equal(hooks[0], 'failing', `deployment.state webhooks: ${hooks.join(', ')}`);
+    t.same(hooks.slice(-2), ['starting', 'ready']);
     t.equal((await infer()).status, 200, 'answers again');
     const logs = await api('GET', `${REPO}/deployments/digits-clf/logs`, { auth: alice.basic });
     t.match(logs.body, /the model server exited/);

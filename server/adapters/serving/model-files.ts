@@ -41,25 +41,36 @@ export async function modelDirectory(root: string, store: ObjectStore, version: 
   return { dir, file };
 }
 
-/** The commit's tree, written into `dir` (git archive | tar): the code the deployment's command runs (LFS files as pointers). */
+/**
+ * The commit's tree, written into `dir` (LFS files as pointers): the code the deployment's command
+ * runs. `git archive` writes a tar file that `tar` then unpacks: two processes one after the
+ * other, no pipe between them to break mid-stream.
+ */
 export async function exportCommit(gitDir: string, commitSha: string, dir: string): Promise<void> {
   if (!/^[0-9a-f]{40,64}$/.test(commitSha)) throw new Error(`not a commit id: ${commitSha}`);
   await fs.mkdir(dir, { recursive: true });
-  // The server's own git config only: a user's global `git lfs install` would make archive run the
-  // LFS smudge filter (and download); the code gets LFS files as their pointers, the model comes apart.
-  const env = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_LFS_SKIP_SMUDGE: '1' };
-  const archive = spawn('git', ['--git-dir', gitDir, 'archive', '--format=tar', commitSha], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  const tar = spawn('tar', ['-x', '--no-same-owner', '-C', dir], { stdio: ['pipe', 'ignore', 'pipe'] });
-  const errors: string[] = [];
-  archive.stderr.on('data', (chunk: Buffer) => errors.push(chunk.toString()));
-  tar.stderr.on('data', (chunk: Buffer) => errors.push(chunk.toString()));
-  const exited = (child: typeof archive | typeof tar) =>
-    new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', resolve);
+  const tarFile = `${dir}.tar`;
+  try {
+    // The server's own git config only: a user's global `git lfs install` would make archive run
+    // the LFS smudge filter (and download); the model file comes apart, from the object store.
+    const env = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1', GIT_LFS_SKIP_SMUDGE: '1' };
+    await run('git', ['--git-dir', gitDir, 'archive', '--format=tar', `--output=${tarFile}`, commitSha], env);
+    await run('tar', ['-x', '--no-same-owner', '-f', tarFile, '-C', dir], process.env);
+  } finally {
+    await fs.rm(tarFile, { force: true });
+  }
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-2000);
     });
-  const [archiveCode, tarCode] = await Promise.all([exited(archive), exited(tar), pipeline(archive.stdout, tar.stdin)]);
-  if (archiveCode !== 0 || tarCode !== 0) throw new Error(`could not write commit ${commitSha.slice(0, 12)} out: ${errors.join(' ').trim().slice(0, 500)}`);
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args[0] === '--git-dir' ? 'archive' : args[0]} failed (exit ${code}): ${stderr.trim().slice(-500)}`))));
+  });
 }
 
 async function exists(file: string): Promise<boolean> {

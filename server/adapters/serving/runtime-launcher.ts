@@ -41,8 +41,13 @@ export class RuntimeLauncher implements ModelServerLauncher {
     const dir = await replicaDirectory(root, deployment.id);
     const workspace = path.join(dir, 'w');
     const outputs = path.join(dir, 's');
-    await fs.mkdir(outputs, { recursive: true });
-    await exportCommit(this.options.gitDir(deployment.repoId), version.commitSha, workspace);
+    try {
+      await fs.mkdir(outputs, { recursive: true });
+      await exportCommit(this.options.gitDir(deployment.repoId), version.commitSha, workspace);
+    } catch (error) {
+      await fs.rm(dir, { recursive: true, force: true });
+      throw error;
+    }
     const socketPath = path.join(outputs, path.posix.basename(SOCKET_IN_SANDBOX));
     const abort = new AbortController();
     const finished = runtime.run({
