@@ -147,7 +147,9 @@ t.test('serving: deploy, infer, access and hostile requests', async (t) => {
 
     t.equal((await api('PATCH', '/api/v1/repos/alice/clf', { auth: alice.basic, body: { private: true } })).status, 200);
     // The proxy keeps an access answer for a second (server/domain/deployments/access-cache.ts).
-    await eventually(async () => (await api('GET', ROUTES.meta)).status, (status) => status === 401, 'the proxy applies the private repository\'s rules', 10_000);
+    for (const [auth, status] of [[undefined, 401], [bob.tokenBasic, 404]] as const) {
+      await eventually(async () => (await api('GET', ROUTES.meta, { auth })).status, (got) => got === status, 'the proxy applies the private repository\'s rules', 10_000);
+    }
     await check('private repo (its deployment was made public)', { anonymous: all(401), bob: all(404), alice: all(200) });
     t.equal((await api('DELETE', ROUTES.one, { auth: bob.tokenBasic })).status, 404, 'a stranger cannot see a private repo\'s deployment');
     t.equal((await api('DELETE', ROUTES.one, { auth: alice.basic })).status, 200);
