@@ -164,7 +164,7 @@ export class Runner {
       await this.api.complete(id, report);
     } catch (err) {
       if (err instanceof AttemptGone || gone) return;
-      this.options.log.error({ err, runId: id }, 'run could not be reported');
+      this.options.log.error({ err, runId: id, repo: job.run.repo }, 'run could not be reported');
       throw err;
     } finally {
       clearInterval(heartbeat);

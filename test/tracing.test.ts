@@ -3,6 +3,8 @@
 // attribute; the job sees TRACEPARENT. The spans go to an in-memory exporter instead of OTLP.
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import t from 'tap';
+import { trace } from '@opentelemetry/api';
+import { traceIds } from '../server/logger.ts';
 import { startTracing } from '../server/observability/tracing-sdk.ts';
 import { GitClient } from './helpers/git-client.ts';
 import { eventually, manifest, pushProject, startRunsServer, waitForRuns } from './helpers/runs.ts';
@@ -70,4 +72,12 @@ t.test('the span tree of a push that trains', async (t) => {
 
   const log = await server.api('GET', `/api/v1/repos/alice/traced/runs/${run.id}/logs`, { auth: alice.basic });
   t.match(log.body, `TRACEPARENT=00-${traceId}-${job!.spanContext().spanId}-01`, "the job's environment carries the trace context of its span");
+});
+
+t.test('log lines written in a span carry its trace and span ids', async (t) => {
+  t.same(traceIds(), {}, 'none outside a span');
+  trace.getTracer('test').startActiveSpan('log-test', (span) => {
+    t.same(traceIds(), { trace_id: span.spanContext().traceId, span_id: span.spanContext().spanId });
+    span.end();
+  });
 });

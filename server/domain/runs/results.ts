@@ -59,12 +59,12 @@ export class RunResults {
     }
     // Before the note, so the note names the versions this run registered.
     if (this.registry && (run.status === 'success' || run.status === 'cached')) {
-      await this.registry.registerFromRun(current).catch((err: unknown) => this.log.warn({ err, runId: run.id }, 'could not register model versions'));
+      await this.registry.registerFromRun(current).catch((err: unknown) => this.log.warn({ err, runId: run.id, repoId: run.repoId }, 'could not register model versions'));
     }
     try {
       await this.notes().refresh(run.repoId, run.commitSha);
     } catch (err) {
-      this.log.warn({ err, runId: run.id }, 'could not write the git note');
+      this.log.warn({ err, runId: run.id, repoId: run.repoId, commit: run.commitSha }, 'could not write the git note');
     }
     this.events.completed(current, metrics);
   }

@@ -25,7 +25,7 @@ const STATUS_STATE: Record<RunStatus, StatusState> = {
  */
 export function runEvents(deps: { webhooks: Pick<WebhookService, 'emit'>; statuses: Pick<StatusService, 'set'>; baseUrl: () => string; repoPath: (repoId: number) => Promise<string>; log: Log }): RunEvents {
   const later = (what: string, run: Run, work: () => Promise<unknown>) => {
-    void work().catch((err: unknown) => deps.log.warn({ err, runId: run.id }, `${what} failed`));
+    void work().catch((err: unknown) => deps.log.warn({ err, runId: run.id, repoId: run.repoId }, `${what} failed`));
   };
   const links = async (run: Run) => {
     const repo = await deps.repoPath(run.repoId);
