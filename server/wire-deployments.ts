@@ -33,7 +33,6 @@ const BACKOFF = { backoffInitialMs: 1000, backoffMaxMs: 60_000, stableMs: 60_000
 
 export async function wireDeployments(app: FastifyInstance, deps: Deps): Promise<DeploymentService> {
   const { config } = deps;
-  const runtime = createRuntime({ kind: config.runs.runtime, dockerSocket: config.runs.dockerSocket, unsafeNoSandbox: config.runs.unsafeNoSandbox, kubernetes: config.runs.kubernetes });
   const deployments = new DeploymentService(
     {
       db: deps.db,
@@ -41,7 +40,7 @@ export async function wireDeployments(app: FastifyInstance, deps: Deps): Promise
       versions: deps.versions,
       git: deps.git,
       launcher: new RuntimeLauncher({
-        runtime,
+        runtime: () => createRuntime({ kind: config.runs.runtime, dockerSocket: config.runs.dockerSocket, unsafeNoSandbox: config.runs.unsafeNoSandbox, kubernetes: config.runs.kubernetes }),
         root: path.join(config.dataDir, 'deployments'),
         gitDir: (repoId) => deps.git.repoPath(repoId),
         store: deps.store,

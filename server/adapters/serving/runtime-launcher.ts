@@ -13,7 +13,8 @@ import type { LaunchRequest, ModelServer, ModelServerLauncher } from '../../doma
 import { exportCommit, modelDirectory } from './model-files.ts';
 
 export interface RuntimeLauncherOptions {
-  runtime: ContainerRuntime;
+  /** Called on the first launch: a server with no deployments never loads a container client (dockerode is ~25 MB). */
+  runtime: () => ContainerRuntime;
   /** Working directories of deployments (the data dir's deployments/). */
   root: string;
   /** The bare repository of a repo id. */
@@ -33,10 +34,14 @@ const LONGEST_TIMER_MS = 2 ** 31 - 1;
 const MAX_SOCKET_PATH = 100;
 
 export class RuntimeLauncher implements ModelServerLauncher {
+  private runtime: ContainerRuntime | null = null;
+
   constructor(private readonly options: RuntimeLauncherOptions) {}
 
   async launch({ deployment, version, onOutput }: LaunchRequest): Promise<ModelServer> {
-    const { runtime, root } = this.options;
+    const { root } = this.options;
+    this.runtime ??= this.options.runtime();
+    const runtime = this.runtime;
     const model = await modelDirectory(root, this.options.store, version);
     const dir = await replicaDirectory(root, deployment.id);
     const workspace = path.join(dir, 'w');
@@ -86,7 +91,7 @@ export class RuntimeLauncher implements ModelServerLauncher {
   }
 
   async close(): Promise<void> {
-    await this.options.runtime.close();
+    await this.runtime?.close();
   }
 }
 
