@@ -9,6 +9,7 @@ import { RUNNER_MAX_METRICS_BYTES, type ClaimedJob, type CompleteRequest } from 
 import { AttemptGone, RunnerApi } from './api-client.ts';
 import { checkoutCommit, prepareGitHome } from './git-fetch.ts';
 import { inJobSpan, untraced } from './job-trace.ts';
+import { runtimeLimits } from './runtime/limits.ts';
 import { LogPump } from './log-pump.ts';
 import type { ContainerRuntime, RunResult } from './runtime/types.ts';
 import { RuntimeError } from './runtime/types.ts';
@@ -131,14 +132,14 @@ export class Runner {
       let result: RunResult;
       try {
         await this.prepare(job, workspace, outputs, pump);
-        await pump.line(`running ${job.spec.commands.length} command(s) in ${this.options.runtime.name === 'docker' ? job.spec.image : 'a local process'}`);
+        await pump.line(`running ${job.spec.commands.length} command(s) in ${this.options.runtime.name === 'process' ? 'a local process' : job.spec.image}`);
         result = await this.options.runtime.run({
           image: job.spec.image,
           commands: [...job.spec.commands],
           workspace,
           outputs,
           env: { ...job.spec.env, MLP_RUN_ID: String(id), ...(traceparent ? { TRACEPARENT: traceparent } : {}) },
-          limits: { cpus: job.spec.resources.cpus, memoryBytes: job.spec.resources.memoryBytes, pids: job.spec.resources.pids },
+          limits: runtimeLimits(job.spec.resources, this.options.runtime),
           timeoutMs: job.spec.timeoutSeconds * 1000,
           network: job.spec.network,
           signal: cancel.signal,

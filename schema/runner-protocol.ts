@@ -10,7 +10,8 @@ export interface JobSpec {
   /** Shell commands, run in order with the workspace as cwd; the first failure ends the job. */
   readonly commands: readonly string[];
   readonly env: Readonly<Record<string, string>>;
-  readonly resources: { readonly cpus: number; readonly memoryBytes: number; readonly pids: number };
+  /** `gpus` (the manifest's resources.gpu) only when the job asks for GPUs. */
+  readonly resources: { readonly cpus: number; readonly memoryBytes: number; readonly pids: number; readonly gpus?: number };
   readonly timeoutSeconds: number;
   readonly network: boolean;
   /** Relative to the outputs dir (`${{ outputs_dir }}`, MLP_OUTPUT_DIR). */

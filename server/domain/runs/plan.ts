@@ -177,6 +177,8 @@ function jobSpec(manifest: Manifest, job: Job, name: string, matrix: Record<stri
         cpus: Math.min(resources.cpu ?? 1, ctx.limits.maxCpus),
         memoryBytes: Math.min(memory, ctx.limits.maxMemoryBytes),
         pids: ctx.limits.pids,
+        // Only when asked for: specs (and cache keys) of jobs without GPUs stay as they were.
+        ...(resources.gpu ? { gpus: resources.gpu } : {}),
       },
       timeoutSeconds: Math.min(Math.max(timeout, 1), ctx.limits.maxTimeoutSeconds),
       network: false,
