@@ -62,9 +62,10 @@ t.test('the span tree of a push that trains', async (t) => {
   const [job] = named('mlgit.job');
   t.equal(parentOf(job!), runSpan!.spanContext().spanId, 'the job is a child of the run');
   t.equal(job!.attributes['mlgit.run.id'], run.id);
+  // One report, or more when a slow answer made the runner send it again: each is the job's child.
   const complete = named('POST /api/v1/runner/runs/:id/complete');
-  t.equal(complete.length, 1, "the runner's report joined the trace");
-  t.equal(parentOf(complete[0]!), job!.spanContext().spanId, 'the report is a child of the job');
+  t.ok(complete.length >= 1, "the runner's report joined the trace");
+  t.ok(complete.every((c) => parentOf(c) === job!.spanContext().spanId), 'the report is a child of the job');
   const notes = named('mlgit.note.write');
   t.ok(notes.length >= 1, 'the note write is in the trace');
   t.ok(ancestors(notes[0]!).includes('POST /api/v1/runner/runs/:id/complete'), `the note hangs under the report: ${ancestors(notes[0]!).join(' < ')}`);
