@@ -5,11 +5,10 @@ import t from 'tap';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { GitClient } from './helpers/git-client.ts';
 import { createTestDatabase } from './helpers/postgres.ts';
 import { eventually, manifest } from './helpers/runs.ts';
-import { cuttableProxy } from './helpers/tcp-proxy.ts';
+import { serverWithCuttable } from './helpers/service-outage.ts';
 import { spawnServer, type ServerProcess } from './helpers/server-process.ts';
 
 const PASSWORD = 'durable-dispatch-admin-pw';
@@ -132,37 +131,34 @@ for (const deployment of SIGKILL_SETUPS) {
 }
 
 t.test('Postgres cut as post-receive begins: the push is accepted, its runs start once the database is back', async (t) => {
-  const database = await createTestDatabase();
-  const direct = new URL(database.url);
-  const proxy = await cuttableProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
-  const proxied = new URL(database.url);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String(proxy.port);
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlgit-durable-pg-'));
-  const server = await spawnServer(serverEnv(dataDir, { DATABASE_URL: proxied.toString() }), START_MS);
-  const watcher = new pg.Client({ connectionString: database.url });
-  await watcher.connect();
-  t.teardown(async () => {
-    server.child.kill('SIGKILL');
-    await server.exited;
-    await watcher.end();
-    await proxy.close();
-    await database.drop();
-    await fs.rm(dataDir, { recursive: true, force: true });
-  });
+  const { server, proxy, watcher, dataDir } = await serverWithCuttable(t, 'postgres', (dataDir, { databaseUrl }) => serverEnv(dataDir, { DATABASE_URL: databaseUrl }), START_MS);
   const git = await GitClient.create(t);
   const { work, remote } = await setup(t, server, git);
   const sha = await git.commit(work, { 'mlproject.yaml': PROJECT }, 'project');
 
-  const push = git.run(['push', remote(server.url), 'main'], { cwd: work });
   // The outbox row is the last thing pre-receive writes: cut the database right after it, polling
   // back to back (post-receive follows within milliseconds; a slower poll can miss the moment).
-  const recordedBy = Date.now() + 30_000;
-  while (Number((await watcher.query('select count(*) as n from push_outbox')).rows[0].n) === 0) {
-    if (Date.now() > recordedBy) throw new Error('pre-receive never recorded the push');
+  // The cut can also land between the row's commit and its answer reaching mlgit: pre-receive then
+  // refuses the push whole (nothing moved; the reconciler drops the row) and the push is tried again.
+  let pushed: { code: number | null; stderr: string } | null = null;
+  for (let attempt = 1; attempt <= 5 && pushed === null; attempt++) {
+    const seen = Number((await watcher.query('select coalesce(max(id), 0) as id from push_outbox')).rows[0].id);
+    const push = git.run(['push', remote(server.url), 'main'], { cwd: work });
+    const recordedBy = Date.now() + 30_000;
+    while (Number((await watcher.query('select count(*) as n from push_outbox where id > $1', [seen])).rows[0].n) === 0) {
+      if (Date.now() > recordedBy) throw new Error('pre-receive never recorded the push');
+    }
+    proxy.cut();
+    const result = await push;
+    if (result.code !== 0 && /could not record this push/.test(result.stderr)) {
+      t.comment(`attempt ${attempt}: cut before pre-receive heard back from the database; refused whole, trying again`);
+      t.not(await mainAt(dataDir), sha, 'the refused push moved nothing');
+      proxy.restore();
+      continue;
+    }
+    pushed = result;
   }
-  proxy.cut();
-  const pushed = await push;
+  if (pushed === null) throw new Error('5 cuts all landed before pre-receive heard back');
   t.equal(pushed.code, 0, `the push is accepted: ${pushed.stderr}`);
   t.match(pushed.stderr, BACK_MSG, 'the pusher is told the runs start later');
   t.equal(await mainAt(dataDir), sha, 'main moved');
@@ -180,22 +176,12 @@ t.test('Postgres cut as post-receive begins: the push is accepted, its runs star
 });
 
 t.test('Redis cut as post-receive begins: the push does not wait for it, its runs start once Redis is back', async (t) => {
-  const database = await createTestDatabase();
-  const redis = new URL(process.env.MLGIT_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
-  const proxy = await cuttableProxy({ host: redis.hostname, port: Number(redis.port || 6379) });
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mlgit-durable-redis-'));
-  const env = serverEnv(dataDir, { DATABASE_URL: database.url, REDIS_URL: `redis://127.0.0.1:${proxy.port}`, MLGIT_REDIS_PREFIX: `mlgit-durable-${process.pid}-${Date.now()}` });
-  const server = await spawnServer(env, START_MS);
-  const watcher = new pg.Client({ connectionString: database.url });
-  await watcher.connect();
-  t.teardown(async () => {
-    server.child.kill('SIGKILL');
-    await server.exited;
-    await watcher.end();
-    await proxy.close();
-    await database.drop();
-    await fs.rm(dataDir, { recursive: true, force: true });
-  });
+  const { server, proxy, dataDir } = await serverWithCuttable(
+    t,
+    'redis',
+    (dataDir, { databaseUrl, redisUrl }) => serverEnv(dataDir, { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, MLGIT_REDIS_PREFIX: `mlgit-durable-${process.pid}-${Date.now()}` }),
+    START_MS,
+  );
   const git = await GitClient.create(t);
   const { work, remote } = await setup(t, server, git);
   const sha = await git.commit(work, { 'mlproject.yaml': PROJECT }, 'project');

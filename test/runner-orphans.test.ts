@@ -1,19 +1,17 @@
 // Issue 13: job containers of a runner that died are found by their io.mlgit.job label and
 // removed, when a runner starts and periodically. Real Podman (the Docker Engine API).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type Docker from 'dockerode';
 import { isOrphan, JOB_LABEL, jobLabels, OWNER_LABEL, sweepOrphans, type RunnerProcess } from '../runner/runtime/orphan-sweep.ts';
 import { GitClient } from './helpers/git-client.ts';
 import { dockerSocketForTests, JOB_IMAGE } from './helpers/podman.ts';
+import { RunnerProcesses } from './helpers/runner-process.ts';
 import { eventually, manifest, pushProject, startRunsServer, waitForRuns } from './helpers/runs.ts';
 
-const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '../scripts/mlgit.mjs');
 const REDIS_URL = process.env.MLGIT_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SELF: RunnerProcess = { host: 'runner-host', pid: 100, instance: 'me' };
 
@@ -83,19 +81,10 @@ t.test('a runner killed mid-job leaves its container; the next runner to start r
   const prefix = `mlgit-orphans-${randomBytes(4).toString('hex')}`;
   const runnerToken = randomBytes(24).toString('hex');
   const server = await startRunsServer(t, { runner: 'off', runnerToken, stallTimeoutMs: 3000 }, { config: { redisUrl: REDIS_URL, redisPrefix: prefix } });
-  const runners = new Set<ChildProcess>();
-  t.teardown(() => {
-    for (const child of runners) child.kill('SIGKILL');
-  });
-  const startRunner = () => {
-    const child = spawn(process.execPath, [CLI, 'runner'], {
-      env: { PATH: process.env.PATH ?? '', REDIS_URL, MLGIT_REDIS_PREFIX: prefix, MLGIT_SERVER_URL: server.url, MLGIT_RUNNER_TOKEN: runnerToken, MLGIT_RUNTIME: 'docker', MLGIT_DOCKER_SOCKET: socket, MLGIT_RUNNER_HEARTBEAT_MS: '300', MLGIT_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    runners.add(child);
-    child.on('exit', () => runners.delete(child));
-    return child;
-  };
+  const runners = new RunnerProcesses();
+  t.teardown(() => runners.killAll());
+  const startRunner = () =>
+    runners.start({ REDIS_URL, MLGIT_REDIS_PREFIX: prefix, MLGIT_SERVER_URL: server.url, MLGIT_RUNNER_TOKEN: runnerToken, MLGIT_RUNTIME: 'docker', MLGIT_DOCKER_SOCKET: socket, MLGIT_RUNNER_HEARTBEAT_MS: '300' });
   const client = await GitClient.create(t);
   const alice = await server.user('alice');
   const { sha, push } = await pushProject(server, client, alice, 'orphan', { 'mlproject.yaml': manifest('jobs:\n  long:\n    kind: custom\n    command: echo started && sleep 600\n') });

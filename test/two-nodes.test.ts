@@ -65,10 +65,16 @@ t.test('two nodes behind a round-robin proxy behave as one server', async (t) =>
   const finished = (sha: string, timeoutMs = 180_000) =>
     eventually(() => runsOf(sha), (runs) => runs.length === 1 && !['queued', 'running'].includes(runs[0]!.status), `run of ${sha.slice(0, 7)}`, timeoutMs);
   const logOn = async (base: string, id: number) => (await api(base, 'GET', `/api/v1/repos/admin/shared/runs/${id}/logs`)).text;
-  const noteOf = async (sha: string) => {
-    await git.ok(['fetch', 'origin', '+refs/notes/mlproject:refs/notes/mlproject'], { cwd: work });
-    return git.ok(['notes', '--ref=mlproject', 'show', sha], { cwd: work });
-  };
+  // The note is written right after the run turns final: wait for it.
+  const noteOf = (sha: string) =>
+    eventually(
+      async () => {
+        await git.ok(['fetch', 'origin', '+refs/notes/mlproject:refs/notes/mlproject'], { cwd: work });
+        return (await git.run(['notes', '--ref=mlproject', 'show', sha], { cwd: work })).stdout;
+      },
+      (note) => note.includes('bytes='),
+      `the note of ${sha.slice(0, 7)}`,
+    );
   const wholeLog = (log: string, lines: number) => {
     const numbered = log.split('\n').filter((line) => /^line \d+$/.test(line));
     return numbered.length === lines && numbered.every((line, i) => line === `line ${i + 1}`);

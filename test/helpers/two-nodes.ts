@@ -1,15 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createTestDatabase } from './postgres.ts';
+import { RunnerProcesses } from './runner-process.ts';
 import { roundRobinProxy, type RoundRobinProxy } from './round-robin-proxy.ts';
 import { startS3rver, S3RVER_BUCKET } from './s3rver.ts';
 import { spawnServer, type ServerProcess } from './server-process.ts';
 
-const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/mlgit.mjs');
 const REDIS_URL = process.env.MLGIT_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** A loaded machine starts a node slowly. */
 const START_MS = 180_000;
@@ -53,9 +52,9 @@ export async function startCluster(options: { nodes: number; env?: Record<string
     ...options.env,
   };
   const nodes: ServerProcess[] = [];
-  const runners = new Set<ChildProcess>();
+  const runners = new RunnerProcesses();
   const stop = async () => {
-    for (const runner of runners) runner.kill('SIGKILL');
+    runners.killAll();
     for (const node of nodes) node.child.kill('SIGKILL');
     await Promise.all(nodes.map((node) => node.exited));
     await proxy.close();
@@ -77,25 +76,16 @@ export async function startCluster(options: { nodes: number; env?: Record<string
     nodes,
     dataDir,
     env,
-    startRunner(extra = {}) {
-      const child = spawn(process.execPath, [CLI, 'runner'], {
-        env: {
-          PATH: process.env.PATH ?? '',
-          REDIS_URL,
-          MLGIT_REDIS_PREFIX: prefix,
-          MLGIT_SERVER_URL: proxy.url,
-          MLGIT_RUNNER_TOKEN: runnerToken,
-          MLGIT_RUNTIME: 'process',
-          MLGIT_RUNNER_HEARTBEAT_MS: '500',
-          MLGIT_LOG_LEVEL: 'warn',
-          ...extra,
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      });
-      runners.add(child);
-      child.on('exit', () => runners.delete(child));
-      return child;
-    },
+    startRunner: (extra = {}) =>
+      runners.start({
+        REDIS_URL,
+        MLGIT_REDIS_PREFIX: prefix,
+        MLGIT_SERVER_URL: proxy.url,
+        MLGIT_RUNNER_TOKEN: runnerToken,
+        MLGIT_RUNTIME: 'process',
+        MLGIT_RUNNER_HEARTBEAT_MS: '500',
+        ...extra,
+      }),
     stop,
   };
 }
