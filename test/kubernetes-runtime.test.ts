@@ -106,6 +106,30 @@ t.test('kubernetes runtime (fake API server, pods run on Podman)', async (t) => 
     await t.rejects(runtime.run(spec({ workspace: join(workRoot, 'a'), outputs: join(workRoot, 'b'), readOnlyMounts: [{ source: '/srv/model', target: '/model' }] })), { name: 'RuntimeError', message: /cannot bind host directories/ });
   });
 
+  t.test('orphan sweep: Jobs of a runner pod that is gone, or of an earlier start of this one, are deleted', async (t) => {
+    const dir = await mkdtemp(join(workRoot, 'mlgit-k8s-orphans-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    fake.otherPods.add('runner-b');
+    const runnerFor = (pod: string, instance: string) => new KubernetesRuntime({ kubeConfig: kubeConfigFor(fake.url), namespace: NAMESPACE, workClaim: CLAIM, workRoot, ttlSeconds: 600, owner: { pod, instance } });
+    // Each "runner" starts a long job and is then forgotten, as if it died mid-run.
+    const started = (runtime: KubernetesRuntime) => {
+      const stop = new AbortController();
+      void runtime.run(spec({ workspace: dir, outputs: dir, commands: ['sleep 60'], signal: stop.signal })).catch(() => {});
+      return stop;
+    };
+    const stops = [started(runnerFor('runner-a', 'old')), started(runnerFor('runner-a', 'current')), started(runnerFor('runner-b', 'x')), started(runnerFor('runner-gone', 'y'))];
+    t.teardown(() => stops.forEach((stop) => stop.abort()));
+    const ownerOf = (name: string) => fake.jobs.get(name)!.job.metadata!.labels!;
+    for (let i = 0; i < 200 && fake.jobs.size < 4; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    t.equal(fake.jobs.size, 4, 'four Jobs run');
+    const before = new Map([...fake.jobs.keys()].map((name) => [name, `${ownerOf(name)['io.mlgit.runner-pod']}/${ownerOf(name)['io.mlgit.runner-instance']}`]));
+    const removed = await runnerFor('runner-a', 'current').sweepOrphans();
+    t.same(removed.map((name) => before.get(name)).sort(), ['runner-a/old', 'runner-gone/y'], 'the earlier start of this pod and the pod that is gone');
+    t.same([...fake.jobs.keys()].map((name) => before.get(name)).sort(), ['runner-a/current', 'runner-b/x'], 'this start and a live peer keep theirs');
+    t.same(await runtime.sweepOrphans(), [], 'a runner that does not know its pod never sweeps');
+    t.same(await createRuntime({ kind: 'kubernetes', kubernetes: { namespace: NAMESPACE, workClaim: CLAIM, workRoot, ttlSeconds: 600 } }).sweepOrphans?.(), [], 'nor outside a cluster (no KUBERNETES_SERVICE_HOST)');
+  });
+
   t.test('a Job the API server refuses is a RuntimeError with its message', async (t) => {
     const broken = new KubernetesRuntime({ kubeConfig: kubeConfigFor(fake.url), namespace: 'Not A Namespace', workClaim: CLAIM, workRoot, ttlSeconds: 600 });
     const dir = await mkdtemp(join(workRoot, 'mlgit-k8s-refused-'));

@@ -18,6 +18,15 @@ export const MANAGED_LABEL = 'io.mlgit.job';
  */
 export const EGRESS_LABEL = 'io.mlgit.egress';
 const GPU_RESOURCE = 'nvidia.com/gpu';
+/** The runner pod that created a Job, and which start of its container (kubernetes-orphans.ts). */
+export const OWNER_POD_LABEL = 'io.mlgit.runner-pod';
+export const OWNER_INSTANCE_LABEL = 'io.mlgit.runner-instance';
+
+/** Who creates the Jobs: set when the runner runs in a pod of the same cluster, else null (no sweeping). */
+export interface JobOwner {
+  readonly pod: string;
+  readonly instance: string;
+}
 
 export interface JobSite {
   readonly namespace: string;
@@ -43,8 +52,9 @@ export function cpuQuantity(cpus: number): string {
   return `${Math.max(1, Math.round(cpus * 1000))}m`;
 }
 
-export function buildJob(name: string, spec: RunSpec, site: JobSite, user: JobUser): V1Job {
-  const labels = { [MANAGED_LABEL]: name, [EGRESS_LABEL]: spec.network ? 'allowed' : 'none', 'app.kubernetes.io/managed-by': 'mlgit' };
+export function buildJob(name: string, spec: RunSpec, site: JobSite, user: JobUser, owner: JobOwner | null = null): V1Job {
+  const labels: Record<string, string> = { [MANAGED_LABEL]: name, [EGRESS_LABEL]: spec.network ? 'allowed' : 'none', 'app.kubernetes.io/managed-by': 'mlgit' };
+  if (owner) Object.assign(labels, { [OWNER_POD_LABEL]: owner.pod, [OWNER_INSTANCE_LABEL]: owner.instance });
   const resources: Record<string, string> = { cpu: cpuQuantity(spec.limits.cpus), memory: String(spec.limits.memoryBytes) };
   if (spec.limits.gpus) resources[GPU_RESOURCE] = String(spec.limits.gpus);
   const env = jobEnv(spec, { home: '/tmp', outputDir: OUTPUTS });

@@ -4,18 +4,21 @@
 // read-only root, /tmp scratch, no capabilities), its log is streamed with backpressure, its
 // status is mapped to an outcome, and the Job is deleted when the run ends or is cancelled.
 // The workspace reaches the pod through a PersistentVolumeClaim the runner shares with it.
-import { BatchV1Api, KubeConfig, Log, Watch, type V1Job, type V1Pod } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, KubeConfig, Log, Watch, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { checkSpec } from './job-spec.ts';
 import { handOver, jobUser } from './job-user.ts';
-import { buildJob, CONTAINER, MANAGED_LABEL, type JobSite } from './kubernetes-job.ts';
+import { buildJob, CONTAINER, MANAGED_LABEL, type JobOwner, type JobSite } from './kubernetes-job.ts';
+import { orphanedJobs } from './kubernetes-orphans.ts';
 import { podProgress, type PodProgress } from './kubernetes-outcome.ts';
 import { RuntimeError, type ContainerRuntime, type RunResult, type RunSpec } from './types.ts';
 
 export interface KubernetesRuntimeOptions extends JobSite {
   /** In a pod: the in-cluster config (service account); elsewhere the kubeconfig file. */
   readonly kubeConfig: KubeConfig;
+  /** The runner's pod, when it runs in the cluster: its Jobs are labelled with it and sweepOrphans works. */
+  readonly owner?: JobOwner | null;
 }
 
 /** After the Job's own deadline, how long the runner waits for the cluster to enforce it before it deletes the Job itself. */
@@ -27,11 +30,13 @@ export class KubernetesRuntime implements ContainerRuntime {
   readonly name = 'kubernetes';
   readonly warnings: readonly string[] = [];
   private readonly batch: BatchV1Api;
+  private readonly core: CoreV1Api;
   private readonly watcher: Watch;
   private readonly logs: Log;
 
   constructor(private readonly options: KubernetesRuntimeOptions) {
     this.batch = options.kubeConfig.makeApiClient(BatchV1Api);
+    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.watcher = new Watch(options.kubeConfig);
     this.logs = new Log(options.kubeConfig);
   }
@@ -43,7 +48,7 @@ export class KubernetesRuntime implements ContainerRuntime {
     const user = jobUser();
     const name = `mlgit-job-${randomBytes(6).toString('hex')}`;
     // First: it refuses a workspace the pod could not see (outside the work claim).
-    const job = buildJob(name, spec, this.options, user);
+    const job = buildJob(name, spec, this.options, user, this.options.owner ?? null);
     await handOver([spec.workspace, spec.outputs], user);
     const started = Date.now();
     await this.batch.createNamespacedJob({ namespace: this.options.namespace, body: job }).catch((error: unknown) => {
@@ -58,6 +63,27 @@ export class KubernetesRuntime implements ContainerRuntime {
   }
 
   async close(): Promise<void> {}
+
+  /**
+   * Deletes the Jobs of runners that died: those whose runner pod is gone, and those an earlier
+   * container of this runner's own pod started. Only a runner that knows its pod sweeps.
+   */
+  async sweepOrphans(): Promise<string[]> {
+    const { owner, namespace } = this.options;
+    if (!owner) return [];
+    const jobs = await this.batch.listNamespacedJob({ namespace, labelSelector: 'app.kubernetes.io/managed-by=mlgit' });
+    const orphans = await orphanedJobs(jobs.items, owner, async (pod) => {
+      try {
+        await this.core.readNamespacedPod({ name: pod, namespace });
+        return true;
+      } catch (error) {
+        if ((error as { code?: number }).code === 404) return false;
+        throw error;
+      }
+    });
+    for (const name of orphans) await this.remove(name);
+    return orphans;
+  }
 
   /** Watches the Job's pod and streams its log until the run has an outcome. */
   private follow(name: string, spec: RunSpec): Promise<{ outcome: RunResult['outcome']; exitCode: number | null }> {

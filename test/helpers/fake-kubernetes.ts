@@ -48,6 +48,8 @@ export class FakeKubernetes {
   /** Bodies refused for not fitting the schema or the restricted profile (the runtime must never send one). */
   readonly refused: string[] = [];
   readonly jobs = new Map<string, FakeJob>();
+  /** Pods that exist besides the Jobs' (runner pods, for the orphan sweep). */
+  readonly otherPods = new Set<string>();
   private readonly watchers = new Set<Watcher>();
   private readonly running = new Set<Promise<unknown>>();
 
@@ -85,6 +87,17 @@ export class FakeKubernetes {
     this.requests.push({ method: request.method ?? '', path: url.pathname + url.search, body });
     let match: RegExpExecArray | null;
     if (request.method === 'POST' && (match = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs$/.exec(url.pathname))) return this.createJob(match[1]!, body, response);
+    if (request.method === 'GET' && (match = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs$/.exec(url.pathname))) {
+      const [key, value] = (url.searchParams.get('labelSelector') ?? '').split('=');
+      const items = [...this.jobs.values()].map((j) => j.job).filter((job) => job.metadata?.namespace === match![1] && (!key || job.metadata?.labels?.[key] === value));
+      return json(response, 200, { apiVersion: 'batch/v1', kind: 'JobList', metadata: {}, items });
+    }
+    if (request.method === 'GET' && (match = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(url.pathname))) {
+      const pod = [...this.jobs.values()].find((j) => j.pod.metadata?.name === match![2])?.pod;
+      if (pod) return json(response, 200, pod);
+      if (this.otherPods.has(match[2]!)) return json(response, 200, { apiVersion: 'v1', kind: 'Pod', metadata: { name: match[2], namespace: match[1] } });
+      return status(response, 404, 'NotFound', `pods "${match[2]}" not found`);
+    }
     if ((match = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs\/([^/]+)$/.exec(url.pathname))) {
       const job = this.jobs.get(match[2]!);
       if (!job || job.job.metadata?.namespace !== match[1]) return status(response, 404, 'NotFound', `jobs.batch "${match[2]}" not found`);
