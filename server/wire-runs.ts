@@ -9,6 +9,7 @@ import type { ContainerRuntime } from '../runner/runtime/types.ts';
 import { hookUrl, persistentSecret } from './app.ts';
 import { FileLogStore } from './adapters/logs/file-log-store.ts';
 import { PostgresLogStore } from './adapters/logs/postgres-log-store.ts';
+import { WithLegacyFileLogs } from './adapters/logs/legacy-file-logs.ts';
 import type { Config } from './config.ts';
 import type { Db } from './db/connect.ts';
 import type { AccountService } from './domain/accounts.ts';
@@ -58,8 +59,10 @@ export async function wireRuns(app: FastifyInstance, deps: Deps, events: RunEven
   const { config, db, git, queue, repos, accounts, store } = deps;
   const runs = config.runs;
   const runnerToken = runs.runnerToken ?? (await persistentSecret(config.dataDir, 'runner-token'));
-  // On Postgres the logs are rows, which every node of a multi-node server shares (README, Decisions).
-  const logs = config.databaseUrl ? new PostgresLogStore(db) : new FileLogStore(path.join(config.dataDir, 'run-logs'));
+  // On Postgres the logs are rows, which every node of a multi-node server shares (README,
+  // Decisions); runs from before a data dir moved to Postgres keep their files.
+  const files = new FileLogStore(path.join(config.dataDir, 'run-logs'));
+  const logs = config.databaseUrl ? new WithLegacyFileLogs(new PostgresLogStore(db), files) : files;
   const scheduler = new RunScheduler(db, queue, events, runs);
   let notes: NotesWriter | null = null;
   const results = new RunResults(db, git, () => notes!, events, app.log);

@@ -6,7 +6,13 @@ import { text } from 'node:stream/consumers';
 import { sql } from 'kysely';
 import { connectDatabase, type Db } from '../server/db/connect.ts';
 import { migrateToLatest } from '../server/db/migrate.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { FileLogStore } from '../server/adapters/logs/file-log-store.ts';
+import { WithLegacyFileLogs } from '../server/adapters/logs/legacy-file-logs.ts';
 import { PostgresLogStore } from '../server/adapters/logs/postgres-log-store.ts';
+import type { RunLogStore } from '../server/domain/ports.ts';
 import { createTestDatabase } from './helpers/postgres.ts';
 
 type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
@@ -31,7 +37,7 @@ async function twoNodes(t: TapTest): Promise<{ a: PostgresLogStore; b: PostgresL
 }
 
 const body = (...parts: string[]) => Readable.from(parts.map((p) => Buffer.from(p)));
-const read = async (store: PostgresLogStore, runId: number, start: number) => {
+const read = async (store: RunLogStore, runId: number, start: number) => {
   const stream = await store.read(runId, start);
   return stream === null ? null : text(stream);
 };
@@ -81,4 +87,26 @@ t.test('concurrent appends of one run from two nodes never interleave, and the l
   const size = await a.size(limited);
   t.same(await a.append(limited, body('more'), 15), { written: 0, truncated: true }, 'a full log takes nothing more');
   t.equal(await a.size(limited), size, 'and no second notice');
+});
+
+t.test('a data dir moved to Postgres: earlier runs are read from their files, everything new goes to Postgres', async (t) => {
+  const { a, runId } = await twoNodes(t);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mlgit-legacy-logs-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const files = new FileLogStore(dir);
+  const logs = new WithLegacyFileLogs(a, files);
+  const [old, both, fresh, none] = [await runId(), await runId(), await runId(), await runId()];
+  await files.append(old, body('from the embedded days\n'), 1000);
+  await files.append(both, body('a stale file\n'), 1000);
+  await a.append(both, body('the row\n'), 1000);
+
+  t.equal(await read(logs, old, 0), 'from the embedded days\n', 'a run with only a file log');
+  t.equal(await read(logs, old, 9), 'embedded days\n', 'from an offset');
+  t.equal(await logs.size(old), 23);
+  t.equal(await read(logs, both, 0), 'the row\n', 'the current store wins where it has the log');
+  t.equal(await read(logs, both, 8), null, 'its end is the end, not the file');
+  t.same(await logs.append(fresh, body('new\n'), 1000, '1:0'), { written: 4, truncated: false });
+  t.equal(await read(a, fresh, 0), 'new\n', 'appends go to Postgres');
+  t.equal(await files.size(fresh), 0, 'and never to the files');
+  t.equal(await read(logs, none, 0), null, 'no log anywhere');
 });
