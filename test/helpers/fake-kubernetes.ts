@@ -18,6 +18,8 @@ interface FakeJob {
   job: V1Job;
   pod: V1Pod;
   stop: AbortController;
+  /** Settles when the container has ended (the pod object is removed only then, as a kubelet does). */
+  ended: Promise<void>;
   log: Buffer[];
   logBytes: number;
   logDone: boolean;
@@ -133,11 +135,12 @@ export class FakeKubernetes {
       spec: job.spec!.template.spec,
       status: { phase: 'Pending', containerStatuses: [{ name: 'job', image: job.spec!.template.spec!.containers[0]!.image!, imageID: '', ready: false, restartCount: 0, started: false, state: { waiting: { reason: 'ContainerCreating' } } }] },
     };
-    const fakeJob: FakeJob = { job, pod, stop: new AbortController(), log: [], logBytes: 0, logDone: false, wake: new Set() };
+    const fakeJob: FakeJob = { job, pod, stop: new AbortController(), ended: Promise.resolve(), log: [], logBytes: 0, logDone: false, wake: new Set() };
     this.jobs.set(name, fakeJob);
     json(response, 201, job);
     this.publish('ADDED', pod);
     const run = this.runPod(fakeJob);
+    fakeJob.ended = run;
     this.running.add(run);
     void run.finally(() => this.running.delete(run));
   }
@@ -191,14 +194,14 @@ export class FakeKubernetes {
     fakeJob.job.status = { ...fakeJob.job.status, active: 0, failed: 1, conditions: [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' }] };
     fakeJob.stop.abort();
     this.endLog(fakeJob);
-    this.publish('DELETED', fakeJob.pod);
+    void fakeJob.ended.then(() => this.publish('DELETED', fakeJob.pod));
   }
 
   private deleteJob(fakeJob: FakeJob): void {
     fakeJob.stop.abort();
     this.endLog(fakeJob);
     this.jobs.delete(fakeJob.job.metadata!.name!);
-    this.publish('DELETED', fakeJob.pod);
+    void fakeJob.ended.then(() => this.publish('DELETED', fakeJob.pod));
   }
 
   private setContainer(fakeJob: FakeJob, phase: string, state: NonNullable<NonNullable<V1Pod['status']>['containerStatuses']>[number]['state']): void {
