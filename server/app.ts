@@ -68,7 +68,7 @@ import { authFailureLimiter } from './wire-auth-limits.ts';
 import { runEvents } from './domain/runs/run-events.ts';
 import { registerWeb } from './web/index.ts';
 import { registerHttpMetrics } from './observability/http-metrics.ts';
-import { installMeter } from './observability/meter.ts';
+import { installMeter, uninstallMeter } from './observability/meter.ts';
 import { meteredRunEvents, meteredWebhookSender } from './observability/metered-services.ts';
 import { registerMetricsEndpoint } from './observability/metrics-endpoint.ts';
 import type { QueueDepth } from './observability/metric-sources.ts';
@@ -143,7 +143,7 @@ export async function buildApp(config: Config): Promise<App> {
   if (metrics) {
     installMeter(metrics.meter);
     registerHttpMetrics(app);
-    app.addHook('onClose', async () => installMeter(null));
+    app.addHook('onClose', async () => uninstallMeter(metrics.meter));
   }
   // The OpenTelemetry SDK likewise (tracing-sdk.ts); spans start at each request, with its route.
   const runTraces = config.tracing === 'otlp' ? new RunTraces() : null;

@@ -40,9 +40,14 @@ export function meter(): Meter {
   return active;
 }
 
-/** Installs the recording meter (server/app.ts, when metrics are configured); null puts the silent one back. */
-export function installMeter(recording: Meter | null): void {
-  active = recording ?? silent;
+/** Installs the recording meter (server/app.ts, when metrics are configured). */
+export function installMeter(recording: Meter): void {
+  active = recording;
+}
+
+/** Puts the silent meter back, unless another app of this process has installed its own since. */
+export function uninstallMeter(recording: Meter): void {
+  if (active === recording) active = silent;
 }
 
 const gitOperations = new WeakMap<object, GitOperation>();
