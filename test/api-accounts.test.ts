@@ -33,7 +33,7 @@ t.test('health endpoints', async (t) => {
   t.same(health.body, { status: 'ok' });
   const ready = await server.api('GET', '/readyz');
   t.equal(ready.status, 200);
-  t.same(ready.body, { status: 'ready', queue: 'ok', push_outbox_backlog: 0 });
+  t.same(ready.body, { status: 'ready', queue: 'ok', object_store: 'ok', push_outbox_backlog: 0 });
   t.ok(health.headers.get('x-request-id'), 'every response carries a request id');
 
   await t.test('unknown route is a JSON 404', async (t) => {
