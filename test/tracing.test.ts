@@ -29,11 +29,12 @@ t.test('the span tree of a push that trains', async (t) => {
   t.equal(push.code, 0, push.stderr);
   const [run] = await waitForRuns(server, alice.basic, 'alice/traced', sha);
   t.equal(run.status, 'success', run.message);
-  // The run span ends once the run is recorded; the note is written right after.
+  // The run span ends once the run is recorded; the note is written right after; the runner's
+  // job span ends only once the runner has its answer to the report, which can come later still.
   const spans = await eventually(
     async () => exporter.getFinishedSpans(),
-    (all) => all.some((s) => s.name === 'mlgit.note.write') && all.some((s) => s.name === 'mlgit.run'),
-    'the run and note spans',
+    (all) => ['mlgit.note.write', 'mlgit.run', 'mlgit.job'].every((name) => all.some((s) => s.name === name)),
+    'the run, note and job spans',
   );
 
   const pushSpan = spans.find((s) => s.name === 'POST /:owner/:repo/git-receive-pack');
