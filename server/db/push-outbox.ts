@@ -39,6 +39,20 @@ export async function insertPending(db: Db, rows: readonly NewOutboxRow[]): Prom
     .execute();
 }
 
+/**
+ * Whether another push made the same ref update after this row was written: a later outbox row
+ * for it, or a push recorded since. Of identical updates (same ref, old and new value) only one
+ * can have moved the ref, and it is never the earlier of two whose later one exists: a push git
+ * applied leaves nothing for an identical retry to do.
+ */
+export async function sameUpdateSince(db: Db, row: PushOutboxRow): Promise<boolean> {
+  const same = sql<boolean>`repo_id = ${row.repo_id} and ref = ${row.ref} and old_sha = ${row.old_sha} and new_sha = ${row.new_sha}`;
+  const later = await db.selectFrom('push_outbox').select('id').where(same).where('id', '>', row.id).limit(1).executeTakeFirst();
+  if (later) return true;
+  const recorded = await db.selectFrom('pushes').select('id').where(same).where('created_at', '>=', row.created_at).limit(1).executeTakeFirst();
+  return recorded !== undefined;
+}
+
 const unclaimed = sql<boolean>`(claimed_until is null or claimed_until < now())`;
 const leaseEnd = (leaseMs: number) => sql<Date>`now() + ${leaseMs} * interval '1 millisecond'`;
 

@@ -116,8 +116,11 @@ export class PushOutbox {
     const rows = await outboxDb.claimStale(this.deps.db, this.options.graceMs, exclude, LEASE_MS, BATCH);
     let dropped = 0;
     const result = await this.finishAll(rows, async (row) => {
-      // 'recorded': post-receive saw the ref move. 'pending': only the repository can tell.
-      const landed = row.state === 'recorded' || (await this.refMoved(row));
+      // 'recorded': post-receive saw the ref move. 'pending': only the repository can tell, and
+      // a ref at the row's new value may have been moved there by a retry of a push that was
+      // refused after its row was written (the database's answer lost in a cut): that retry
+      // records the push, this row must not record it again.
+      const landed = row.state === 'recorded' || ((await this.refMoved(row)) && !(await outboxDb.sameUpdateSince(this.deps.db, row)));
       if (!landed) dropped++;
       return landed;
     });
