@@ -3,12 +3,12 @@ import { notFound } from '../domain/errors.ts';
 import type { Repo } from '../domain/model.ts';
 import type { GitCommit } from '../domain/ports.ts';
 import type { Run } from '../domain/runs/model.ts';
-import { commitKey } from '../domain/runs/queries.ts';
+import { commitKey, type CommitMetrics } from '../domain/runs/queries.ts';
 import type { Web } from './context.ts';
 import { commitOf } from './repo-content.ts';
 import { headerFor, readableRepo, type RepoParams } from './repo-pages.ts';
 import { commitPage, type CommitMetricsJob } from './views/commit.ts';
-import { type CommitMetrics, headlineOf } from './headline.ts';
+import { headlineOf } from './headline.ts';
 import { commitsPage, type CommitRow, type CommitState } from './views/commits.ts';
 
 const PER_PAGE = 50;

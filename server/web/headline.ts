@@ -1,8 +1,6 @@
 import type { CommitMetrics } from '../domain/runs/queries.ts';
 import type { Headline } from './views/commits.ts';
 
-export type { CommitMetrics };
-
 /** The first job (by name) whose run has its declared primary metric. */
 export function headlineOf(own: CommitMetrics, parent: CommitMetrics | null): Headline | null {
   for (const { run, metrics } of [...own.jobs].sort((a, b) => a.run.job.localeCompare(b.run.job))) {

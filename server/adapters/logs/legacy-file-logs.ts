@@ -20,8 +20,10 @@ export class WithLegacyFileLogs implements RunLogStore {
     return (await this.current.size(runId)) || this.legacy.size(runId);
   }
 
+  /** The current store first: a live log's reads (a follower polls) cost what they cost without the files. */
   async read(runId: number, start: number): Promise<Readable | null> {
-    if ((await this.current.size(runId)) > 0) return this.current.read(runId, start);
-    return (await this.legacy.read(runId, start)) ?? this.current.read(runId, start);
+    const current = await this.current.read(runId, start);
+    if (current !== null || (await this.current.size(runId)) > 0) return current;
+    return this.legacy.read(runId, start);
   }
 }
