@@ -18,7 +18,7 @@ import {
 } from '../../schema/manifest.ts';
 import type { ManifestMemo } from './manifest-memo.ts';
 import { type RefUpdate, type Repo, ZERO_SHA } from './model.ts';
-import type { GitBackend, QuarantineEnv } from './ports.ts';
+import type { GitBackend, PushReader, QuarantineEnv } from './ports.ts';
 import { countRuns } from './runs/plan.ts';
 
 /** Paths of the pushed tree kept for "path missing from the pushed tree"; bigger trees skip that check. */
@@ -50,6 +50,7 @@ export async function checkPushedManifests(
   repo: Repo,
   updates: readonly RefUpdate[],
   quarantine: QuarantineEnv,
+  reader: Pick<PushReader, 'fileAt'>,
   memo?: ManifestMemo,
 ): Promise<ManifestVerdict> {
   // One check per pushed commit, however many refs point at it.
@@ -62,7 +63,7 @@ export async function checkPushedManifests(
   let runs = 0;
   const messages: string[] = [];
   for (const [tip, refs] of refsByTip) {
-    const checked = await checkTip(git, repo.id, tip, quarantine);
+    const checked = await checkTip(git, reader, repo.id, tip, quarantine);
     const manifest = checked?.manifest;
     // For post-receive, should this push land: what it would read and parse again.
     memo?.remember(repo.id, tip, manifest ?? null);
@@ -95,8 +96,8 @@ export async function checkPushedManifests(
 }
 
 /** Reads and parses the manifest at one pushed commit; null when it has none. */
-async function checkTip(git: GitBackend, repoId: number, tip: string, quarantine: QuarantineEnv): Promise<Checked | null> {
-  const found = await git.readFileAt(repoId, tip, DEFAULT_FILE, DEFAULT_MAX_BYTES, quarantine);
+async function checkTip(git: GitBackend, reader: Pick<PushReader, 'fileAt'>, repoId: number, tip: string, quarantine: QuarantineEnv): Promise<Checked | null> {
+  const found = await reader.fileAt(tip, DEFAULT_FILE, DEFAULT_MAX_BYTES);
   const unreadable = (issue: ManifestIssue): Checked => ({ errors: [issue], warnings: [], data: null, manifest: null });
   switch (found.kind) {
     case 'missing':

@@ -77,6 +77,21 @@ export interface LfsPointer {
 }
 
 /** Bare repositories on disk, addressed by database id (never by URL text). */
+/** An LFS pointer among the objects a push sent (where it sits in the tree is not known). */
+export interface PushedPointer {
+  readonly oid: string;
+  readonly size: number;
+}
+
+/** pre-receive's reads of one push (its objects and its commits' trees); close it when done. */
+export interface PushReader {
+  /** LFS pointers among the objects the push sent; null when it sent none (then only a walk from its tips can tell). */
+  pushedLfsPointers(): Promise<PushedPointer[] | null>;
+  /** One path of a pushed commit's tree, sized before it is read. */
+  fileAt(commitSha: string, path: string, maxBytes: number): Promise<FileAtCommit>;
+  close(): void;
+}
+
 export interface GitBackend {
   create(repoId: number, defaultBranch: string): Promise<void>;
   /** A new repo that shares its source's objects on disk (hardlinked local clone). */
@@ -89,7 +104,9 @@ export interface GitBackend {
   listRepoIds(): Promise<number[]>;
   spawn(repoId: number, service: GitService, options: { advertise: boolean; protocol: string | null; env: Record<string, string> }): GitProcess;
   isAncestor(repoId: number, ancestor: string, descendant: string, quarantine: QuarantineEnv): Promise<boolean>;
-  /** LFS pointer files in the objects a push adds (read from its quarantine). */
+  /** Reads a push's objects from its quarantine while pre-receive runs. */
+  openPushReader(repoId: number, quarantine: QuarantineEnv): PushReader;
+  /** LFS pointer files, with their paths, in the objects a push adds (walked from its tips in its quarantine). */
   newLfsPointers(repoId: number, tips: string[], quarantine: QuarantineEnv): Promise<LfsPointer[]>;
   /** Paths that the commits a push adds touch (read from its quarantine). */
   touchedPaths(repoId: number, tips: string[], quarantine: QuarantineEnv): Promise<string[]>;

@@ -4,7 +4,7 @@ import type { PushContext } from './hook-sessions.ts';
 import { checkPushedManifests } from './manifest-gate.ts';
 import type { ManifestMemo } from './manifest-memo.ts';
 import { type RefUpdate, type Repo, ZERO_SHA } from './model.ts';
-import type { GitBackend, JobQueue, QuarantineEnv } from './ports.ts';
+import type { GitBackend, JobQueue, PushedPointer, PushReader, QuarantineEnv } from './ports.ts';
 
 /** What pre-receive needs to know about LFS: stored objects and file locks. */
 export interface LfsGate {
@@ -56,13 +56,15 @@ export class PushService {
    * query), and the pusher waits for the slowest one rather than for their sum.
    */
   async preReceive(repo: Repo, pusherId: number, updates: readonly RefUpdate[], quarantine: QuarantineEnv, timer: StepTimer = untimed): Promise<HookVerdict> {
+    // The LFS scan and the manifest read share one git process (GitBackend.openPushReader).
+    const reader = this.git.openPushReader(repo.id, quarantine);
     const [refProblems, lfs, locked, manifests] = await Promise.all([
       timer.time('refs', () => this.refProblems(repo, updates, quarantine)),
-      timer.time('lfs-objects', () => this.missingLfsObjects(repo, updates, quarantine)),
+      timer.time('lfs-objects', () => this.missingLfsObjects(repo, updates, quarantine, reader)),
       timer.time('locks', () => this.lockedPaths(repo, pusherId, updates, quarantine)),
       // Manifest warnings are shown but never block: the gate says whether it rejects.
-      timer.time('manifests', () => checkPushedManifests(this.git, repo, updates, quarantine, this.manifests)),
-    ]);
+      timer.time('manifests', () => checkPushedManifests(this.git, repo, updates, quarantine, reader, this.manifests)),
+    ]).finally(() => reader.close());
     const messages = [...refProblems, ...lfs, ...locked];
     // Counted from the manifests just read: the push's runs must fit the queue limits.
     const refused = manifests.ok ? await timer.time('run-limits', () => this.admission.refusal(repo, manifests.runs, 'this push')) : null;
@@ -76,8 +78,15 @@ export class PushService {
   }
 
   /** GitHub's GH008: a push whose LFS pointers name objects the server does not have is rejected. */
-  private async missingLfsObjects(repo: Repo, updates: readonly RefUpdate[], quarantine: QuarantineEnv): Promise<string[]> {
+  private async missingLfsObjects(repo: Repo, updates: readonly RefUpdate[], quarantine: QuarantineEnv, reader: PushReader): Promise<string[]> {
     const tips = updates.map((u) => u.newSha).filter((sha) => sha !== ZERO_SHA);
+    if (tips.length === 0) return [];
+    // The pushed objects are listed from the push's own pack and read over the reader's process.
+    // When all their pointers name stored objects (or there are none) that settles it; the walk
+    // from the tips (two more git processes) runs only to name the files of a refusal, or when
+    // the push sent no objects (a new ref at a commit the repository already has).
+    const pushed = await reader.pushedLfsPointers();
+    if (pushed !== null && (await this.allStored(repo.id, pushed))) return [];
     const pointers = await this.git.newLfsPointers(repo.id, tips, quarantine);
     if (pointers.length === 0) return [];
     const present = await this.lfs.present(repo.id, [...new Set(pointers.map((p) => p.oid))]);
@@ -90,6 +99,12 @@ export class PushService {
       ...shown,
       'hint: run `git lfs push --all origin` to upload them, then push again.',
     ];
+  }
+
+  private async allStored(repoId: number, pointers: readonly PushedPointer[]): Promise<boolean> {
+    if (pointers.length === 0) return true;
+    const present = await this.lfs.present(repoId, [...new Set(pointers.map((p) => p.oid))]);
+    return pointers.every((p) => present.has(p.oid));
   }
 
   private async checkUpdate(repo: Repo, { ref, oldSha, newSha }: RefUpdate, quarantine: QuarantineEnv): Promise<string | null> {

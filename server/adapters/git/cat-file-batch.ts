@@ -26,15 +26,16 @@ const IDLE_MS = 60_000;
  * process each (40-200 ms to spawn from a big server process on these machines). Requests are
  * answered in order; a name git cannot resolve (missing, ambiguous) answers null.
  */
-class BatchProcess {
+export class CatFileBatch {
   private readonly child: GitChild;
   private readonly queue: Pending[] = [];
   private buffer: Buffer = Buffer.alloc(0);
   private requests = 0;
   private dead = false;
 
-  constructor(cwd: string, onExit: () => void) {
-    this.child = spawnGit(['cat-file', '--batch-command'], { cwd, env: gitEnv(), stdio: [true, true, false] });
+  /** `env` adds to gitEnv(): a push's quarantine, so its objects are readable before they land. */
+  constructor(cwd: string, env: Record<string, string>, onExit: () => void) {
+    this.child = spawnGit(['cat-file', '--batch-command'], { cwd, env: gitEnv(env), stdio: [true, true, false] });
     this.child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
     const fail = (err: Error) => {
       this.dead = true;
@@ -53,6 +54,7 @@ class BatchProcess {
   ask(name: string, withContent: boolean): Promise<BatchObject | null> {
     // A newline would start another command: such names are never valid object names anyway.
     if (name.includes('\n') || name.includes('\0')) return Promise.resolve(null);
+    if (this.dead) return Promise.reject(new Error('git cat-file has exited'));
     this.requests++;
     return new Promise((resolve, reject) => {
       this.queue.push({ withContent, resolve, reject });
@@ -99,7 +101,7 @@ class BatchProcess {
 
 /** One batch process per recently used repository (at most `max`, the least recently used closed first). */
 export class CatFilePool {
-  private readonly processes = new Map<string, { batch: BatchProcess; timer: NodeJS.Timeout }>();
+  private readonly processes = new Map<string, { batch: CatFileBatch; timer: NodeJS.Timeout }>();
 
   constructor(private readonly max = 16) {}
 
@@ -116,7 +118,7 @@ export class CatFilePool {
     for (const cwd of [...this.processes.keys()]) this.drop(cwd);
   }
 
-  private process(cwd: string): BatchProcess {
+  private process(cwd: string): CatFileBatch {
     const held = this.processes.get(cwd);
     if (held?.batch.usable) {
       this.processes.delete(cwd);
@@ -126,7 +128,7 @@ export class CatFilePool {
     }
     if (held) this.drop(cwd);
     if (this.processes.size >= this.max) this.drop(this.processes.keys().next().value!);
-    const batch = new BatchProcess(cwd, () => {
+    const batch = new CatFileBatch(cwd, {}, () => {
       if (this.processes.get(cwd)?.batch === batch) this.drop(cwd);
     });
     const timer = setTimeout(() => this.drop(cwd), IDLE_MS);

@@ -13,14 +13,16 @@ import type {
   GitTreeEntry,
   NoteWrite,
   NoteWriteResult,
+  PushReader,
   QuarantineEnv,
 } from '../../domain/ports.ts';
 import { NOTES_REF } from '../../domain/ports.ts';
 import { commitDiff } from './commit-diff.ts';
 import { HOOK_NAMES, hookScript } from './hook-scripts.ts';
 import { newLfsPointers } from './lfs-pointers.ts';
+import { GitPushReader } from './push-reader.ts';
 import { exitOf, gitEnv, runGit, runGitOk, spawnGit } from './run-git.ts';
-import { listPaths, readFileAt } from './tree-files.ts';
+import { listPaths } from './tree-files.ts';
 
 const SHA = /^[0-9a-f]{40}$/;
 const ZERO_SHA = '0'.repeat(40);
@@ -168,6 +170,10 @@ export class GitCliBackend implements GitBackend {
     return env;
   }
 
+  openPushReader(repoId: number, quarantine: QuarantineEnv): PushReader {
+    return new GitPushReader(this.repoPath(repoId), this.quarantineEnv(repoId, quarantine));
+  }
+
   async newLfsPointers(repoId: number, tips: string[], quarantine: QuarantineEnv): Promise<LfsPointer[]> {
     return newLfsPointers(this.repoPath(repoId), tips.filter((t) => SHA.test(t)), this.quarantineEnv(repoId, quarantine));
   }
@@ -217,7 +223,13 @@ export class GitCliBackend implements GitBackend {
 
   async readFileAt(repoId: number, commitSha: string, filePath: string, maxBytes: number, quarantine: QuarantineEnv): Promise<FileAtCommit> {
     if (!SHA.test(commitSha)) return { kind: 'missing', size: 0 };
-    return readFileAt(this.repoPath(repoId), commitSha, filePath, maxBytes, this.quarantineEnv(repoId, quarantine));
+    // One cat-file process for the tree walk and the read (ls-tree then cat-file took two).
+    const reader = this.openPushReader(repoId, quarantine);
+    try {
+      return await reader.fileAt(commitSha, filePath, maxBytes);
+    } finally {
+      reader.close();
+    }
   }
 
   async listPaths(repoId: number, commitSha: string, quarantine: QuarantineEnv, limit: number): Promise<string[]> {
