@@ -3,6 +3,7 @@
 // data even when the schema failed, so one push reports every problem at once.
 import { isScalar } from 'yaml';
 import { formatPath, type Reporter, type Segment } from './issues.ts';
+import { checkDeployments } from './deployments.ts';
 import { findCycles } from './job-graph.ts';
 import { matrixSize } from './matrix.ts';
 import { literalPrefix, pathProblem } from './paths.ts';
@@ -126,6 +127,7 @@ export function checkSemantics(data: Record<string, unknown>, text: string, r: R
   checkCycles(c, jobs, declared.jobs);
   checkTriggers(c, data.triggers, declared.jobs);
   checkModels(c, data.models, jobs);
+  checkDeployments((segments, message, target) => c.err(segments, message, target), data.deployments, new Set(entries(data.models).map(([name]) => name)), topImage !== null);
 }
 
 function checkParamSchema(c: Checker, paramSchema: Record<string, unknown> | null): void {

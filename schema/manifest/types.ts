@@ -83,6 +83,19 @@ export interface ModelSpec {
   promote?: Record<string, Promotion>;
 }
 
+/** `deployments.<name>`: a model alias served behind mlgit (the same fields as the deployments API's body). */
+export interface DeploymentEntry {
+  model?: string;
+  alias?: string;
+  command: string;
+  image?: string;
+  health_path?: string;
+  replicas?: number;
+  resources?: { cpu?: number; memory?: string };
+  env?: Record<string, string>;
+  public?: boolean;
+}
+
 export interface Manifest {
   version: 1;
   name: string;
@@ -101,6 +114,7 @@ export interface Manifest {
   };
   cache?: boolean;
   models?: Record<string, ModelSpec>;
+  deployments?: Record<string, DeploymentEntry>;
 }
 
 export interface ManifestIssue {
