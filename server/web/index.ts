@@ -34,6 +34,9 @@ export async function registerWeb(app: FastifyInstance, deps: WebDeps, secret: s
       done(null, Object.fromEntries(new URLSearchParams(body as string)));
     });
     addSecurityHeaders(scope);
+    scope.addHook('onResponse', async (_request, reply) => {
+      if (String(reply.getHeader('content-type')).startsWith('text/html')) renderer.warmUpOnce();
+    });
     registerWebErrors(scope, web);
     requireCsrf(scope, web);
     web.assets.register(scope);

@@ -1,10 +1,14 @@
 import { trusted, type Html } from '../html.ts';
 import { highlight, languageOf, splitLines } from './highlight.ts';
+import { loadAllInBackground } from './lazy.ts';
 import { LruCache } from './lru.ts';
 import { renderMarkdown } from './markdown.ts';
 
 // About 64 MB of rendered HTML (UTF-16): hot READMEs and files render once per server.
 const CACHE_CHARS = 32 * 1024 * 1024;
+// Rendered once in the background: markdown-it's rules and sanitize-html's parser get compiled,
+// and the grammar of the language model cards show code in most.
+const WARM_UP_CARD = '# Model\n\n| metric | value |\n|---|---|\n| accuracy | 1 |\n\n```python\nmodel = load("x")\n```\n';
 
 /**
  * Rendered markdown and highlighted code, cached by blob id: a blob's bytes never change, so the
@@ -12,6 +16,18 @@ const CACHE_CHARS = 32 * 1024 * 1024;
  */
 export class Renderer {
   private readonly cache = new LruCache(CACHE_CHARS);
+  private warming = false;
+
+  /**
+   * Loads the renderers' packages in the background, the first time it is called: when the server
+   * serves its first page. A server used only through git and the API never loads them (its idle
+   * memory stays ~16 MB lower); one people browse does not make the first model card wait for them.
+   */
+  warmUpOnce(): void {
+    if (this.warming) return;
+    this.warming = true;
+    loadAllInBackground(() => renderMarkdown(WARM_UP_CARD, '/'));
+  }
 
   /** `base`: the blob URL of the file's directory, which relative links resolve against. */
   markdown(blobSha: string, text: string, base: string): Html {
