@@ -5,6 +5,7 @@ import type { GitCommit } from '../domain/ports.ts';
 import type { Run } from '../domain/runs/model.ts';
 import { commitKey, type CommitMetrics } from '../domain/runs/queries.ts';
 import type { Web } from './context.ts';
+import type { CachedGitReads } from './git-reads.ts';
 import { commitOf } from './repo-content.ts';
 import { headerFor, readableRepo, type RepoParams } from './repo-pages.ts';
 import { commitPage, type CommitMetricsJob } from './views/commit.ts';
@@ -30,7 +31,7 @@ export function combinedState(runs: readonly Pick<Run, 'status'>[]): CommitState
 }
 
 /** The history of a branch with a run mark and headline metric per commit, and one commit's page. */
-export function registerCommitRoutes(app: FastifyInstance, web: Web): void {
+export function registerCommitRoutes(app: FastifyInstance, web: Web, gitReads: CachedGitReads): void {
   const { git, runs } = web.deps;
 
   app.get<{ Params: RepoParams & { ref: string }; Querystring: { after?: string } }>('/:owner/:repo/commits/:ref', async (request, reply) => {
@@ -42,9 +43,9 @@ export function registerCommitRoutes(app: FastifyInstance, web: Web): void {
     if (after !== undefined) {
       if (!SHA.test(after)) throw notFound(`commit "${after}"`);
       // The page after a commit: its history without itself (one more to know whether there is a next page).
-      list = (await git.commits(repo.id, after, PER_PAGE + 2)).slice(1);
+      list = (await gitReads.commits(repo, after, PER_PAGE + 2)).slice(1);
     } else {
-      list = await git.commits(repo.id, await commitOf(git, repo, ref), PER_PAGE + 1);
+      list = await gitReads.commits(repo, await commitOf(git, repo, ref), PER_PAGE + 1);
     }
     const shown = list.slice(0, PER_PAGE);
     const next = list.length > PER_PAGE ? shown.at(-1)!.sha : null;
@@ -76,14 +77,14 @@ export function registerCommitRoutes(app: FastifyInstance, web: Web): void {
     const repo = await readableRepo(web, request);
     if (!repo) return reply.callNotFound();
     const sha = await commitOf(git, repo, request.params.sha);
-    const [commit] = await git.commits(repo.id, sha, 1);
+    const [commit] = await gitReads.commits(repo, sha, 1);
     if (!commit) throw notFound(`commit "${request.params.sha}"`);
     const parent = commit.parents[0] ?? null;
     const [diff, jobs, triggered, note] = await Promise.all([
-      git.diff(repo.id, parent, sha, DIFF_CAP_BYTES),
+      gitReads.diff(repo, parent, sha, DIFF_CAP_BYTES),
       againstBaselines(repo, sha, parent),
       runs.list(repo, { commit: sha }, MAX_RUNS, 0),
-      noteOf(repo, sha),
+      gitReads.note(repo, sha, MAX_NOTE_BYTES),
     ]);
     const page = commitPage({ header: await headerFor(web, request, reply, repo, 'commits'), commit, diff, diffCapBytes: DIFF_CAP_BYTES, jobs, runs: triggered.runs, note });
     return web.page(request, reply, `${commit.message.split('\n')[0]} · ${repo.owner}/${repo.name}@${sha.slice(0, 8)}`, page);
@@ -94,7 +95,7 @@ export function registerCommitRoutes(app: FastifyInstance, web: Web): void {
    * manifest's `compare.baseline`), else the first parent; the same comparison as GET .../metrics/compare.
    */
   async function againstBaselines(repo: Repo, sha: string, parent: string | null): Promise<CommitMetricsJob[]> {
-    const own = await runs.commitMetrics(repo, sha);
+    const own = await runs.metricsOfCommit(repo, sha);
     const baselineOf = (run: Run) =>
       run.comparison?.baseline ? { sha: run.comparison.baseline.sha, label: `baseline ${run.comparison.baseline.ref}` } : parent ? { sha: parent, label: 'parent' } : null;
     const distinct = new Map<string, Awaited<ReturnType<typeof runs.compare>>>();
@@ -111,25 +112,5 @@ export function registerCommitRoutes(app: FastifyInstance, web: Web): void {
       jobs.push({ job: run.job, run: run.id, baseline: base, baseRun: compared?.base_run ?? null, metrics: rows });
     }
     return jobs;
-  }
-
-  /** The raw text of the commit's results note (refs/notes/mlproject, flat layout), capped. */
-  async function noteOf(repo: Repo, sha: string): Promise<string | null> {
-    const head = await git.notesHead(repo.id);
-    if (!head) return null;
-    const blob = await git.blob(repo.id, head, sha);
-    if (!blob) return null;
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    for await (const chunk of blob.content) {
-      chunks.push(chunk as Buffer);
-      bytes += (chunk as Buffer).length;
-      if (bytes >= MAX_NOTE_BYTES) {
-        blob.content.destroy();
-        break;
-      }
-    }
-    const text = Buffer.concat(chunks).subarray(0, MAX_NOTE_BYTES).toString('utf8');
-    return bytes > MAX_NOTE_BYTES ? `${text}\n… (cut at ${MAX_NOTE_BYTES} bytes)` : text;
   }
 }

@@ -4,6 +4,7 @@ import { cleanPath } from '../http/api/browse-routes.ts';
 import type { Repo } from '../domain/model.ts';
 import { baseUrl } from '../http/api/present.ts';
 import type { Web } from './context.ts';
+import type { CachedGitReads } from './git-reads.ts';
 import { splitFrontMatter } from './render/front-matter.ts';
 import type { Renderer } from './render/renderer.ts';
 import { commitOf, findReadme, isMarkdown, lfsSizes, readFile } from './repo-content.ts';
@@ -20,7 +21,7 @@ const RAW_CSP = "default-src 'none'; sandbox";
 const MAX_REFS_LISTED = 100;
 
 /** Directory listings, file pages, raw files and downloads (LFS objects resolved). */
-export function registerFileRoutes(app: FastifyInstance, web: Web, renderer: Renderer): void {
+export function registerFileRoutes(app: FastifyInstance, web: Web, renderer: Renderer, gitReads: CachedGitReads): void {
   const { git, lfs, config } = web.deps;
 
   /** The repo, the commit the ref names and the path: or null when the URL is not a repository's. */
@@ -117,16 +118,14 @@ export function registerFileRoutes(app: FastifyInstance, web: Web, renderer: Ren
     return attachment(reply, at.path, object.size).send(await object.open());
   });
 
-  /** Branches and tags for the ref picker (one `git for-each-ref`), a bounded number of each. */
+  /** Branches and tags for the ref picker, a bounded number of each. */
   async function refChoices(repo: Repo): Promise<RefChoices> {
-    const refs = await git.refs(repo.id);
-    const named = (prefix: string) =>
-      refs
-        .filter((r) => r.name.startsWith(prefix))
-        .map((r) => r.name.slice(prefix.length))
+    const refs = await gitReads.refNames(repo);
+    const named = (names: readonly string[]) =>
+      [...names]
         .sort((a, b) => Number(b === repo.defaultBranch) - Number(a === repo.defaultBranch) || a.localeCompare(b))
         .slice(0, MAX_REFS_LISTED);
-    return { branches: named('refs/heads/'), tags: named('refs/tags/') };
+    return { branches: named(refs.branches), tags: named(refs.tags) };
   }
 
   // The ref picker's form: any branch, tag or SHA typed in, to the same file or folder there.

@@ -12,6 +12,7 @@ import { registerRunPageRoutes } from './run-routes.ts';
 import { registerHookSettingsRoutes } from './hook-settings-routes.ts';
 import { registerRepoSettingsRoutes } from './repo-settings-routes.ts';
 import { registerUserSettingsRoutes } from './user-settings-routes.ts';
+import { CachedGitReads } from './git-reads.ts';
 import { Renderer } from './render/renderer.ts';
 import { registerRepoRoutes } from './repo-routes.ts';
 import { addSecurityHeaders } from './security-headers.ts';
@@ -29,6 +30,7 @@ export async function registerWeb(app: FastifyInstance, deps: WebDeps, secret: s
   const secure = deps.config.publicUrl?.startsWith('https:') ?? false;
   const web = new Web(deps, new SessionCookies(secret, SESSION_DAYS * 86_400, secure), new Assets());
   const renderer = new Renderer();
+  const gitReads = new CachedGitReads(deps.git);
   await app.register(async (scope) => {
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_BYTES }, (_request, body, done) => {
       done(null, Object.fromEntries(new URLSearchParams(body as string)));
@@ -43,13 +45,13 @@ export async function registerWeb(app: FastifyInstance, deps: WebDeps, secret: s
     registerAuthRoutes(scope, web);
     registerExploreRoutes(scope, web);
     registerRepoRoutes(scope, web, renderer);
-    registerFileRoutes(scope, web, renderer);
+    registerFileRoutes(scope, web, renderer, gitReads);
     registerMetricsRoutes(scope, web);
     registerCompareRoutes(scope, web);
     registerBadgeRoutes(scope, web);
-    registerCommitRoutes(scope, web);
-    registerRunPageRoutes(scope, web);
-    registerRepoSettingsRoutes(scope, web);
+    registerCommitRoutes(scope, web, gitReads);
+    registerRunPageRoutes(scope, web, gitReads);
+    registerRepoSettingsRoutes(scope, web, gitReads);
     registerHookSettingsRoutes(scope, web);
     registerUserSettingsRoutes(scope, web);
   });

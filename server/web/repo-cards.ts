@@ -30,12 +30,7 @@ export class RepoCards {
   constructor(private readonly git: GitBackend) {}
 
   async of(repo: Repo): Promise<CardTags> {
-    const key = `${repo.id}\0${repo.defaultBranch}\0${repo.pushedAt?.getTime() ?? 0}`;
-    const hit = this.cache.get(key);
-    if (hit !== undefined) return JSON.parse(hit) as CardTags;
-    const card = await this.read(repo);
-    this.cache.set(key, JSON.stringify(card));
-    return card;
+    return this.cache.rememberJson(`${repo.id}\0${repo.defaultBranch}\0${repo.pushedAt?.getTime() ?? 0}`, () => this.read(repo));
   }
 
   private async read(repo: Repo): Promise<CardTags> {

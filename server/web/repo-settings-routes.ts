@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal, Repo } from '../domain/model.ts';
 import type { Web } from './context.ts';
+import type { CachedGitReads } from './git-reads.ts';
 import { headerFor, type RepoParams } from './repo-pages.ts';
 import { adminRepo, type Form, formRefusal, keptValues, noticeOf, ticked } from './settings-pages.ts';
 import { repoPath } from './views/parts.ts';
@@ -22,19 +23,19 @@ const HOOKS_SHOWN = 50;
  * (RepoService.update, as PATCH /api/v1/repos/:owner/:name), collaborators and webhooks (the
  * services behind the API's routes, with the same audit records).
  */
-export function registerRepoSettingsRoutes(app: FastifyInstance, web: Web): void {
-  const { repos, git, webhooks, audit } = web.deps;
+export function registerRepoSettingsRoutes(app: FastifyInstance, web: Web, gitReads: CachedGitReads): void {
+  const { repos, webhooks, audit } = web.deps;
 
   async function show(request: SettingsRequest, reply: FastifyReply, repo: Repo, principal: Principal, extra: { notice?: string | null; error?: RepoSettingsView['error']; status?: number } = {}) {
     const [refs, collaborators, { hooks }] = await Promise.all([
-      git.refs(repo.id),
+      gitReads.refNames(repo),
       repos.collaborators(principal, repo.owner, repo.name),
       webhooks.list(principal, repo.owner, repo.name, { page: 1, perPage: HOOKS_SHOWN }),
     ]);
     const view: RepoSettingsView = {
       header: await headerFor(web, request, reply, repo, 'settings', 'admin'),
       csrf: await web.csrf(request, reply),
-      branches: refs.filter((r) => r.name.startsWith('refs/heads/')).map((r) => r.name.slice('refs/heads/'.length)),
+      branches: refs.branches,
       collaborators,
       hooks,
       notice: extra.notice ?? null,

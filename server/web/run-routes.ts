@@ -5,6 +5,7 @@ import type { Repo } from '../domain/model.ts';
 import { FINAL_STATUSES, type Run, type RunStatus } from '../domain/runs/model.ts';
 import { AnsiRenderer } from './ansi.ts';
 import type { Web } from './context.ts';
+import type { CachedGitReads } from './git-reads.ts';
 import { headerFor, readableRepo, type RepoParams, viewerLevel } from './repo-pages.ts';
 import { FinishedLogWindows, logWindow, renderLines } from './run-log.ts';
 import { repoPath } from './views/parts.ts';
@@ -36,7 +37,7 @@ function byteOffset(raw: string | undefined): number {
 }
 
 /** The runs list, a run's page with its log, the live log (SSE), the raw log, outputs, cancel and re-run. */
-export function registerRunPageRoutes(app: FastifyInstance, web: Web): void {
+export function registerRunPageRoutes(app: FastifyInstance, web: Web, gitReads: CachedGitReads): void {
   const { runs, repos, git, accounts } = web.deps;
   const { logs, lifecycle, dispatcher } = web.deps.runControl;
   const finishedLogs = new FinishedLogWindows();
@@ -76,7 +77,7 @@ export function registerRunPageRoutes(app: FastifyInstance, web: Web): void {
       PER_PAGE,
       (page - 1) * PER_PAGE,
     );
-    const branches = (await git.refs(repo.id)).filter((r) => r.name.startsWith('refs/heads/')).map((r) => r.name.slice(11)).slice(0, 200);
+    const branches = (await gitReads.refNames(repo)).branches.slice(0, 200);
     const view = runsPage({ header: await headerFor(web, request, reply, repo, 'runs'), filter, runs: list, total, page, perPage: PER_PAGE, branches, runLogJs: web.assets.url('run-log.js') });
     return web.page(request, reply, `Runs · ${repo.owner}/${repo.name}`, view);
   });

@@ -34,6 +34,15 @@ export class LruCache {
     }
   }
 
+  /** The cached value (stored as JSON: callers get a copy of their own), or computes, stores and returns it. */
+  async rememberJson<T>(key: string, compute: () => Promise<T>): Promise<T> {
+    const hit = this.get(key);
+    if (hit !== undefined) return JSON.parse(hit) as T;
+    const value = await compute();
+    this.set(key, JSON.stringify(value));
+    return value;
+  }
+
   /** The cached value, or computes, stores and returns it. */
   remember(key: string, compute: () => string): string {
     let value = this.get(key);
