@@ -8,9 +8,12 @@
  * folder, a model card, a manifest whose `train` job copies a metrics file) and pushed with git;
  * the push's own run gives a real run row, which is copied onto `--runs` commits with 5 summary
  * metrics and 5 x `--steps` step points each (SQL); one run gets a `--log-mb` log. Then, per view:
- * the first request (cold: nothing cached), then `--requests` requests (warm) of the page and of its
- * JSON counterpart in turns, timed on the client over loopback. Printed: p50/p95 of both, the
- * ratio, the JavaScript the page loads (gzip), and the bytes the run page of the big log sends.
+ * the first request (cold: the view's caches empty; the renderers' packages load in the background
+ * once the server has served a page, here the sign-in form), then `--requests` requests (warm) of
+ * the page and of its JSON counterpart in turns, timed on the client over loopback. The counterpart
+ * asks the API for the data the page shows, where the API has an endpoint for it (the diff of the
+ * commit page, for one, has none). Printed: p50/p95 of both, the ratio, the JavaScript the page
+ * loads (gzip), the bytes the run page of the big log sends, and the load average.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -196,21 +199,25 @@ async function main(): Promise<number> {
   const api = '/api/v1/repos/admin/bench';
   const parent = shas[1]!;
   const file = 'files/f0007.py';
+  // Explore shows each repository's latest run on its default branch and that commit's headline metric.
+  const latestSha = ((await (await fetch(`${base}${api}/runs?ref=main&per_page=1`, { headers: adminAuth })).json()) as { commit: string }[])[0]!.commit;
   // [view, page, JSON requests for the same data, a chart page]
   const views: [string, string, string[], boolean][] = [
-    ['explore', '/explore?q=bench', ['/api/v1/repos?q=bench'], false],
+    ['explore', '/explore?q=bench', ['/api/v1/repos?q=bench', `${api}/runs?ref=main&per_page=1`, `${api}/commits/${latestSha}/metrics`], false],
     ['model home', r, [api, `${api}/blob/main/README.md`, `${api}/runs?ref=main&per_page=1`], false],
-    ['tree (1000 entries)', `${r}/tree/main/files`, [`${api}/tree/main/files`], false],
-    ['file', `${r}/blob/main/${file}`, [`${api}/blob/main/${file}`], false],
+    // The files pages' ref picker, the runs page's branch filter and settings' default branch list the refs.
+    ['tree (1000 entries)', `${r}/tree/main/files`, [`${api}/tree/main/files`, `${api}/refs`], false],
+    ['file', `${r}/blob/main/${file}`, [`${api}/blob/main/${file}`, `${api}/refs`], false],
     ['commits', `${r}/commits/main`, [`${api}/commits?ref=main&limit=50`, `${api}/runs?ref=main&per_page=50`], false],
-    ['commit', `${r}/commit/${shas[0]}`, [`${api}/commits?ref=${shas[0]}&limit=1`, `${api}/metrics/compare?base=${parent}&head=${shas[0]}`], false],
-    ['runs', `${r}/runs`, [`${api}/runs?per_page=50`], false],
+    // The commit page also lists the runs of the commit.
+    ['commit', `${r}/commit/${shas[0]}`, [`${api}/commits?ref=${shas[0]}&limit=1`, `${api}/metrics/compare?base=${parent}&head=${shas[0]}`, `${api}/runs?commit=${shas[0]}&per_page=100`], false],
+    ['runs', `${r}/runs`, [`${api}/runs?per_page=50`, `${api}/refs`], false],
     // The page shows the log's last 256 KiB: the API's counterpart reads the same bytes with ?offset=.
     [`run (${options.logMb} MB log)`, `${r}/runs/${bigRun}`, [`${api}/runs/${bigRun}`, `${api}/runs/${bigRun}/logs?offset=${tailOffset}`], true],
     ['metrics', `${r}/metrics?ref=main&key=accuracy`, [`${api}/metrics/history?key=accuracy&ref=main`], true],
     // The page also diffs the manifest of both commits.
     ['compare', `${r}/compare/${parent}...${head}`, [`${api}/metrics/compare?base=${parent}&head=${head}`, `${api}/blob/${parent}/mlproject.yaml`, `${api}/blob/${head}/mlproject.yaml`], true],
-    ['settings', `${r}/settings`, [api, `${api}/collaborators`, `${api}/hooks`], false],
+    ['settings', `${r}/settings`, [api, `${api}/collaborators`, `${api}/hooks`, `${api}/refs`], false],
     ['badge', `${r}/badges/main/train.svg`, [`${api}/commits/main/status`], false],
   ];
 
@@ -230,7 +237,9 @@ async function main(): Promise<number> {
     if (!ok) failures++;
     return ok ? '' : ' ✗';
   };
-  process.stdout.write(`timing ${views.length} views, ${options.requests} requests each (page and API in turns)...\n`);
+  const loadAverage = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
+  const loadBefore = loadAverage();
+  process.stdout.write(`timing ${views.length} views, ${options.requests} requests each (page and API in turns), load average ${loadBefore}...\n`);
   for (const [name, page, jsonPaths, chart] of views) {
     const cold = await timed(base + page, session);
     if (cold.status !== 200) throw new Error(`${name}: ${page} answered ${cold.status}`);
@@ -263,7 +272,7 @@ async function main(): Promise<number> {
   }
   const header = ['view', 'cold ms', 'p50 ms', 'p95 ms', 'API p50', 'API p95', 'p50 ratio', 'JS gz KB', 'page KB'];
   const table = [header, header.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
-  process.stdout.write(`\n${options.commits} commits, ${options.files} files, ${options.runs} runs x ${METRICS.length} metrics x ${options.steps} steps, a ${options.logMb} MB log; ${options.requests} warm requests per view; times on the client over loopback.\n`);
+  process.stdout.write(`\n${options.commits} commits, ${options.files} files, ${options.runs} runs x ${METRICS.length} metrics x ${options.steps} steps, a ${options.logMb} MB log; ${options.requests} warm requests per view; times on the client over loopback; load average (1, 5, 15 min) ${loadBefore} before, ${loadAverage()} after.\n`);
   process.stdout.write(`targets: warm p95 < ${TARGET_WARM_P95_MS} ms, cold < ${TARGET_COLD_MS} ms, page/API p50 <= ${TARGET_RATIO}, JS <= ${TARGET_JS_KB.plain} KB (charts ${TARGET_JS_KB.chart} KB), run page < 1 MB; ✗ marks a miss.\n\n${table}\n`);
   await writeFile(path.join(work, 'table.md'), table);
   process.stdout.write(`\n${failures === 0 ? 'all targets met' : `${failures} target(s) missed`}\n`);
