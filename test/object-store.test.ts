@@ -46,6 +46,25 @@ t.test('LocalObjectStore', async (t) => {
     t.same(await listFiles(root), [join(oid.slice(0, 2), oid.slice(2, 4), oid)]);
   });
 
+  t.test('directories removed behind the store are made again (it remembers the ones it made)', async (t) => {
+    const { store, root } = await fresh();
+    const put = async (text: string) => {
+      const bytes = Buffer.from(text);
+      const oid = createHash('sha256').update(bytes).digest('hex');
+      await store.put(oid, bytes.length, Readable.from([bytes]));
+      return oid;
+    };
+    const first = await put('first');
+    // Same shard as `first` would be luck; the same tmp directory is certain.
+    await rm(root, { recursive: true, force: true });
+    const again = await put('first');
+    t.equal(again, first);
+    const second = await put('second');
+    t.same(await listFiles(root), [first, second].map((oid) => join(oid.slice(0, 2), oid.slice(2, 4), oid)).sort());
+    const stored = await store.get(first);
+    t.equal(Buffer.concat(await stored.toArray()).toString(), 'first');
+  });
+
   t.test('ranges above 2 GiB (sparse file)', async (t) => {
     const { store, root } = await fresh();
     // get() trusts files at their final path (put verified them), so a sparse 3 GiB file

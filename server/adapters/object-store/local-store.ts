@@ -20,6 +20,8 @@ const isErrno = (err: unknown, code: string): boolean =>
 export class LocalObjectStore implements ObjectStore {
   readonly #root: string;
   readonly #tmp: string;
+  /** Directories known to exist (see #withDir). */
+  readonly #madeDirs = new Set<string>();
 
   constructor(rootDir: string) {
     this.#root = rootDir;
@@ -50,19 +52,38 @@ export class LocalObjectStore implements ObjectStore {
     assertOid(oid);
     assertSize(size);
     const target = this.#path(oid);
-    await Promise.all([mkdir(this.#tmp, { recursive: true }), mkdir(dirname(target), { recursive: true })]);
     // A unique temp name per upload: concurrent puts of one oid never share a file, and the
     // last rename wins with identical bytes.
     const temp = join(this.#tmp, `${oid}.${randomUUID()}`);
+    const file = await this.#withDir(this.#tmp, () => open(temp, 'wx'));
     try {
       // `flush` fsyncs before close: a crash after the rename must not leave a short file.
-      await pipeline(body, new VerifyingStream(oid, size), createWriteStream(temp, { flags: 'wx', flush: true }));
-      await rename(temp, target);
+      await pipeline(body, new VerifyingStream(oid, size), createWriteStream(temp, { fd: file, flush: true }));
+      await this.#withDir(dirname(target), () => rename(temp, target));
     } catch (err) {
       await rm(temp, { force: true });
       throw err;
     }
     await syncDirectory(dirname(target));
+  }
+
+  /**
+   * Runs `work`, which needs `dir` to exist. Directories made or seen once are remembered (tmp
+   * and up to 65 536 shards; shards are never removed, see delete), so a put of a small object
+   * skips two recursive mkdirs; one removed behind this process's back is made again.
+   */
+  async #withDir<T>(dir: string, work: () => Promise<T>): Promise<T> {
+    if (!this.#madeDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.#madeDirs.add(dir);
+    }
+    try {
+      return await work();
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+      await mkdir(dir, { recursive: true });
+      return work();
+    }
   }
 
   async get(oid: string, range?: { start: number; end: number }): Promise<Readable> {
