@@ -10,6 +10,7 @@ import * as modelInspection from './20261206T1700_model_inspection.ts';
 import * as repoDownloads from './20261206T1800_repo_downloads.ts';
 import * as runLogChunks from './20261206T2000_run_log_chunks.ts';
 import * as deployments from './20261206T2100_deployments.ts';
+import * as manifestDeployments from './20261206T2300_manifest_deployments.ts';
 
 /** Time-ordered; the key is the name recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '20261206T1800_repo_downloads': repoDownloads,
   '20261206T2000_run_log_chunks': runLogChunks,
   '20261206T2100_deployments': deployments,
+  '20261206T2300_manifest_deployments': manifestDeployments,
 };

@@ -240,7 +240,10 @@ export async function buildApp(config: Config): Promise<App> {
       git,
       repoById: (id) => repos.byId(id),
       dispatch: (...args) => inSpan('mlgit.dispatch', {}, () => runs.dispatcher.dispatchPush(...args)),
-      afterPush: (context, updates) => pushes.afterPush(context, updates),
+      afterPush: async (context, updates) => {
+        await pushes.afterPush(context, updates);
+        await deployments?.pushed(context.repoId, context.pusherId, updates);
+      },
       inFlight: () => pushesInFlight.secrets(),
       onError: (err, message) => app.log.error({ err }, message),
     },
@@ -280,7 +283,7 @@ export async function buildApp(config: Config): Promise<App> {
   registerRunRoutes(app, { config, repos, authenticate, store, ...runs });
   registerRunnerRoutes(app, { lifecycle: runTraces ? tracedClaims(runs.lifecycle, runTraces) : runs.lifecycle, runnerToken: runs.runnerToken });
   registerRegistryRoutes(app, { config, repos, authenticate, registry, store, refreshNote: (repoId, sha) => runs.notes.refresh(repoId, sha) });
-  deployments = await wireDeployments(app, { config, db, git, repos, versions: registry.versions, store, webhooks, authenticate });
+  deployments = await wireDeployments(app, { config, db, git, repos, versions: registry.versions, store, queue, webhooks, authenticate });
   await registerLfsRoutes(app, { config, lfs, locks, authenticate });
   registerGitRoutes(app, { config, repos, git, hookSessions, pushesInFlight, authenticate, hookUrl: () => hookUrl(app) });
   // The Hugging Face Hub API; its `resolve`/`raw` routes share paths with the pages' (see its hubClient constraint).

@@ -11,6 +11,8 @@ export interface DeployConfig {
   readonly timeoutMs: number;
   /** How long a model server may take to answer its health check. */
   readonly startTimeoutMs: number;
+  /** MLGIT_DEPLOY_MAX_REPLICAS: the most replicas one deployment may ask for (each is a model server on this host). */
+  readonly maxReplicas: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -23,6 +25,7 @@ export function deployConfig(env: Env, fail: (message: string) => Error): Deploy
     maxResponseBytes: positive(env, fail, 'MLGIT_DEPLOY_MAX_RESPONSE_BYTES', 64 * MiB),
     timeoutMs: positive(env, fail, 'MLGIT_DEPLOY_TIMEOUT_MS', 60_000),
     startTimeoutMs: positive(env, fail, 'MLGIT_DEPLOY_START_TIMEOUT_MS', 120_000),
+    maxReplicas: positive(env, fail, 'MLGIT_DEPLOY_MAX_REPLICAS', 4),
   };
 }
 

@@ -9,7 +9,7 @@ import { RuntimeLauncher } from './adapters/serving/runtime-launcher.ts';
 import type { Config } from './config.ts';
 import type { Db } from './db/connect.ts';
 import { DeploymentService, type DeploymentView } from './domain/deployments/service.ts';
-import type { GitBackend, ObjectStore } from './domain/ports.ts';
+import type { GitBackend, JobQueue, ObjectStore } from './domain/ports.ts';
 import type { ModelVersions } from './domain/registry/versions.ts';
 import type { RepoService } from './domain/repos.ts';
 import type { WebhookService } from './domain/webhooks.ts';
@@ -24,6 +24,7 @@ interface Deps {
   repos: RepoService;
   versions: ModelVersions;
   store: ObjectStore;
+  queue: JobQueue;
   webhooks: WebhookService;
   authenticate: Authenticate;
 }
@@ -48,6 +49,7 @@ export async function wireDeployments(app: FastifyInstance, deps: Deps): Promise
         startTimeoutMs: config.deploy.startTimeoutMs,
       }),
       logs: new FileLogStore(path.join(config.dataDir, 'deployment-logs')),
+      queue: deps.queue,
       events: { stateChanged: (view, previous) => deps.webhooks.emit(view.deployment.repoId, 'deployment.state', statePayload(view, previous), null) },
       log: app.log,
     },
@@ -58,10 +60,12 @@ export async function wireDeployments(app: FastifyInstance, deps: Deps): Promise
       startWaitMs: config.deploy.startTimeoutMs,
       maxCpus: config.runs.maxCpus,
       maxMemoryBytes: config.runs.maxMemoryBytes,
+      maxReplicas: config.deploy.maxReplicas,
       maxLogBytes: config.runs.maxLogBytes,
       syncIntervalMs: 30_000,
     },
   );
+  deployments.registerWorkers();
   registerDeploymentRoutes(app, { config, authenticate: deps.authenticate, deployments });
   await registerServeRoutes(app, { authenticate: deps.authenticate, deployments, limits: config.deploy });
   app.addHook('onReady', async () => deployments.resume());

@@ -4,7 +4,8 @@ import t from 'tap';
 import { ConfigError, loadConfig } from '../server/config.ts';
 
 t.test('deployment settings', async (t) => {
-  t.same(loadConfig({}).deploy, { idleStopMs: null, maxBodyBytes: 10 * 1024 * 1024, maxResponseBytes: 64 * 1024 * 1024, timeoutMs: 60_000, startTimeoutMs: 120_000 });
+  t.same(loadConfig({}).deploy, { idleStopMs: null, maxBodyBytes: 10 * 1024 * 1024, maxResponseBytes: 64 * 1024 * 1024, timeoutMs: 60_000, startTimeoutMs: 120_000, maxReplicas: 4 });
+  t.equal(loadConfig({ MLGIT_DEPLOY_MAX_REPLICAS: '8' }).deploy.maxReplicas, 8);
   t.equal(loadConfig({ MLGIT_DEPLOY_IDLE_STOP: '15m' }).deploy.idleStopMs, 900_000);
   t.equal(loadConfig({ MLGIT_DEPLOY_IDLE_STOP: '1h30m' }).deploy.idleStopMs, 5_400_000);
   t.equal(loadConfig({ MLGIT_DEPLOY_IDLE_STOP: 'off' }).deploy.idleStopMs, null);
@@ -17,6 +18,7 @@ t.test('deployment settings', async (t) => {
     [{ MLGIT_DEPLOY_MAX_RESPONSE_BYTES: '1.5' }, /MLGIT_DEPLOY_MAX_RESPONSE_BYTES must be a positive whole number/],
     [{ MLGIT_DEPLOY_TIMEOUT_MS: 'ten' }, /MLGIT_DEPLOY_TIMEOUT_MS must be a positive whole number, got "ten"/],
     [{ MLGIT_DEPLOY_START_TIMEOUT_MS: '0' }, /MLGIT_DEPLOY_START_TIMEOUT_MS must be a positive whole number/],
+    [{ MLGIT_DEPLOY_MAX_REPLICAS: '0' }, /MLGIT_DEPLOY_MAX_REPLICAS must be a positive whole number, got "0"/],
   ];
   for (const [env, message] of bad) t.throws(() => loadConfig(env), { name: 'Error', message }, JSON.stringify(env));
   let thrown: unknown;

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { eventually } from './helpers/runs.ts';
 import { predictorRepo } from './helpers/serving.ts';
 
-const DEPLOY = { timeoutMs: 3000, maxBodyBytes: 64 * 1024, maxResponseBytes: 1024 * 1024, startTimeoutMs: 60_000, idleStopMs: null };
+const DEPLOY = { timeoutMs: 3000, maxBodyBytes: 64 * 1024, maxResponseBytes: 1024 * 1024, startTimeoutMs: 60_000, idleStopMs: null, maxReplicas: 4 };
 const ROUTES = {
   list: '/api/v1/repos/alice/clf/deployments',
   one: '/api/v1/repos/alice/clf/deployments/clf',
@@ -32,8 +32,11 @@ t.test('serving: deploy, infer, access and hostile requests', async (t) => {
       { body: { command: 'x' }, status: 422, error: /model is required/ },
       { body: { model: 'Bad Name', command: 'x' }, status: 422, error: /model name must be/ },
       { body: { model: 'clf', command: 'x', alias: 'UP' }, status: 422, error: /alias must be/ },
-      { body: { model: 'clf', command: 'x', port: 8080 }, status: 422, error: /port is not used: deployments have no network/ },
-      { body: { model: 'clf', command: 'x', replicas: 3 }, status: 422, error: /replicas must be 1/ },
+      { body: { model: 'clf', command: 'x', port: 8080 }, status: 422, error: /port is not supported: deployments have no network/ },
+      { body: { model: 'clf', command: 'x', replicas: 5 }, status: 422, error: /replicas may be at most 4 on this server \(MLGIT_DEPLOY_MAX_REPLICAS\)/ },
+      { body: { model: 'clf', command: 'x', replicas: 0 }, status: 422, error: /replicas must be a whole number of at least 1/ },
+      { body: { model: 'clf', command: 'x', replicas: 1.5 }, status: 422, error: /replicas must be a whole number of at least 1/ },
+      { body: { model: 'clf', command: 'x', replicas: '2' }, status: 422, error: /replicas must be a whole number of at least 1/ },
       { body: { model: 'clf', command: 'x', resources: { cpu: -1, memory: 'lots' } }, status: 422, error: /resources.cpu must be a positive number; resources.memory must be a quantity/ },
       { body: { model: 'clf', command: 'x', resources: { cpu: 64 } }, status: 422, error: /resources.cpu may be at most/ },
       { body: { model: 'clf', command: 'x', env: { MLP_MODEL_PATH: '/etc/passwd', 'bad name': 'v' } }, status: 422, error: /env MLP_MODEL_PATH is set by mlgit; env name "bad name" is not a variable name/ },

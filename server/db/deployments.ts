@@ -22,6 +22,8 @@ export interface DeploymentsTable {
   message: ColumnType<string | null, string | null | undefined, string | null>;
   restarts: ColumnType<number, number | undefined, number>;
   created_by: number | null;
+  /** The `deployments:` entry of the default branch's mlproject.yaml that owns it; null: made through the API. */
+  manifest_entry: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: ColumnType<Date, never, never>;
   updated_at: ColumnType<Date, never, Date>;
 }
@@ -51,6 +53,13 @@ export function allDeployments(db: Db): Promise<DeploymentRow[]> {
 export async function deleteDeployment(db: Db, id: number): Promise<boolean> {
   const result = await table(db).deleteFrom('deployments').where('id', '=', id).executeTakeFirst();
   return result.numDeletedRows > 0n;
+}
+
+/** What the owner may change of a deployment (the manifest, on a push to the default branch). */
+export type DeploymentSpecColumns = Pick<NewDeployment, 'alias' | 'command' | 'image' | 'health_path' | 'replicas' | 'cpus' | 'memory_bytes' | 'env' | 'public' | 'manifest_entry'>;
+
+export async function updateDeploymentSpec(db: Db, id: number, spec: DeploymentSpecColumns): Promise<DeploymentRow | undefined> {
+  return table(db).updateTable('deployments').set({ ...spec, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirst();
 }
 
 /** Records what the supervisor reports; a row deleted meanwhile stays deleted. */

@@ -145,21 +145,22 @@ async function digitsFiles(): Promise<Record<string, string>> {
   return files;
 }
 
-async function replicaDirectories(dataDir: string): Promise<string[]> {
+export async function replicaDirectories(dataDir: string): Promise<string[]> {
   return (await readdir(path.join(dataDir, 'deployments'))).filter((name) => /^\d+\.[0-9a-f]+$/.test(name));
 }
 
 /**
- * SIGKILLs the python process of the running replica: the one whose mounts include the replica's
- * socket directory (the same in a sandbox and a container: /proc/<pid>/mountinfo names the source).
+ * SIGKILLs the python process (running `script`) of the running replicas, or of those named: the
+ * ones whose mounts include the replica's socket directory (the same in a sandbox and a
+ * container: /proc/<pid>/mountinfo names the source).
  */
-async function killModelProcess(dataDir: string): Promise<number> {
-  const replicas = await replicaDirectories(dataDir);
+export async function killModelProcess(dataDir: string, script = 'serve.py', only?: readonly string[]): Promise<number> {
+  const replicas = only ?? (await replicaDirectories(dataDir));
   let killed = 0;
   for (const pid of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
     try {
       const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmdline.includes('serve.py') || !cmdline.startsWith('python3')) continue;
+      if (!cmdline.includes(script) || !cmdline.startsWith('python3')) continue;
       const mounts = await readFile(`/proc/${pid}/mountinfo`, 'utf8');
       if (!replicas.some((replica) => mounts.includes(`deployments/${replica}/s `))) continue;
       process.kill(Number(pid), 'SIGKILL');

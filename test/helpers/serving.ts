@@ -12,6 +12,9 @@ from http.server import BaseHTTPRequestHandler
 NAME = os.environ['MLP_MODEL_NAME']
 VERSION = os.environ['MLP_MODEL_VERSION']
 MODEL_BYTES = os.path.getsize(os.environ['MLP_MODEL_PATH'])
+# Tells replicas apart (a sandbox's own pid namespace makes pids alike).
+INSTANCE = os.urandom(4).hex()
+GREETING = os.environ.get('GREETING', '')
 class Handler(BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
     def send(self, status, body, kind='application/json'):
@@ -33,7 +36,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == '/json-error':
             return self.send(418, {'error': 'a teapot'})
         if self.path.startswith('/echo'):
-            return self.send(200, {'path': self.path, 'headers': {k.lower(): v for k, v in self.headers.items()}, 'version': VERSION})
+            return self.send(200, {'path': self.path, 'headers': {k.lower(): v for k, v in self.headers.items()}, 'version': VERSION, 'instance': INSTANCE, 'greeting': GREETING})
         if self.path == '/try-write-model':
             try:
                 open(os.environ['MLP_MODEL_PATH'], 'ab').write(b'x')
@@ -51,6 +54,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
         if self.path == f'/v2/models/{NAME}/infer':
+            try:
+                time.sleep(float(json.loads(body).get('sleep', 0)))
+            except (ValueError, AttributeError, TypeError):
+                pass
             return self.send(200, {'model_name': NAME, 'model_version': VERSION, 'outputs': [{'name': 'bytes', 'shape': [1], 'datatype': 'INT64', 'data': [len(body)]}]})
         self.send(404, {'error': 'no route ' + self.path})
     def log_message(self, *args):
@@ -82,15 +89,42 @@ export async function predictorRepo(t: Test, deploy: DeployConfig) {
   const server = await startRunsServer(t, { runtime: 'process' }, { config: { deploy } });
   const client = await GitClient.create(t);
   const alice = await server.user('alice');
-  const { sha } = await pushProject(server, client, alice, 'clf', servingProject(0.9));
+  const { sha, dir } = await pushProject(server, client, alice, 'clf', servingProject(0.9));
   const [train] = await waitForRuns(server, alice.basic, 'alice/clf', sha);
   if (train.status !== 'success') throw new Error(`train: ${train.status} ${train.message}`);
   await eventually(async () => (await server.api('GET', '/api/v1/repos/alice/clf/models/clf/versions', { auth: alice.basic })).body, (v) => Array.isArray(v) && v.length === 1, 'version 1');
   return {
     server,
     alice,
+    /** The pushed working repository, for further commits. */
+    client,
+    dir,
     deploy: (body: Record<string, unknown>) => server.api('POST', '/api/v1/repos/alice/clf/deployments', { auth: alice.basic, body: { model: 'clf', alias: 'latest', command: PREDICTOR_COMMAND, ...body } }),
     deployment: async () => (await server.api('GET', '/api/v1/repos/alice/clf/deployments/clf', { auth: alice.basic })).body,
     untilReady: () => eventually(async () => (await server.api('GET', '/api/v1/repos/alice/clf/deployments/clf', { auth: alice.basic })).body, (d) => d.state === 'ready' || d.state === 'failing', 'deployment ready'),
   };
+}
+
+/**
+ * Sends `send()` `perSecond` times a second for `seconds`, paced by the clock (a slow answer does
+ * not slow the load down), calling `tick` with the elapsed milliseconds before each request;
+ * resolves with every request's status (0: no answer) and answering version once all are done.
+ */
+export async function steadyLoad(
+  perSecond: number,
+  seconds: number,
+  send: () => Promise<{ status: number; version: string | null }>,
+  tick: (elapsedMs: number) => Promise<void> | void = () => {},
+): Promise<{ sentAt: number; status: number; version: string | null }[]> {
+  const results: { sentAt: number; status: number; version: string | null }[] = [];
+  const pending: Promise<void>[] = [];
+  const start = Date.now();
+  for (let i = 0; i < perSecond * seconds; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, start + (i * 1000) / perSecond - Date.now())));
+    await tick(Date.now() - start);
+    const sentAt = Date.now();
+    pending.push(send().then((answer) => void results.push({ sentAt, ...answer }), () => void results.push({ sentAt, status: 0, version: null })));
+  }
+  await Promise.all(pending);
+  return results.sort((a, b) => a.sentAt - b.sentAt);
 }

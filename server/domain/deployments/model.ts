@@ -1,5 +1,5 @@
 // Deployments' domain types and the checks of a deploy request (issue 11, "Serving").
-import { quantityBytes } from '../../../schema/manifest.ts';
+import { PORT_REFUSAL, quantityBytes, RESERVED_DEPLOYMENT_ENV } from '../../../schema/manifest.ts';
 import { invalid } from '../errors.ts';
 import { aliasName, modelName } from '../registry/names.ts';
 
@@ -19,8 +19,19 @@ export interface Deployment {
   readonly memoryBytes: number;
   readonly env: Readonly<Record<string, string>>;
   readonly public: boolean;
+  /** The `deployments:` entry of the default branch's mlproject.yaml that owns it; null: made through the API. */
+  readonly manifestEntry: string | null;
   readonly createdBy: number | null;
   readonly createdAt: Date;
+}
+
+/** One model server of a deployment; `index` counts from 0 within its version's set. */
+export interface ReplicaStatus {
+  readonly index: number;
+  readonly version: number;
+  readonly state: Exclude<DeploymentState, 'stopped'>;
+  readonly restarts: number;
+  readonly message: string | null;
 }
 
 /** What the supervisor says about a deployment now. */
@@ -32,6 +43,8 @@ export interface DeploymentStatus {
   readonly switchingTo: number | null;
   readonly message: string | null;
   readonly restarts: number;
+  /** The serving version's replicas, then those of a version starting beside them. */
+  readonly replicas: readonly ReplicaStatus[];
 }
 
 export interface DeploySpec {
@@ -40,10 +53,29 @@ export interface DeploySpec {
   command: string;
   image: string | null;
   healthPath: string;
+  replicas: number;
   cpus: number;
   memoryBytes: number;
   env: Record<string, string>;
   public: boolean;
+}
+
+/** Whether two specs start the same model server (alias, access and ownership aside). */
+export function launchesAlike(a: Deployment, b: Deployment): boolean {
+  return (
+    a.command === b.command &&
+    a.image === b.image &&
+    a.healthPath === b.healthPath &&
+    a.replicas === b.replicas &&
+    a.cpus === b.cpus &&
+    a.memoryBytes === b.memoryBytes &&
+    JSON.stringify(Object.entries(a.env).sort()) === JSON.stringify(Object.entries(b.env).sort())
+  );
+}
+
+/** Whether nothing the owner decides differs between two specs. */
+export function sameSpec(a: Deployment, b: Deployment): boolean {
+  return launchesAlike(a, b) && a.alias === b.alias && a.public === b.public && a.manifestEntry === b.manifestEntry;
 }
 
 export const DEFAULT_ALIAS = 'production';
@@ -55,8 +87,6 @@ const MAX_COMMAND_CHARS = 4096;
 const MAX_ENV = 64;
 const KNOWN = new Set(['model', 'alias', 'command', 'image', 'health_path', 'replicas', 'resources', 'env', 'public', 'port']);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Set by mlgit itself for every deployment; a request may not override them. */
-export const RESERVED_ENV = ['MLGIT_SERVE_SOCKET', 'MLP_MODEL_PATH', 'MLP_MODEL_NAME', 'MLP_MODEL_VERSION', 'MLP_OUTPUT_DIR', 'PATH', 'HOME'];
 const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$/;
 const HEALTH_PATH = /^\/[A-Za-z0-9._~/-]{0,255}$/;
 
@@ -104,13 +134,14 @@ export function parseDeploySpec(body: unknown): DeploySpec {
   if (image !== null && !IMAGE.test(image)) problems.push('image must be an image reference such as localhost/mlgit-python:bookworm');
   const healthPath = text('health_path', DEFAULT_HEALTH_PATH) ?? DEFAULT_HEALTH_PATH;
   if (!HEALTH_PATH.test(healthPath) || healthPath.split('/').some((s) => s === '..' || s === '.')) problems.push('health_path must be an absolute path such as /v2/health/ready');
-  if (b.replicas !== undefined && b.replicas !== 1) problems.push('replicas must be 1: one replica serves each deployment on this server (a new version runs beside it while the alias moves)');
-  if (b.port !== undefined) problems.push('port is not used: deployments have no network; the model server listens on the unix socket named by $MLGIT_SERVE_SOCKET and mlgit proxies to it');
+  const replicas = b.replicas ?? 1;
+  if (typeof replicas !== 'number' || !Number.isSafeInteger(replicas) || replicas < 1) problems.push('replicas must be a whole number of at least 1');
+  if (b.port !== undefined) problems.push(PORT_REFUSAL);
   if (b.public !== undefined && typeof b.public !== 'boolean') problems.push('public must be true or false');
   const { cpus, memoryBytes } = resources(b.resources, problems);
   const env = environment(b.env, problems);
   if (problems.length > 0) throw invalid(`invalid deployment: ${problems.join('; ')}`);
-  return { model: model!, alias, command: command!, image, healthPath, cpus, memoryBytes, env, public: b.public === true };
+  return { model: model!, alias, command: command!, image, healthPath, replicas: replicas as number, cpus, memoryBytes, env, public: b.public === true };
 }
 
 function resources(value: unknown, problems: string[]): { cpus: number; memoryBytes: number } {
@@ -145,7 +176,7 @@ function environment(value: unknown, problems: string[]): Record<string, string>
   if (entries.length > MAX_ENV) problems.push(`env may hold at most ${MAX_ENV} variables`);
   for (const [name, v] of entries) {
     if (!ENV_NAME.test(name)) problems.push(`env name ${JSON.stringify(name)} is not a variable name`);
-    else if (RESERVED_ENV.includes(name)) problems.push(`env ${name} is set by mlgit`);
+    else if (RESERVED_DEPLOYMENT_ENV.includes(name)) problems.push(`env ${name} is set by mlgit`);
     if (typeof v !== 'string' || v.includes('\0')) problems.push(`env ${name} must be a string with no NUL`);
   }
   return Object.fromEntries(entries.filter(([, v]) => typeof v === 'string')) as Record<string, string>;

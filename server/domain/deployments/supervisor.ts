@@ -1,10 +1,11 @@
-// Keeps one deployment serving: starts its model server, restarts it with backoff when it
-// crashes, starts a new version beside the old one when the alias moves and switches traffic
-// only once the new one is healthy (blue/green; the old one drains, then stops), and stops it
-// when idle (the next request starts it again: a cold start).
+// Keeps one deployment serving: starts its replicas (model servers of one version), spreads
+// requests over the ready ones in turn, restarts each crashed replica on its own with backoff,
+// starts a new set beside the old one when the alias (or the spec) changes and switches traffic
+// only once every new replica is healthy (blue/green; the old ones drain, then stop), and stops
+// them when idle (the next request starts them again: a cold start).
 import type { ModelVersion } from '../registry/model.ts';
 import type { ModelServer, ModelServerLauncher } from './launcher.ts';
-import type { Deployment, DeploymentState, DeploymentStatus } from './model.ts';
+import { launchesAlike, type Deployment, type DeploymentState, type DeploymentStatus, type ReplicaStatus } from './model.ts';
 
 export interface SupervisorOptions {
   /** Stop after this long without a request (null: never). */
@@ -14,7 +15,7 @@ export interface SupervisorOptions {
   backoffMaxMs: number;
   /** A replica ready at least this long before it crashed starts the backoff afresh. */
   stableMs: number;
-  /** The longest an old version's requests may take to finish before it is stopped anyway. */
+  /** The longest an old replica's requests may take to finish before it is stopped anyway. */
   drainTimeoutMs: number;
   /** The longest a request waits for a starting (or cold) deployment. */
   startWaitMs: number;
@@ -26,13 +27,15 @@ export interface SupervisorDeps {
   resolve(deployment: Deployment): Promise<ModelVersion>;
   /** Lines mlgit writes into the deployment's log (starts, crashes, switches) and the model's own output. */
   output(deployment: Deployment, chunk: Buffer): Promise<void>;
-  /** Called on every change of status, in order; `previous` is the state before it. */
+  /** Called on changes of status, in order; `previous` is the state before it. */
   onStatus(deployment: Deployment, status: DeploymentStatus, previous: DeploymentState): void;
   log: { warn(obj: object, msg: string): void };
 }
 
 /** A request's hold on the replica serving it: released when the answer is done. */
 export interface Lease {
+  /** Which replica serves it: a retry after a lost connection asks for another one. */
+  readonly replicaId: number;
   readonly socketPath: string;
   readonly version: number;
   /** Milliseconds this request waited for the model server to start (a cold start); null when it was running. */
@@ -51,6 +54,7 @@ export class Unavailable extends Error {
 }
 
 interface Replica {
+  readonly id: number;
   readonly server: ModelServer;
   inflight: number;
   retired: boolean;
@@ -58,26 +62,54 @@ interface Replica {
   drained: (() => void) | null;
 }
 
+/** One place in a set of replicas: its model server while it serves, and its own restart backoff. */
+interface Slot {
+  readonly index: number;
+  /** Set while its model server is ready (state `ready`). */
+  replica: Replica | null;
+  state: ReplicaStatus['state'];
+  message: string | null;
+  restarts: number;
+  attempts: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** The replicas of one version, started with one spec. */
+interface ReplicaSet {
+  readonly deployment: Deployment;
+  readonly version: ModelVersion;
+  readonly slots: Slot[];
+}
+
 export class DeploymentSupervisor {
-  private active: Replica | null = null;
-  private status: DeploymentStatus;
+  /** The spec to run; a set started with an older one is replaced (blue/green). */
+  private desired: Deployment;
+  private serving: ReplicaSet | null = null;
+  /** A set being started: the first one, or a new version's beside the serving one. */
+  private pending: ReplicaSet | null = null;
+  private status: Omit<DeploymentStatus, 'replicas'>;
+  /** What the last switch said while the serving set is whole (a new version that did not start). */
+  private switchNote: string | null = null;
   private attempts = 0;
   private retryAt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly idleTimer: NodeJS.Timeout | undefined;
   private lastUsed = Date.now();
   private closed = false;
-  /** Starts, switches and stops run one at a time, in order. */
+  private replicaIds = 0;
+  private turn = 0;
+  /** Starts, switches, restarts and stops run one at a time, in order. */
   private chain: Promise<void> = Promise.resolve();
   private waiters: { resolve: (replica: Replica) => void; reject: (error: Error) => void }[] = [];
   private readonly retiring = new Set<Promise<void>>();
 
   constructor(
-    readonly deployment: Deployment,
+    deployment: Deployment,
     private readonly deps: SupervisorDeps,
     private readonly options: SupervisorOptions,
     initial: { idle: boolean; restarts: number; version: number | null },
   ) {
+    this.desired = deployment;
     this.status = { state: initial.idle ? 'stopped' : 'starting', version: initial.version, switchingTo: null, message: initial.idle ? idleMessage(options.idleStopMs) : null, restarts: initial.restarts };
     if (!initial.idle) this.enqueue(() => this.bringUp());
     if (options.idleStopMs !== null) {
@@ -86,26 +118,45 @@ export class DeploymentSupervisor {
     }
   }
 
+  get deployment(): Deployment {
+    return this.desired;
+  }
+
   current(): DeploymentStatus {
-    return this.status;
+    return { ...this.status, replicas: [...replicaStatuses(this.serving), ...replicaStatuses(this.pending)] };
   }
 
   /** The alias may name another version now: start it beside the serving one and switch. */
   reconcile(): void {
     this.enqueue(async () => {
       if (this.status.state === 'stopped') return; // a cold start resolves the alias afresh
-      const version = await this.deps.resolve(this.deployment);
-      if (this.active?.server.version === version.version) return;
-      if (this.active === null) await this.bringUp(version);
+      const version = await this.deps.resolve(this.desired);
+      const set = this.serving;
+      if (set !== null && set.version.version === version.version && launchesAlike(set.deployment, this.desired)) return;
+      if (set === null) await this.bringUp(version);
       else await this.switchTo(version);
     });
   }
 
-  /** A replica to send one request to; waits for a starting deployment and wakes a stopped one. */
-  async lease(): Promise<Lease> {
+  /**
+   * The spec changed (the manifest's entry): a new set with it replaces the serving one once all
+   * of it is ready; a change of alias only may name another version; access changes apply at once.
+   */
+  update(deployment: Deployment): void {
+    this.desired = deployment;
+    this.reconcile();
+  }
+
+  /**
+   * A replica to send one request to, the ready ones in turn; waits for a starting deployment and
+   * wakes a stopped one. With `avoid`, another ready replica than that one, or Unavailable.
+   */
+  async lease(avoid?: number): Promise<Lease> {
     if (this.closed) throw new Unavailable('the deployment is being removed', 5);
     this.lastUsed = Date.now();
-    if (this.active !== null) return this.hold(this.active, null);
+    const ready = this.pick(avoid);
+    if (ready !== null) return this.hold(ready, null);
+    if (avoid !== undefined) throw new Unavailable('no other replica is ready', 1);
     if (this.status.state === 'failing') throw new Unavailable(this.status.message ?? 'the model server is failing', Math.max(1, Math.ceil((this.retryAt - Date.now()) / 1000)));
     const began = Date.now();
     if (this.status.state === 'stopped') this.wake();
@@ -120,9 +171,9 @@ export class DeploymentSupervisor {
     clearTimeout(this.retryTimer);
     clearInterval(this.idleTimer);
     this.enqueue(async () => {
-      const active = this.active;
-      this.active = null;
-      if (active) await this.retire(active);
+      const set = this.serving;
+      this.serving = null;
+      if (set) await Promise.all(this.detach(set).map((replica) => this.retire(replica)));
       this.setStatus({ state: 'stopped', switchingTo: null, message: 'removed' });
     });
     await this.chain;
@@ -130,10 +181,18 @@ export class DeploymentSupervisor {
     this.rejectWaiters(new Unavailable('the deployment was removed', 5));
   }
 
+  private pick(avoid: number | undefined): Replica | null {
+    const ready = (this.serving?.slots ?? []).flatMap((slot) => (slot.replica !== null && slot.replica.id !== avoid ? [slot.replica] : []));
+    if (ready.length === 0) return null;
+    this.turn = (this.turn + 1) % 1_000_000;
+    return ready[this.turn % ready.length]!;
+  }
+
   private hold(replica: Replica, coldStartMs: number | null): Lease {
     replica.inflight += 1;
     let released = false;
     return {
+      replicaId: replica.id,
       socketPath: replica.server.socketPath,
       version: replica.server.version,
       coldStartMs,
@@ -172,83 +231,184 @@ export class DeploymentSupervisor {
     });
   }
 
+  private wakeWaiters(): void {
+    if (this.waiters.length === 0) return;
+    for (const waiter of this.waiters.splice(0)) {
+      const replica = this.pick(undefined);
+      if (replica) waiter.resolve(replica);
+    }
+  }
+
   private enqueue(step: () => Promise<void>): void {
     this.chain = this.chain.then(step).catch((err: unknown) => {
-      this.deps.log.warn({ err, deployment: this.deployment.id }, 'deployment step failed');
-      this.failed(`could not start: ${err instanceof Error ? err.message : String(err)}`);
+      this.deps.log.warn({ err, deployment: this.desired.id }, 'deployment step failed');
+      const why = err instanceof Error ? err.message : String(err);
+      if (this.serving === null) return this.failed(`could not start: ${why}`);
+      // The serving set keeps serving; the step (following the alias) is tried again.
+      this.switchNote = `could not follow ${this.desired.alias}: ${why}`;
+      this.refresh();
+      this.scheduleRetry(() => this.reconcile());
     });
   }
 
-  /** Starts a model server (the alias's version unless given) and makes it the serving one. */
+  /** Starts a set of the alias's version (unless given) and makes it the serving one. */
   private async bringUp(given?: ModelVersion): Promise<void> {
     // A retry and an alias move may both ask; the first one up serves.
-    if (this.closed || this.active !== null) return;
-    const version = given ?? (await this.deps.resolve(this.deployment));
+    if (this.closed || this.serving !== null) return;
+    const version = given ?? (await this.deps.resolve(this.desired));
     if (this.status.state !== 'starting') this.setStatus({ state: 'starting', message: null });
-    const replica = await this.launchReady(version);
-    if (replica === null) return;
-    this.active = replica;
+    const set = await this.startSet(this.desired, version);
+    if (set === null) return;
+    const failed = set.slots.filter((slot) => slot.replica === null);
+    if (failed.length === set.slots.length) return this.failed(failed[0]?.message ?? `version ${version.version} did not start`);
     clearTimeout(this.retryTimer);
-    this.setStatus({ state: 'ready', version: version.version, switchingTo: null, message: null });
-    for (const waiter of this.waiters.splice(0)) waiter.resolve(replica);
+    this.serving = set;
+    this.switchNote = null;
+    for (const slot of failed) this.restartLater(set, slot, slot.message ?? 'did not start');
+    this.setStatus({ switchingTo: null });
+    this.refresh();
+    this.wakeWaiters();
   }
 
-  /** Blue/green: the new version starts beside the serving one; traffic moves once it is healthy. */
+  /** Blue/green: a new set starts beside the serving one; traffic moves once every new replica is healthy. */
   private async switchTo(version: ModelVersion): Promise<void> {
-    this.setStatus({ switchingTo: version.version, message: `starting version ${version.version} beside version ${this.status.version}` });
-    const next = await this.launchReady(version, true);
+    const from = this.serving!.version.version;
+    const what = from === version.version ? `version ${version.version} with the new settings` : `version ${version.version}`;
+    this.setStatus({ switchingTo: version.version, message: `starting ${what} beside version ${from}` });
+    const next = await this.startSet(this.desired, version);
     if (next === null) return;
-    const old = this.active;
-    this.active = next;
-    this.setStatus({ state: 'ready', version: version.version, switchingTo: null, message: null });
-    await this.note(`switched traffic to version ${version.version}${old ? `; version ${old.server.version} drains and stops` : ''}`);
-    if (old) this.retireInBackground(old);
+    const failed = next.slots.filter((slot) => slot.replica === null);
+    if (failed.length > 0) {
+      for (const replica of this.detach(next)) this.retireInBackground(replica);
+      this.switchNote = `${what}: ${failed.length} of ${next.slots.length} replicas did not become ready (${failed[0]!.message}); version ${from} keeps serving`;
+      this.setStatus({ switchingTo: null });
+      this.refresh();
+      this.scheduleRetry(() => this.reconcile());
+      return;
+    }
+    const old = this.serving!;
+    this.serving = next;
+    this.switchNote = null;
+    this.setStatus({ switchingTo: null });
+    this.refresh();
+    await this.note(`switched traffic to ${what}; the replicas of version ${from} drain and stop`);
+    for (const replica of this.detach(old)) this.retireInBackground(replica);
+    this.wakeWaiters();
   }
 
-  /** A started, healthy replica, or null when it failed (then a retry is scheduled and said so). */
-  private async launchReady(version: ModelVersion, beside = false): Promise<Replica | null> {
-    await this.note(`starting version ${version.version} (${this.deployment.alias})`);
-    const server = await this.deps.launcher.launch({ deployment: this.deployment, version, onOutput: (chunk) => this.deps.output(this.deployment, chunk) });
-    const replica: Replica = { server, inflight: 0, retired: false, readyAt: 0, drained: null };
-    void server.exited.then((how) => this.exitedOnItsOwn(replica, how));
+  /** Starts every replica of a new set side by side; null when the deployment was closed meanwhile. */
+  private async startSet(deployment: Deployment, version: ModelVersion): Promise<ReplicaSet | null> {
+    const set: ReplicaSet = { deployment, version, slots: Array.from({ length: deployment.replicas }, (_, index) => newSlot(index)) };
+    this.pending = set;
+    try {
+      await Promise.all(set.slots.map((slot) => this.startReplica(set, slot)));
+    } finally {
+      this.pending = null;
+    }
+    if (!this.closed) return set;
+    await Promise.all(this.detach(set).map((replica) => this.retire(replica)));
+    return null;
+  }
+
+  /** Starts the slot's model server; the slot says how it went (ready with its replica, or failing and why). */
+  private async startReplica(set: ReplicaSet, slot: Slot): Promise<void> {
+    const { version } = set;
+    const which = set.slots.length > 1 ? ` replica ${slot.index}` : '';
+    slot.state = 'starting';
+    slot.message = null;
+    await this.note(`starting version ${version.version} (${set.deployment.alias})${which}`);
+    let server: ModelServer;
+    try {
+      server = await this.deps.launcher.launch({ deployment: set.deployment, version, onOutput: (chunk) => this.deps.output(this.desired, chunk) });
+    } catch (error) {
+      slot.state = 'failing';
+      slot.message = `could not start: ${error instanceof Error ? error.message : String(error)}`;
+      return;
+    }
+    this.replicaIds += 1;
+    const replica: Replica = { id: this.replicaIds, server, inflight: 0, retired: false, readyAt: 0, drained: null };
+    void server.exited.then((how) => this.exitedOnItsOwn(set, slot, replica, how));
     try {
       await server.ready;
     } catch (error) {
       replica.retired = true;
       await server.stop();
-      const why = error instanceof Error ? error.message : String(error);
-      if (beside && this.active !== null) {
-        this.setStatus({ switchingTo: null, message: `version ${version.version} did not become ready (${why}); version ${this.active.server.version} keeps serving` });
-        this.scheduleRetry(() => this.reconcile());
-      } else {
-        this.failed(`version ${version.version} did not become ready: ${why}`);
-      }
-      return null;
-    }
-    if (this.closed) {
-      replica.retired = true;
-      await server.stop();
-      return null;
+      slot.state = 'failing';
+      slot.message = `version ${version.version} did not become ready: ${error instanceof Error ? error.message : String(error)}`;
+      return;
     }
     replica.readyAt = Date.now();
-    await this.note(`version ${version.version} is ready`);
-    return replica;
+    slot.replica = replica;
+    slot.state = 'ready';
+    await this.note(`version ${version.version}${which} is ready`);
   }
 
-  private exitedOnItsOwn(replica: Replica, how: string): void {
+  private exitedOnItsOwn(set: ReplicaSet, slot: Slot, replica: Replica, how: string): void {
     if (replica.retired || this.closed) return;
     replica.retired = true;
     // Nothing left to stop, but its files go.
-    void replica.server.stop().catch((err: unknown) => this.deps.log.warn({ err, deployment: this.deployment.id }, 'could not clean up after a model server'));
-    if (this.active !== replica) return;
-    this.active = null;
-    if (Date.now() - replica.readyAt >= this.options.stableMs) this.attempts = 0;
-    void this.note(`the model server exited (${how})`);
+    void replica.server.stop().catch((err: unknown) => this.deps.log.warn({ err, deployment: this.desired.id }, 'could not clean up after a model server'));
+    if (slot.replica !== replica) return;
+    slot.replica = null;
+    slot.restarts += 1;
+    if (Date.now() - replica.readyAt >= this.options.stableMs) slot.attempts = 0;
+    const which = set.slots.length > 1 ? ` (replica ${slot.index})` : '';
+    void this.note(`the model server exited (${how})${which}`);
     this.setStatus({ restarts: this.status.restarts + 1 });
-    this.failed(`the model server exited (${how})`);
+    // A replica of a set still starting beside the serving one fails that switch instead.
+    if (set === this.serving) this.restartLater(set, slot, `the model server exited (${how})`);
   }
 
-  /** State `failing` and a restart after the backoff. */
+  /** The slot is `failing` until its restart, after its own backoff. */
+  private restartLater(set: ReplicaSet, slot: Slot, why: string): void {
+    const delay = Math.min(this.options.backoffMaxMs, this.options.backoffInitialMs * 2 ** slot.attempts);
+    slot.attempts += 1;
+    slot.state = 'failing';
+    slot.message = `${why}; restarting in ${Math.ceil(delay / 1000)} s`;
+    clearTimeout(slot.timer);
+    slot.timer = setTimeout(() => {
+      if (!this.closed) this.enqueue(() => this.restartSlot(set, slot));
+    }, delay);
+    slot.timer.unref();
+    if (set.slots.every((s) => s.replica === null)) {
+      this.retryAt = Date.now() + delay;
+      this.rejectWaiters(new Unavailable(why, Math.ceil(delay / 1000)));
+    }
+    this.refresh();
+  }
+
+  private async restartSlot(set: ReplicaSet, slot: Slot): Promise<void> {
+    if (this.closed || this.serving !== set || slot.replica !== null) return;
+    slot.state = 'starting';
+    this.refresh();
+    await this.startReplica(set, slot);
+    if (this.serving !== set || this.closed) {
+      const started = slot.replica;
+      slot.replica = null;
+      if (started) this.retireInBackground(started);
+      return;
+    }
+    if (slot.replica === null) return this.restartLater(set, slot, slot.message ?? 'did not start');
+    this.refresh();
+    this.wakeWaiters();
+  }
+
+  /** The deployment's state from its serving set: `ready` while any replica serves. */
+  private refresh(): void {
+    const set = this.serving;
+    if (set === null) return;
+    const ready = set.slots.filter((slot) => slot.replica !== null).length;
+    const state: DeploymentState = ready > 0 ? 'ready' : set.slots.some((slot) => slot.state === 'starting') ? 'starting' : 'failing';
+    const trouble = set.slots.find((slot) => slot.replica === null);
+    let message = this.status.switchingTo !== null ? this.status.message : this.switchNote;
+    if (trouble) {
+      const about = trouble.message ?? `restarting replica ${trouble.index}`;
+      message = set.slots.length > 1 ? `${ready} of ${set.slots.length} replicas ready; replica ${trouble.index}: ${about}` : about;
+    }
+    this.setStatus({ state, version: set.version.version, message });
+  }
+
+  /** No set could start: state `failing` and a new start after the backoff. */
   private failed(message: string): void {
     if (this.closed) return;
     const delay = Math.min(this.options.backoffMaxMs, this.options.backoffInitialMs * 2 ** this.attempts);
@@ -268,20 +428,32 @@ export class DeploymentSupervisor {
   }
 
   private stopIfIdle(): void {
-    const active = this.active;
-    if (this.closed || active === null || this.status.switchingTo !== null || active.inflight > 0) return;
+    const set = this.serving;
+    if (this.closed || set === null || this.status.switchingTo !== null || inflight(set) > 0) return;
     if (Date.now() - this.lastUsed < (this.options.idleStopMs ?? Infinity)) return;
     this.enqueue(async () => {
-      if (this.active !== active || active.inflight > 0) return;
-      this.active = null;
+      if (this.serving !== set || inflight(set) > 0) return;
+      this.serving = null;
+      const replicas = this.detach(set);
       this.setStatus({ state: 'stopped', message: idleMessage(this.options.idleStopMs) });
       await this.note('stopped: idle');
-      await this.retire(active);
+      await Promise.all(replicas.map((replica) => this.retire(replica)));
     });
   }
 
+  /** Takes a set's running replicas out of it (and its pending restarts) to be stopped. */
+  private detach(set: ReplicaSet): Replica[] {
+    const replicas: Replica[] = [];
+    for (const slot of set.slots) {
+      clearTimeout(slot.timer);
+      if (slot.replica) replicas.push(slot.replica);
+      slot.replica = null;
+    }
+    return replicas;
+  }
+
   private retireInBackground(replica: Replica): void {
-    const done = this.retire(replica).catch((err: unknown) => this.deps.log.warn({ err, deployment: this.deployment.id }, 'could not stop a drained model server'));
+    const done = this.retire(replica).catch((err: unknown) => this.deps.log.warn({ err, deployment: this.desired.id }, 'could not stop a drained model server'));
     this.retiring.add(done);
     void done.finally(() => this.retiring.delete(done));
   }
@@ -306,14 +478,26 @@ export class DeploymentSupervisor {
   }
 
   private note(line: string): Promise<void> {
-    return this.deps.output(this.deployment, Buffer.from(`[mlgit] ${new Date().toISOString()} ${line}\n`)).catch(() => {});
+    return this.deps.output(this.desired, Buffer.from(`[mlgit] ${new Date().toISOString()} ${line}\n`)).catch(() => {});
   }
 
-  private setStatus(change: Partial<DeploymentStatus>): void {
+  private setStatus(change: Partial<Omit<DeploymentStatus, 'replicas'>>): void {
     const previous = this.status.state;
     this.status = { ...this.status, ...change };
-    this.deps.onStatus(this.deployment, this.status, previous);
+    this.deps.onStatus(this.desired, this.current(), previous);
   }
+}
+
+function newSlot(index: number): Slot {
+  return { index, replica: null, state: 'starting', message: null, restarts: 0, attempts: 0, timer: undefined };
+}
+
+function replicaStatuses(set: ReplicaSet | null): ReplicaStatus[] {
+  return (set?.slots ?? []).map((slot) => ({ index: slot.index, version: set!.version.version, state: slot.state, restarts: slot.restarts, message: slot.message }));
+}
+
+function inflight(set: ReplicaSet): number {
+  return set.slots.reduce((sum, slot) => sum + (slot.replica?.inflight ?? 0), 0);
 }
 
 function idleMessage(idleStopMs: number | null): string {

@@ -30,6 +30,23 @@ const deploymentSchema = {
     switching_to: { type: ['integer', 'null'] },
     message: { type: ['string', 'null'] },
     restarts: { type: 'integer' },
+    replicas: { type: 'integer' },
+    replica_states: {
+      type: 'array',
+      description: 'Each model server: the serving version\'s, then those of a version starting beside them',
+      items: {
+        type: 'object',
+        properties: {
+          index: { type: 'integer' },
+          version: { type: 'integer' },
+          state: { type: 'string', enum: ['starting', 'ready', 'failing'] },
+          restarts: { type: 'integer' },
+          message: { type: ['string', 'null'] },
+        },
+      },
+    },
+    source: { type: 'string', enum: ['api', 'manifest'] },
+    manifest_entry: { type: ['string', 'null'] },
     public: { type: 'boolean' },
     url: { type: 'string' },
   },
@@ -39,7 +56,7 @@ const createBody = {
   description:
     'model (required); alias (default production); command (required: run in the image with the repository at the version\'s commit as cwd, ' +
     'listening on $MLGIT_SERVE_SOCKET; the model file is $MLP_MODEL_PATH); image (default: mlproject.yaml\'s at that commit); ' +
-    'health_path (default /v2/health/ready); replicas (1); resources {cpu, memory: "1Gi"}; env {NAME: value}; ' +
+    'health_path (default /v2/health/ready); replicas (default 1, at most MLGIT_DEPLOY_MAX_REPLICAS); resources {cpu, memory: "1Gi"}; env {NAME: value}; ' +
     'public (anonymous callers may use it; public repositories only)',
 } as const;
 
@@ -65,6 +82,10 @@ export function registerDeploymentRoutes(app: FastifyInstance, deps: DeploymentR
       switching_to: s.switchingTo,
       message: s.message,
       restarts: s.restarts,
+      replica_states: s.replicas,
+      // A deployment the manifest declares changes only with it (README, Serving).
+      source: d.manifestEntry === null ? 'api' : 'manifest',
+      manifest_entry: d.manifestEntry,
       created_at: d.createdAt.toISOString(),
       url: `${base}/serve/${repoPath}/v2/models/${d.model}`,
       logs_url: `${base}/api/v1/repos/${repoPath}/deployments/${d.model}/logs`,

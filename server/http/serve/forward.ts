@@ -1,7 +1,8 @@
 // One proxied request to a model server over its unix socket: mlgit's credentials stripped, a
 // deadline on the whole exchange (504), the answer buffered so that a model's error without JSON
-// becomes mlgit's JSON error carrying the model's status, and headers that keep the model's
-// content from acting on mlgit's origin.
+// becomes mlgit's JSON error carrying the model's status, headers that keep the model's content
+// from acting on mlgit's origin, and one retry on another replica when the connection to the
+// first was lost before any answer (a replica that died).
 import http from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Lease } from '../../domain/deployments/supervisor.ts';
@@ -30,28 +31,44 @@ interface Answer {
   body: Buffer;
 }
 
-export async function forward(request: FastifyRequest, reply: FastifyReply, lease: Lease, upstreamPath: string, limits: ForwardLimits): Promise<FastifyReply> {
+/**
+ * `another` leases a replica other than the given one; null when the request may not be sent
+ * twice (the model may have acted on it before its connection broke).
+ */
+export async function forward(request: FastifyRequest, reply: FastifyReply, lease: Lease, upstreamPath: string, limits: ForwardLimits, another: ((lost: Lease) => Promise<Lease>) | null): Promise<FastifyReply> {
   const body = Buffer.isBuffer(request.body) ? request.body : null;
   const headers: http.OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(request.headers)) if (!DROP_REQUEST.has(name) && value !== undefined) headers[name] = value;
   headers['x-request-id'] = request.id;
   headers['x-forwarded-for'] = request.ip;
   if (body !== null) headers['content-length'] = body.length;
-  reply.header('X-Mlgit-Model-Version', String(lease.version));
   if (lease.coldStartMs !== null) reply.header('X-Mlgit-Cold-Start-Ms', String(lease.coldStartMs));
   // The model's bytes are served from mlgit's origin: never as a page that could run script there.
   reply.header('Content-Security-Policy', "sandbox; default-src 'none'");
   reply.header('X-Content-Type-Options', 'nosniff');
   let answer: Answer;
+  let serving = lease;
   try {
-    answer = await exchange(lease.socketPath, request.method, upstreamPath, headers, body, limits);
+    answer = await exchange(serving.socketPath, request.method, upstreamPath, headers, body, limits);
   } catch (error) {
-    const failure = error instanceof UpstreamFailure ? error : new UpstreamFailure(502, 'model_unreachable', `the model server could not be reached: ${error instanceof Error ? error.message : String(error)}`);
-    request.log.warn({ err: error, upstream: upstreamPath }, 'model request failed');
-    return reply.code(failure.status).type('application/json').send({ error: { code: failure.code, message: failure.message } });
+    const retry = error instanceof ReplicaLost && another !== null ? await another(serving).catch(() => null) : null;
+    if (retry !== null) {
+      serving.release();
+      serving = retry;
+    }
+    try {
+      if (retry === null) throw error;
+      request.log.warn({ err: error, upstream: upstreamPath }, 'lost the connection to a replica; sent to another');
+      answer = await exchange(serving.socketPath, request.method, upstreamPath, headers, body, limits);
+    } catch (final) {
+      const failure = final instanceof UpstreamFailure ? final : new UpstreamFailure(502, 'model_unreachable', `the model server could not be reached: ${final instanceof Error ? final.message : String(final)}`);
+      request.log.warn({ err: final, upstream: upstreamPath }, 'model request failed');
+      return reply.code(failure.status).type('application/json').send({ error: { code: failure.code, message: failure.message } });
+    }
   } finally {
-    lease.release();
+    serving.release();
   }
+  reply.header('X-Mlgit-Model-Version', String(serving.version));
   for (const name of KEEP_RESPONSE) {
     const value = answer.headers[name];
     if (value !== undefined) reply.header(name, value);
@@ -99,13 +116,19 @@ async function exchange(socketPath: string, method: string, path: string, header
     try {
       return await once(socketPath, method, path, headers, body, limits, deadline);
     } catch (error) {
-      if (!(error instanceof StaleConnection) || attempt >= ATTEMPTS) throw error instanceof StaleConnection ? error.cause : error;
+      if (!(error instanceof StaleConnection) || attempt >= ATTEMPTS) throw error instanceof StaleConnection ? new ReplicaLost(error.message, { cause: error.cause }) : error;
       await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** (attempt - 1)));
     }
   }
 }
 
 class StaleConnection extends Error {}
+
+/** No answer byte came and the connection is gone: the model server behind it died or is dying. */
+class ReplicaLost extends Error {}
+
+/** Connection failures before any answer that mean the model server is gone (its socket refuses, or is removed). */
+const GONE = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET']);
 
 function once(socketPath: string, method: string, path: string, headers: http.OutgoingHttpHeaders, body: Buffer | null, limits: ForwardLimits, deadline: number): Promise<Answer> {
   return new Promise<Answer>((resolve, reject) => {
@@ -141,7 +164,8 @@ function once(socketPath: string, method: string, path: string, headers: http.Ou
       // EPIPE: our request never got through; EAGAIN: no connection; ECONNRESET on a reused
       // connection: closed while idle. A reset of a fresh one may be the model dying mid-request: not retried.
       const unseen = !answered && (error.code === 'EPIPE' || error.code === 'EAGAIN' || (upstream.reusedSocket && error.code === 'ECONNRESET'));
-      reject(unseen ? new StaleConnection(error.message, { cause: error }) : error);
+      if (unseen) reject(new StaleConnection(error.message, { cause: error }));
+      else reject(!answered && GONE.has(error.code ?? '') ? new ReplicaLost(error.message, { cause: error }) : error);
     });
     upstream.end(body ?? undefined);
   });

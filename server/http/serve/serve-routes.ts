@@ -4,7 +4,7 @@
 // of their own. A model named `v2` is reached through the v2 paths only.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DeploymentService } from '../../domain/deployments/service.ts';
-import { Unavailable } from '../../domain/deployments/supervisor.ts';
+import { Unavailable, type Lease } from '../../domain/deployments/supervisor.ts';
 import type { Authenticate } from '../authenticate.ts';
 import { readBoundedBody } from './bounded-body.ts';
 import { forward } from './forward.ts';
@@ -41,7 +41,8 @@ export async function registerServeRoutes(app: FastifyInstance, deps: ServeRoute
         (error: Error) => done(error),
       );
     });
-    const proxy = async (request: FastifyRequest<{ Params: ServeParams }>, reply: FastifyReply, upstreamPath: string) => {
+    /** `resendable`: the request may reach a second replica when the first was lost before answering. */
+    const proxy = async (request: FastifyRequest<{ Params: ServeParams }>, reply: FastifyReply, upstreamPath: string, resendable: boolean) => {
       const { owner, repo, model } = request.params;
       const principal = await deps.authenticate(request);
       let lease;
@@ -51,14 +52,16 @@ export async function registerServeRoutes(app: FastifyInstance, deps: ServeRoute
         if (!(error instanceof Unavailable)) throw error;
         return reply.code(503).header('Retry-After', String(error.retryAfterSeconds)).type('application/json').send({ error: { code: 'unavailable', message: error.message } });
       }
-      return forward(request, reply, lease, upstreamPath, deps.limits);
+      const another = resendable ? (lost: Lease) => deps.deployments.lease(principal, owner, repo, model, lost.replicaId) : null;
+      return forward(request, reply, lease, upstreamPath, deps.limits, another);
     };
     const query = (request: FastifyRequest) => {
       const at = request.raw.url?.indexOf('?') ?? -1;
       return at >= 0 ? request.raw.url!.slice(at) : '';
     };
+    // The Open Inference Protocol's calls do not change the model: sent again when a replica died under them.
     const v2 = (suffix: string) => (request: FastifyRequest<{ Params: ServeParams }>, reply: FastifyReply) =>
-      proxy(request, reply, `/v2/models/${encodeURIComponent(request.params.model)}${suffix}${query(request)}`);
+      proxy(request, reply, `/v2/models/${encodeURIComponent(request.params.model)}${suffix}${query(request)}`, true);
 
     scope.get<{ Params: ServeParams }>('/serve/:owner/:repo/v2/models/:model', { schema: { summary: 'Model metadata (Open Inference Protocol)', params, response: reply200 } }, v2(''));
     scope.get<{ Params: ServeParams }>('/serve/:owner/:repo/v2/models/:model/ready', { schema: { summary: 'Model readiness (Open Inference Protocol)', params, response: reply200 } }, v2('/ready'));
@@ -67,7 +70,7 @@ export async function registerServeRoutes(app: FastifyInstance, deps: ServeRoute
       method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
       url: '/serve/:owner/:repo/:model/*',
       schema: { summary: 'Pass-through to the model server\'s own API (dot segments refused)', params: { ...params, properties: { ...params.properties, '*': { type: 'string' } } }, response: reply200 },
-      handler: (request, reply) => proxy(request, reply, passThroughPath(request.raw.url ?? '')),
+      handler: (request, reply) => proxy(request, reply, passThroughPath(request.raw.url ?? ''), request.method === 'GET'),
     });
   });
 }
