@@ -13,6 +13,8 @@ export interface DeployConfig {
   readonly startTimeoutMs: number;
   /** MLGIT_DEPLOY_MAX_REPLICAS: the most replicas one deployment may ask for (each is a model server on this host). */
   readonly maxReplicas: number;
+  /** MLGIT_DEPLOY_HEALTH_INTERVAL_MS: how often each ready replica's health path is asked; three failures in a row restart it. */
+  readonly healthIntervalMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -26,6 +28,7 @@ export function deployConfig(env: Env, fail: (message: string) => Error): Deploy
     timeoutMs: positive(env, fail, 'MLGIT_DEPLOY_TIMEOUT_MS', 60_000),
     startTimeoutMs: positive(env, fail, 'MLGIT_DEPLOY_START_TIMEOUT_MS', 120_000),
     maxReplicas: positive(env, fail, 'MLGIT_DEPLOY_MAX_REPLICAS', 4),
+    healthIntervalMs: positive(env, fail, 'MLGIT_DEPLOY_HEALTH_INTERVAL_MS', 10_000),
   };
 }
 

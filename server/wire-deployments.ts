@@ -58,6 +58,7 @@ export async function wireDeployments(app: FastifyInstance, deps: Deps): Promise
       idleStopMs: config.deploy.idleStopMs,
       drainTimeoutMs: config.deploy.timeoutMs,
       startWaitMs: config.deploy.startTimeoutMs,
+      healthIntervalMs: config.deploy.healthIntervalMs,
       maxCpus: config.runs.maxCpus,
       maxMemoryBytes: config.runs.maxMemoryBytes,
       maxReplicas: config.deploy.maxReplicas,

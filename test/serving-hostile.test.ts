@@ -9,7 +9,7 @@ import net from 'node:net';
 import { eventually } from './helpers/runs.ts';
 import { predictorRepo } from './helpers/serving.ts';
 
-const DEPLOY = { timeoutMs: 3000, maxBodyBytes: 64 * 1024, maxResponseBytes: 1024 * 1024, startTimeoutMs: 60_000, idleStopMs: null, maxReplicas: 4 };
+const DEPLOY = { timeoutMs: 3000, maxBodyBytes: 64 * 1024, maxResponseBytes: 1024 * 1024, startTimeoutMs: 60_000, idleStopMs: null };
 const ROUTES = {
   list: '/api/v1/repos/alice/clf/deployments',
   one: '/api/v1/repos/alice/clf/deployments/clf',

@@ -8,7 +8,7 @@ import { predictorRepo } from './helpers/serving.ts';
 const INFER = '/serve/alice/clf/v2/models/clf/infer';
 
 t.test('an idle deployment stops and starts again on the next request', async (t) => {
-  const { server, alice, deploy, deployment, untilReady } = await predictorRepo(t, { timeoutMs: 30_000, maxBodyBytes: 65536, maxResponseBytes: 1 << 20, startTimeoutMs: 60_000, idleStopMs: 1500, maxReplicas: 4 });
+  const { server, alice, deploy, deployment, untilReady } = await predictorRepo(t, { timeoutMs: 30_000, maxBodyBytes: 65536, maxResponseBytes: 1 << 20, startTimeoutMs: 60_000, idleStopMs: 1500 });
   t.equal((await deploy({})).status, 202);
   t.match(await untilReady(), { state: 'ready', version: 1 });
   const warm = await server.api('POST', INFER, { auth: alice.tokenBasic, body: { inputs: [] } });

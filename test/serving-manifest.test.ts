@@ -14,7 +14,7 @@ const REPO = '/api/v1/repos/alice/clf';
 const ECHO = '/serve/alice/clf/clf/echo';
 
 t.test('deployments: in mlproject.yaml, applied after pushes to the default branch', async (t) => {
-  const { server, alice, client, dir, deploy, deployment } = await predictorRepo(t, { timeoutMs: 30_000, maxBodyBytes: 65536, maxResponseBytes: 1 << 20, startTimeoutMs: 60_000, idleStopMs: null, maxReplicas: 4 });
+  const { server, alice, client, dir, deploy, deployment } = await predictorRepo(t, { timeoutMs: 30_000, startTimeoutMs: 60_000 });
   const api = server.api;
   // An alias of its own: pushes below run the train job again, which moves `latest`.
   t.equal((await api('PUT', `${REPO}/models/clf/aliases/staging`, { auth: alice.basic, body: { version: 1, expected_version: null } })).status, 200);

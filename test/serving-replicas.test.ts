@@ -1,7 +1,8 @@
 // Replicas (issue 11, "Serving"): a deployment with `replicas: 3` runs three model servers on the
 // process runtime (bubblewrap), each on its own unix socket; requests go to the ready ones in
 // turn; one replica SIGKILLed under a steady 50 requests/s is restarted on its own while the
-// others answer every request (zero failed), and the API shows each replica's state.
+// others answer every request (zero failed), one whose health check fails is replaced, and the
+// API shows each replica's state.
 import t from 'tap';
 import { eventually } from './helpers/runs.ts';
 import { predictorRepo, steadyLoad } from './helpers/serving.ts';
@@ -12,7 +13,7 @@ const ECHO = '/serve/alice/clf/clf/echo';
 const LOAD = { perSecond: 50, seconds: 12, killAfterMs: 3000 };
 
 t.test('three replicas: round-robin, one killed under load, zero failed requests', async (t) => {
-  const { server, alice, deploy, deployment } = await predictorRepo(t, { timeoutMs: 30_000, maxBodyBytes: 65536, maxResponseBytes: 1 << 20, startTimeoutMs: 60_000, idleStopMs: null, maxReplicas: 4 });
+  const { server, alice, deploy, deployment } = await predictorRepo(t, { timeoutMs: 30_000, startTimeoutMs: 60_000, healthIntervalMs: 300 });
   const created = await deploy({ replicas: 3 });
   t.equal(created.status, 202, JSON.stringify(created.body));
   t.equal(created.body.replicas, 3);
@@ -65,5 +66,20 @@ t.test('three replicas: round-robin, one killed under load, zero failed requests
     const degraded = await eventually(deployment, (d) => d.replica_states.some((r: any) => r.state !== 'ready'), 'a replica not ready', 30_000);
     t.match(degraded, { state: 'ready', message: /^2 of 3 replicas ready; replica \d: / });
     await eventually(deployment, (d) => d.replica_states.every((r: any) => r.state === 'ready'), 'whole again', 120_000);
+  });
+
+  await t.test('a replica whose health check keeps failing is taken out and restarted', async (t) => {
+    const before = await deployment();
+    const sick = await server.api('POST', '/serve/alice/clf/clf/sicken', { auth: alice.tokenBasic, body: {} });
+    t.equal(sick.status, 200);
+    const replaced = await eventually(deployment, (d) => d.restarts === before.restarts + 1, 'restarted after its health checks failed', 30_000);
+    t.equal(replaced.state, 'ready', 'the others kept the deployment ready');
+    const healthy = await eventually(deployment, (d) => d.replica_states.every((r: any) => r.state === 'ready'), 'whole again', 120_000);
+    t.same(healthy.replica_states.map((r: any) => r.restarts).reduce((a: number, b: number) => a + b, 0), before.replica_states.map((r: any) => r.restarts).reduce((a: number, b: number) => a + b, 0) + 1);
+    const instances = new Set<string>();
+    for (let i = 0; i < 6; i += 1) instances.add((await server.api('GET', ECHO, { auth: alice.tokenBasic })).body.instance);
+    t.notOk(instances.has(sick.body.instance), 'the sick model server no longer answers');
+    const logs = (await server.api('GET', '/api/v1/repos/alice/clf/deployments/clf/logs', { auth: alice.basic })).body as string;
+    t.match(logs, /the model server failed its health check: no 200 from \/v2\/health\/ready 3 times in a row \(replica \d\); restarting it/);
   });
 });

@@ -2,6 +2,7 @@
 // Open Inference Protocol to deploy, answers with the version it was started as, and has routes
 // that misbehave on purpose (never answer, answer an error in plain text, echo what reached it).
 import type { Test } from 'tap';
+import { loadConfig } from '../../server/config.ts';
 import type { DeployConfig } from '../../server/deploy-config.ts';
 import { GitClient } from './git-client.ts';
 import { projectFiles } from './registry.ts';
@@ -15,6 +16,8 @@ MODEL_BYTES = os.path.getsize(os.environ['MLP_MODEL_PATH'])
 # Tells replicas apart (a sandbox's own pid namespace makes pids alike).
 INSTANCE = os.urandom(4).hex()
 GREETING = os.environ.get('GREETING', '')
+# Set by POST /sicken: the health paths answer 503 from then on.
+SICK = False
 class Handler(BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
     def send(self, status, body, kind='application/json'):
@@ -26,7 +29,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
     def do_GET(self):
         if self.path in ('/v2/health/ready', '/v2/health/live', f'/v2/models/{NAME}/ready'):
-            return self.send(200, {'ready': True})
+            return self.send(503 if SICK else 200, {'ready': not SICK})
         if self.path == f'/v2/models/{NAME}':
             return self.send(200, {'name': NAME, 'versions': [VERSION], 'model_bytes': MODEL_BYTES})
         if self.path == '/hang':
@@ -53,6 +56,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send(404, {'error': 'no route ' + self.path})
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
+        if self.path == '/sicken':
+            global SICK
+            SICK = True
+            return self.send(200, {'instance': INSTANCE})
         if self.path == f'/v2/models/{NAME}/infer':
             try:
                 time.sleep(float(json.loads(body).get('sleep', 0)))
@@ -85,8 +92,8 @@ export const PREDICTOR_COMMAND = 'python3 predictor.py';
  * A server on the process runtime with alice/clf pushed and trained (version 1 of model clf);
  * `deploy` creates its deployment of `latest` running the predictor, `untilReady` waits for it.
  */
-export async function predictorRepo(t: Test, deploy: DeployConfig) {
-  const server = await startRunsServer(t, { runtime: 'process' }, { config: { deploy } });
+export async function predictorRepo(t: Test, deploy: Partial<DeployConfig>) {
+  const server = await startRunsServer(t, { runtime: 'process' }, { config: { deploy: { ...loadConfig({}).deploy, ...deploy } } });
   const client = await GitClient.create(t);
   const alice = await server.user('alice');
   const { sha, dir } = await pushProject(server, client, alice, 'clf', servingProject(0.9));

@@ -82,6 +82,7 @@ export class RuntimeLauncher implements ModelServerLauncher {
       socketPath,
       ready,
       exited,
+      probe: async () => (await probe(socketPath, deployment.healthPath)) === 200,
       stop: async () => {
         abort.abort();
         await exited;

@@ -17,6 +17,8 @@ export interface ModelServer {
   readonly socketPath: string;
   /** Resolves once the health check answers 200; rejects saying why (exited first, or not ready in time). */
   readonly ready: Promise<void>;
+  /** Whether the health path answers 200 now (within a couple of seconds). */
+  probe(): Promise<boolean>;
   /** Resolves when the process has ended, whoever ended it, with how it ended. */
   readonly exited: Promise<string>;
   /** Stops it (SIGTERM, then SIGKILL) and removes its files; resolves once it is gone. */

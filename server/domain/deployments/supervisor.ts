@@ -19,7 +19,12 @@ export interface SupervisorOptions {
   drainTimeoutMs: number;
   /** The longest a request waits for a starting (or cold) deployment. */
   startWaitMs: number;
+  /** How often each ready replica's health path is asked; HEALTH_FAILURES failures in a row restart it. */
+  healthIntervalMs: number;
 }
+
+/** Consecutive failed health checks after which a ready replica is restarted (one slow answer is not enough). */
+const HEALTH_FAILURES = 3;
 
 export interface SupervisorDeps {
   launcher: ModelServerLauncher;
@@ -60,6 +65,8 @@ interface Replica {
   retired: boolean;
   readyAt: number;
   drained: (() => void) | null;
+  /** Health checks failed in a row. */
+  failedChecks: number;
 }
 
 /** One place in a set of replicas: its model server while it serves, and its own restart backoff. */
@@ -94,6 +101,8 @@ export class DeploymentSupervisor {
   private retryAt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly idleTimer: NodeJS.Timeout | undefined;
+  private readonly healthTimer: NodeJS.Timeout;
+  private checking = false;
   private lastUsed = Date.now();
   private closed = false;
   private replicaIds = 0;
@@ -116,6 +125,8 @@ export class DeploymentSupervisor {
       this.idleTimer = setInterval(() => this.stopIfIdle(), Math.max(100, Math.min(5000, Math.floor(options.idleStopMs / 4))));
       this.idleTimer.unref();
     }
+    this.healthTimer = setInterval(() => void this.checkHealth(), options.healthIntervalMs);
+    this.healthTimer.unref();
   }
 
   get deployment(): Deployment {
@@ -170,6 +181,7 @@ export class DeploymentSupervisor {
     this.closed = true;
     clearTimeout(this.retryTimer);
     clearInterval(this.idleTimer);
+    clearInterval(this.healthTimer);
     this.enqueue(async () => {
       const set = this.serving;
       this.serving = null;
@@ -326,7 +338,7 @@ export class DeploymentSupervisor {
       return;
     }
     this.replicaIds += 1;
-    const replica: Replica = { id: this.replicaIds, server, inflight: 0, retired: false, readyAt: 0, drained: null };
+    const replica: Replica = { id: this.replicaIds, server, inflight: 0, retired: false, readyAt: 0, drained: null, failedChecks: 0 };
     void server.exited.then((how) => this.exitedOnItsOwn(set, slot, replica, how));
     try {
       await server.ready;
@@ -357,6 +369,38 @@ export class DeploymentSupervisor {
     this.setStatus({ restarts: this.status.restarts + 1 });
     // A replica of a set still starting beside the serving one fails that switch instead.
     if (set === this.serving) this.restartLater(set, slot, `the model server exited (${how})`);
+  }
+
+  /** Asks every ready replica's health path; one that failed HEALTH_FAILURES times in a row is replaced. */
+  private async checkHealth(): Promise<void> {
+    const set = this.serving;
+    if (this.checking || this.closed || set === null) return;
+    this.checking = true;
+    try {
+      await Promise.all(
+        set.slots.map(async (slot) => {
+          const replica = slot.replica;
+          if (replica === null) return;
+          replica.failedChecks = (await replica.server.probe()) ? 0 : replica.failedChecks + 1;
+          if (replica.failedChecks >= HEALTH_FAILURES) this.unhealthy(set, slot, replica);
+        }),
+      );
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  /** Out of the rotation at once; stopped once its requests drain; started again after the slot's backoff. */
+  private unhealthy(set: ReplicaSet, slot: Slot, replica: Replica): void {
+    if (slot.replica !== replica || this.serving !== set || this.closed) return;
+    const why = `no 200 from ${set.deployment.healthPath} ${HEALTH_FAILURES} times in a row`;
+    slot.replica = null;
+    slot.restarts += 1;
+    const which = set.slots.length > 1 ? ` (replica ${slot.index})` : '';
+    void this.note(`the model server failed its health check: ${why}${which}; restarting it`);
+    this.setStatus({ restarts: this.status.restarts + 1 });
+    this.retireInBackground(replica);
+    this.restartLater(set, slot, `the model server failed its health check: ${why}`);
   }
 
   /** The slot is `failing` until its restart, after its own backoff. */
