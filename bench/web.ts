@@ -199,11 +199,11 @@ async function main(): Promise<number> {
   const api = '/api/v1/repos/admin/bench';
   const parent = shas[1]!;
   const file = 'files/f0007.py';
-  // Explore shows each repository's latest run on its default branch and that commit's headline metric.
-  const latestSha = ((await (await fetch(`${base}${api}/runs?ref=main&per_page=1`, { headers: adminAuth })).json()) as { commit: string }[])[0]!.commit;
+  // The newest run on main: explore shows it and its commit's headline metric; the metrics page offers its metrics.
+  const latest = ((await (await fetch(`${base}${api}/runs?ref=main&per_page=1`, { headers: adminAuth })).json()) as { id: number; commit: string }[])[0]!;
   // [view, page, JSON requests for the same data, a chart page]
   const views: [string, string, string[], boolean][] = [
-    ['explore', '/explore?q=bench', ['/api/v1/repos?q=bench', `${api}/runs?ref=main&per_page=1`, `${api}/commits/${latestSha}/metrics`], false],
+    ['explore', '/explore?q=bench', ['/api/v1/repos?q=bench', `${api}/runs?ref=main&per_page=1`, `${api}/commits/${latest.commit}/metrics`], false],
     ['model home', r, [api, `${api}/blob/main/README.md`, `${api}/runs?ref=main&per_page=1`], false],
     // The files pages' ref picker, the runs page's branch filter and settings' default branch list the refs.
     ['tree (1000 entries)', `${r}/tree/main/files`, [`${api}/tree/main/files`, `${api}/refs`], false],
@@ -214,7 +214,8 @@ async function main(): Promise<number> {
     ['runs', `${r}/runs`, [`${api}/runs?per_page=50`, `${api}/refs`], false],
     // The page shows the log's last 256 KiB: the API's counterpart reads the same bytes with ?offset=.
     [`run (${options.logMb} MB log)`, `${r}/runs/${bigRun}`, [`${api}/runs/${bigRun}`, `${api}/runs/${bigRun}/logs?offset=${tailOffset}`], true],
-    ['metrics', `${r}/metrics?ref=main&key=accuracy`, [`${api}/metrics/history?key=accuracy&ref=main`], true],
+    // The metrics page also offers the jobs of the branch's recent runs and the metrics of each job's latest one.
+    ['metrics', `${r}/metrics?ref=main&key=accuracy`, [`${api}/metrics/history?key=accuracy&ref=main`, `${api}/runs?ref=main&per_page=50`, `${api}/runs/${latest.id}`], true],
     // The page also diffs the manifest of both commits.
     ['compare', `${r}/compare/${parent}...${head}`, [`${api}/metrics/compare?base=${parent}&head=${head}`, `${api}/blob/${parent}/mlproject.yaml`, `${api}/blob/${head}/mlproject.yaml`], true],
     ['settings', `${r}/settings`, [api, `${api}/collaborators`, `${api}/hooks`, `${api}/refs`], false],
