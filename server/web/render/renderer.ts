@@ -6,6 +6,7 @@ import { renderMarkdown } from './markdown.ts';
 
 // About 64 MB of rendered HTML (UTF-16): hot READMEs and files render once per server.
 const CACHE_CHARS = 32 * 1024 * 1024;
+const WARM_UP_DELAY_MS = 1000;
 // Rendered once in the background: markdown-it's rules and sanitize-html's parser get compiled,
 // and the grammar of the language model cards show code in most.
 const WARM_UP_CARD = '# Model\n\n| metric | value |\n|---|---|\n| accuracy | 1 |\n\n```python\nmodel = load("x")\n```\n';
@@ -19,14 +20,16 @@ export class Renderer {
   private warming = false;
 
   /**
-   * Loads the renderers' packages in the background, the first time it is called: when the server
-   * serves its first page. A server used only through git and the API never loads them (its idle
-   * memory stays ~16 MB lower); one people browse does not make the first model card wait for them.
+   * Loads the renderers' packages in the background, the first time it is called: a moment after
+   * the server serves its first page. A server used only through git and the API never loads them
+   * (its idle memory stays ~6-9 MB lower); one people browse does not make the first model card wait
+   * for them. The moment is for the requests a page brings right behind it (its stylesheet and
+   * script, the next click), which would otherwise wait for a package being loaded.
    */
   warmUpOnce(): void {
     if (this.warming) return;
     this.warming = true;
-    loadAllInBackground(() => renderMarkdown(WARM_UP_CARD, '/'));
+    setTimeout(() => loadAllInBackground(() => renderMarkdown(WARM_UP_CARD, '/')), WARM_UP_DELAY_MS).unref();
   }
 
   /** `base`: the blob URL of the file's directory, which relative links resolve against. */
