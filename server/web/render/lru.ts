@@ -1,6 +1,7 @@
 /**
- * A least-recently-used cache bounded by the total size of its values (string length), so a few
- * huge rendered files cannot hold the memory that thousands of small ones would share.
+ * A least-recently-used cache bounded by the total size of its keys and values (string length), so
+ * a few huge rendered files cannot hold the memory that thousands of small ones would share, and
+ * many requests for things that do not exist (small values, long keys) cannot grow it either.
  */
 export class LruCache {
   private readonly entries = new Map<string, string>();
@@ -19,18 +20,18 @@ export class LruCache {
   }
 
   set(key: string, value: string): void {
-    if (value.length > this.maxChars) return;
+    if (key.length + value.length > this.maxChars) return;
     const old = this.entries.get(key);
     if (old !== undefined) {
       this.entries.delete(key);
-      this.size -= old.length;
+      this.size -= key.length + old.length;
     }
     this.entries.set(key, value);
-    this.size += value.length;
+    this.size += key.length + value.length;
     for (const [oldest, dropped] of this.entries) {
       if (this.size <= this.maxChars) break;
       this.entries.delete(oldest);
-      this.size -= dropped.length;
+      this.size -= oldest.length + dropped.length;
     }
   }
 
