@@ -131,7 +131,7 @@ async function main(): Promise<number> {
   const row = (await readFile(path.join(work, 'data/digits.csv'), 'utf8')).split('\n')[1]!.split(',').map(Number).slice(0, 64);
   const body = Buffer.from(JSON.stringify({ inputs: [{ name: 'pixels', shape: [1, 64], datatype: 'FP32', data: row }] }));
 
-  console.log(`(a, b) ${o.requests} infer requests at concurrency ${o.concurrency}, ${o.rounds} rounds (direct then mlgit each round)`);
+  console.log(`(a, b) ${o.requests} infer requests at concurrency ${o.concurrency}, ${o.rounds} rounds (direct first in odd rounds, mlgit first in even ones)`);
   const rounds: { direct: Awaited<ReturnType<typeof load>>; mlgit: Awaited<ReturnType<typeof load>> }[] = [];
   // A failed request ends the bench; the model server's log says why.
   const measure = (target: Target, requests: number, concurrency = o.concurrency) =>
@@ -142,8 +142,11 @@ async function main(): Promise<number> {
   await measure(direct, 200);
   await measure(proxied, 200);
   for (let round = 1; round <= o.rounds; round += 1) {
-    const d = await measure(direct, o.requests);
-    const m = await measure(proxied, o.requests);
+    // Each side goes first in turn: a load that drifts within a round weighs on both alike.
+    const directFirst = round % 2 === 1;
+    const earlier = await measure(directFirst ? direct : proxied, o.requests);
+    const later = await measure(directFirst ? proxied : direct, o.requests);
+    const [d, m] = directFirst ? [earlier, later] : [later, earlier];
     rounds.push({ direct: d, mlgit: m });
     console.log(
       `  round ${round}: direct p50 ${median(d.latencies).toFixed(2)} ms p99 ${percentile(d.latencies, 99).toFixed(2)} ms ${d.perSecond.toFixed(0)}/s; ` +

@@ -1,8 +1,9 @@
 // One proxied request to a model server over its unix socket: mlgit's credentials stripped, a
-// deadline on the whole exchange (504), the answer buffered so that a model's error without JSON
-// becomes mlgit's JSON error carrying the model's status, headers that keep the model's content
-// from acting on mlgit's origin, and one retry on another replica when the connection to the
-// first was lost before any answer (a replica that died).
+// deadline on the whole exchange (504), headers that keep the model's content from acting on
+// mlgit's origin, and one retry on another replica when the connection to the first was lost
+// before any answer (a replica that died). Small answers and errors are read whole (an error
+// without JSON becomes mlgit's JSON error carrying the model's status); a large answer with a
+// Content-Length streams through.
 import http from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Lease } from '../../domain/deployments/supervisor.ts';
@@ -24,11 +25,21 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 32, maxFreeSockets: 
 const DROP_REQUEST = new Set(['host', 'connection', 'keep-alive', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'authorization', 'cookie', 'content-length', 'expect']);
 /** What of the model's answer reaches the client; never Set-Cookie (mlgit's origin). */
 const KEEP_RESPONSE = ['content-type', 'cache-control', 'etag', 'last-modified', 'content-language', 'content-disposition', 'vary'];
+/** The model's bytes are served from mlgit's origin: never as a page that could run script there. */
+const CONTAINED = { 'content-security-policy': "sandbox; default-src 'none'", 'x-content-type-options': 'nosniff' };
+
+/**
+ * Answers up to this size are read whole: they come in one or two socket reads, so holding them
+ * costs no time, and one write sends them on (a pipe costs more CPU per request than the copy).
+ * Larger ones that declare their length stream, holding no more than a socket buffer in mlgit.
+ */
+const STREAM_FROM_BYTES = 64 * 1024;
 
 interface Answer {
   status: number;
   headers: http.IncomingHttpHeaders;
-  body: Buffer;
+  /** The whole answer, or the model's response still arriving (a large one that declared its length). */
+  body: Buffer | http.IncomingMessage;
 }
 
 /**
@@ -37,47 +48,59 @@ interface Answer {
  */
 export async function forward(request: FastifyRequest, reply: FastifyReply, lease: Lease, upstreamPath: string, limits: ForwardLimits, another: ((lost: Lease) => Promise<Lease>) | null): Promise<FastifyReply> {
   const body = Buffer.isBuffer(request.body) ? request.body : null;
-  const headers: http.OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(request.headers)) if (!DROP_REQUEST.has(name) && value !== undefined) headers[name] = value;
-  headers['x-request-id'] = request.id;
-  headers['x-forwarded-for'] = request.ip;
-  if (body !== null) headers['content-length'] = body.length;
+  const headers = upstreamHeaders(request, body);
   if (lease.coldStartMs !== null) reply.header('X-Mlgit-Cold-Start-Ms', String(lease.coldStartMs));
-  // The model's bytes are served from mlgit's origin: never as a page that could run script there.
-  reply.header('Content-Security-Policy', "sandbox; default-src 'none'");
-  reply.header('X-Content-Type-Options', 'nosniff');
+  reply.headers(CONTAINED);
   let answer: Answer;
   let serving = lease;
   try {
-    answer = await exchange(serving.socketPath, request.method, upstreamPath, headers, body, limits);
-  } catch (error) {
-    const retry = error instanceof ReplicaLost && another !== null ? await another(serving).catch(() => null) : null;
-    if (retry !== null) {
+    try {
+      answer = await exchange(serving.socketPath, request.method, upstreamPath, headers, body, limits);
+    } catch (error) {
+      const retry = error instanceof ReplicaLost && another !== null ? await another(serving).catch(() => null) : null;
+      if (retry === null) throw error;
       serving.release();
       serving = retry;
-    }
-    try {
-      if (retry === null) throw error;
       request.log.warn({ err: error, upstream: upstreamPath }, 'lost the connection to a replica; sent to another');
       answer = await exchange(serving.socketPath, request.method, upstreamPath, headers, body, limits);
-    } catch (final) {
-      const failure = final instanceof UpstreamFailure ? final : new UpstreamFailure(502, 'model_unreachable', `the model server could not be reached: ${final instanceof Error ? final.message : String(final)}`);
-      request.log.warn({ err: final, upstream: upstreamPath }, 'model request failed');
-      return reply.code(failure.status).type('application/json').send({ error: { code: failure.code, message: failure.message } });
     }
-  } finally {
+  } catch (final) {
     serving.release();
+    const failure = final instanceof UpstreamFailure ? final : new UpstreamFailure(502, 'model_unreachable', `the model server could not be reached: ${final instanceof Error ? final.message : String(final)}`);
+    request.log.warn({ err: final, upstream: upstreamPath }, 'model request failed');
+    return reply.code(failure.status).type('application/json').send({ error: { code: failure.code, message: failure.message } });
+  }
+  // A streamed answer holds its replica (a switch drains it) until its last byte is through.
+  if (Buffer.isBuffer(answer.body)) serving.release();
+  else {
+    const held = serving;
+    answer.body.once('close', () => held.release());
+    reply.header('content-length', answer.headers['content-length']);
   }
   reply.header('X-Mlgit-Model-Version', String(serving.version));
   for (const name of KEEP_RESPONSE) {
     const value = answer.headers[name];
     if (value !== undefined) reply.header(name, value);
   }
-  if (answer.status >= 400 && !isJson(answer)) {
+  if (Buffer.isBuffer(answer.body) && answer.status >= 400 && !isJson(answer.headers, answer.body)) {
     const text = answer.body.toString('utf8', 0, Math.min(answer.body.length, 2000)).trim();
     return reply.code(answer.status).type('application/json').send({ error: { code: 'model_error', message: text || `the model answered ${answer.status}`, model_status: answer.status } });
   }
   return reply.code(answer.status).send(answer.body);
+}
+
+/** The caller's headers less hop-by-hop ones and credentials, with the request's id and address. */
+function upstreamHeaders(request: FastifyRequest, body: Buffer | null): http.OutgoingHttpHeaders {
+  const incoming = request.headers;
+  const headers: http.OutgoingHttpHeaders = {};
+  for (const name in incoming) {
+    const value = incoming[name];
+    if (value !== undefined && !DROP_REQUEST.has(name)) headers[name] = value;
+  }
+  headers['x-request-id'] = request.id;
+  headers['x-forwarded-for'] = request.ip;
+  if (body !== null) headers['content-length'] = body.length;
+  return headers;
 }
 
 class UpstreamFailure extends Error {
@@ -90,10 +113,10 @@ class UpstreamFailure extends Error {
   }
 }
 
-function isJson(answer: Answer): boolean {
-  if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(String(answer.headers['content-type'] ?? ''))) return false;
+function isJson(headers: http.IncomingHttpHeaders, body: Buffer): boolean {
+  if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(headers['content-type'] ?? '')) return false;
   try {
-    JSON.parse(answer.body.toString('utf8'));
+    JSON.parse(body.toString('utf8'));
     return true;
   } catch {
     return false;
@@ -124,6 +147,10 @@ async function exchange(socketPath: string, method: string, path: string, header
 
 class StaleConnection extends Error {}
 
+function tooLarge(limits: ForwardLimits): UpstreamFailure {
+  return new UpstreamFailure(502, 'model_answer_too_large', `the model's answer is over ${limits.maxResponseBytes} bytes`);
+}
+
 /** No answer byte came and the connection is gone: the model server behind it died or is dying. */
 class ReplicaLost extends Error {}
 
@@ -139,16 +166,29 @@ function once(socketPath: string, method: string, path: string, headers: http.Ou
     let answered = false;
     upstream.once('response', (response) => {
       answered = true;
+      const status = response.statusCode ?? 502;
+      const declared = Number(response.headers['content-length'] ?? 0);
+      if (declared > limits.maxResponseBytes) {
+        upstream.destroy(tooLarge(limits));
+        return;
+      }
+      if (status >= 200 && status < 300 && declared > STREAM_FROM_BYTES) {
+        // The deadline covers the streamed body too: a model stalling in the middle of it has its
+        // connection and the client's closed (the status is already sent).
+        response.once('close', () => clearTimeout(timer));
+        resolve({ status, headers: response.headers, body: response });
+        return;
+      }
       const chunks: Buffer[] = [];
       let size = 0;
       response.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > limits.maxResponseBytes) upstream.destroy(new UpstreamFailure(502, 'model_answer_too_large', `the model's answer is over ${limits.maxResponseBytes} bytes`));
+        if (size > limits.maxResponseBytes) upstream.destroy(tooLarge(limits));
         else chunks.push(chunk);
       });
       response.once('end', () => {
         clearTimeout(timer);
-        resolve({ status: response.statusCode ?? 502, headers: response.headers, body: Buffer.concat(chunks, size) });
+        resolve({ status, headers: response.headers, body: Buffer.concat(chunks, size) });
       });
       const broken = (error: Error) => {
         clearTimeout(timer);
