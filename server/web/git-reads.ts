@@ -14,8 +14,10 @@ const CACHE_CHARS = 8 * 1024 * 1024;
 /**
  * The pages' git reads, kept per repository and last recorded push, so a warm page does not start
  * a git process for them. Every ref update of a push (and of a hub commit, which goes through the
- * same outbox) is recorded after git has moved the ref, and recording it sets `pushedAt`: after a
- * push every key of the repository is new, so nothing is read from before it (history and diffs
+ * same outbox) is recorded after git has moved the ref and before the pusher has its answer, and
+ * recording it sets `pushedAt` (a push whose record the database delays past post-receive's wait,
+ * or that the reconciler finishes, shows up when it is recorded, as its runs do): after a push
+ * every key of the repository is new, so nothing is read from before it (history and diffs
  * by commit id would not change anyway, but ref lists do, and so could history through pushed
  * `refs/replace/`). Something read between a ref update and its record is already the new state,
  * under the old key, which is harmless. Repositories without a recorded push (empty, or a fork
