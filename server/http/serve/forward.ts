@@ -157,6 +157,7 @@ class ReplicaLost extends Error {}
 /** Connection failures before any answer that mean the model server is gone (its socket refuses, or is removed). */
 const GONE = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET']);
 
+/** One try of the request. Listeners are added with on, not once: each of these events comes once at most, and once wraps every listener in a closure of its own. */
 function once(socketPath: string, method: string, path: string, headers: http.OutgoingHttpHeaders, body: Buffer | null, limits: ForwardLimits, deadline: number): Promise<Answer> {
   return new Promise<Answer>((resolve, reject) => {
     const upstream = http.request({ socketPath, method, path, headers, agent });
@@ -164,7 +165,7 @@ function once(socketPath: string, method: string, path: string, headers: http.Ou
       upstream.destroy(new UpstreamFailure(504, 'model_timeout', `the model did not answer within ${Math.round(limits.timeoutMs / 1000)} s`));
     }, Math.max(1, deadline - Date.now()));
     let answered = false;
-    upstream.once('response', (response) => {
+    upstream.on('response', (response) => {
       answered = true;
       const status = response.statusCode ?? 502;
       const declared = Number(response.headers['content-length'] ?? 0);
@@ -175,7 +176,7 @@ function once(socketPath: string, method: string, path: string, headers: http.Ou
       if (status >= 200 && status < 300 && declared > STREAM_FROM_BYTES) {
         // The deadline covers the streamed body too: a model stalling in the middle of it has its
         // connection and the client's closed (the status is already sent).
-        response.once('close', () => clearTimeout(timer));
+        response.on('close', () => clearTimeout(timer));
         resolve({ status, headers: response.headers, body: response });
         return;
       }
@@ -186,7 +187,7 @@ function once(socketPath: string, method: string, path: string, headers: http.Ou
         if (size > limits.maxResponseBytes) upstream.destroy(tooLarge(limits));
         else chunks.push(chunk);
       });
-      response.once('end', () => {
+      response.on('end', () => {
         clearTimeout(timer);
         resolve({ status, headers: response.headers, body: Buffer.concat(chunks, size) });
       });
@@ -194,12 +195,12 @@ function once(socketPath: string, method: string, path: string, headers: http.Ou
         clearTimeout(timer);
         reject(error);
       };
-      response.once('error', broken);
-      response.once('close', () => {
+      response.on('error', broken);
+      response.on('close', () => {
         if (!response.complete) broken(new UpstreamFailure(502, 'model_unreachable', 'the model server closed the connection in the middle of its answer'));
       });
     });
-    upstream.once('error', (error: NodeJS.ErrnoException) => {
+    upstream.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       // EPIPE: our request never got through; EAGAIN: no connection; ECONNRESET on a reused
       // connection: closed while idle. A reset of a fresh one may be the model dying mid-request: not retried.

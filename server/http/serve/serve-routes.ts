@@ -35,12 +35,7 @@ const reply200 = { 200: { description: 'What the model answered, with X-Mlgit-Mo
 export async function registerServeRoutes(app: FastifyInstance, deps: ServeRouteDeps): Promise<void> {
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', (request, payload, done) => {
-      readBoundedBody(request.raw, deps.limits.maxBodyBytes, deps.limits.timeoutMs).then(
-        (body) => done(null, body),
-        (error: Error) => done(error),
-      );
-    });
+    scope.addContentTypeParser('*', (request, _payload, done) => readBoundedBody(request.raw, deps.limits.maxBodyBytes, deps.limits.timeoutMs, done));
     /** `resendable`: the request may reach a second replica when the first was lost before answering. */
     const proxy = async (request: FastifyRequest<{ Params: ServeParams }>, reply: FastifyReply, upstreamPath: string, resendable: boolean) => {
       const { owner, repo, model } = request.params;
