@@ -4,6 +4,7 @@
 // is recorded once and its runs created once.
 import { sql } from 'kysely';
 import t from 'tap';
+import { PushOutbox } from '../server/domain/push-outbox.ts';
 import { GitClient } from './helpers/git-client.ts';
 import { eventually, manifest, pushProject, startRunsServer, waitForRuns } from './helpers/runs.ts';
 
@@ -30,4 +31,22 @@ t.test('the row of a refused push whose retry landed is dropped, not recorded ag
   t.equal(pushes.length, 1, 'the push is recorded once');
   const after = await db.selectFrom('runs').select('id').where('commit_sha', '=', sha).execute();
   t.equal(after.length, runs.length, 'no second set of runs');
+});
+
+t.test('a push whose repository was deleted since it began is refused as such, not as an outage', async (t) => {
+  const server = await startRunsServer(t, { runtime: 'process' });
+  await server.user('alice');
+  const { db } = server.services;
+  const alice = await db.selectFrom('users').select('id').where('username', '=', 'alice').executeTakeFirstOrThrow();
+  const unused = async () => {
+    throw new Error('not called');
+  };
+  const outbox = new PushOutbox(
+    { db, git: server.services.git, repoById: unused, dispatch: unused, afterPush: unused, inFlight: () => [][Symbol.iterator](), onError: () => {} },
+    { graceMs: 60_000, intervalMs: 60_000 },
+  );
+  const update = { ref: 'refs/heads/main', oldSha: ZERO, newSha: 'a'.repeat(40) };
+  await t.rejects(outbox.accept('gone', { repoId: 987_654, pusherId: alice.id }, [update], []), { code: 'not_found' }, 'the row names a repository that is gone');
+  const rows = await db.selectFrom('push_outbox').select('id').where('repo_id', '=', 987_654).execute();
+  t.same(rows, [], 'nothing recorded');
 });

@@ -6,6 +6,7 @@ import { CredentialCache } from './credential-cache.ts';
 import { conflict, DomainError, forbidden, invalid, notFound } from './errors.ts';
 import { type Principal, type Scope, SCOPES, type User } from './model.ts';
 import { assertUsername } from './names.ts';
+import { isUniqueViolation } from './sql-errors.ts';
 import { hashPassword, hashToken, looksLikeToken, newToken, randomSecret, verifyPassword } from './secrets.ts';
 
 const ALL_SCOPES: ReadonlySet<Scope> = new Set(SCOPES);
@@ -270,6 +271,3 @@ function hasControl(value: string): boolean {
 // A valid hash of a random password, checked against when the user does not exist.
 const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
 
-export function isUniqueViolation(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: string }).code === '23505';
-}

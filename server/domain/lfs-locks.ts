@@ -1,7 +1,7 @@
 import type { Db } from '../db/connect.ts';
 import * as locksDb from '../db/lfs-locks.ts';
 import { atLeast } from './access.ts';
-import { isUniqueViolation } from './accounts.ts';
+import { isUniqueViolation } from './sql-errors.ts';
 import { DomainError, forbidden, invalid, notFound } from './errors.ts';
 import type { Principal } from './model.ts';
 import type { RepoService } from './repos.ts';

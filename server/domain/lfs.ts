@@ -10,6 +10,7 @@ import { DomainError, invalid, notFound } from './errors.ts';
 import type { Principal, Repo } from './model.ts';
 import type { ObjectStore, TransferAction } from './ports.ts';
 import { type RepoService, toRepo } from './repos.ts';
+import { isForeignKeyViolation } from './sql-errors.ts';
 
 export const OID = /^[0-9a-f]{64}$/;
 
@@ -271,11 +272,6 @@ export class LfsService {
  */
 function transferRefused(): DomainError {
   return new DomainError('not_found', 'repository not found, or the transfer token is missing, expired or invalid; run the batch request again');
-}
-
-/** Postgres foreign_key_violation (PGlite reports the same SQLSTATE). */
-function isForeignKeyViolation(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: string }).code === '23503';
 }
 
 function lfsAction(action: TransferAction): LfsAction {

@@ -3,10 +3,12 @@ import type { Db } from '../db/connect.ts';
 import * as outboxDb from '../db/push-outbox.ts';
 import type { PushOutboxRow } from '../db/push-outbox.ts';
 import * as runsDb from '../db/runs.ts';
+import { notFound } from './errors.ts';
 import type { PushContext } from './hook-sessions.ts';
 import { type RefUpdate, type Repo, ZERO_SHA } from './model.ts';
 import type { GitBackend } from './ports.ts';
 import { toRun, type Run } from './runs/model.ts';
+import { isForeignKeyViolation } from './sql-errors.ts';
 
 /** RunDispatcher.dispatchPush: `dispatchIdOf` names the runs of each update. */
 export type DispatchPush = (
@@ -76,10 +78,15 @@ export class PushOutbox {
   /** End of pre-receive. Throws when the database cannot take the rows: the push then fails closed. */
   async accept(secret: string, context: PushContext, updates: readonly RefUpdate[], pushOptions: readonly string[]): Promise<void> {
     const session = sessionKey(secret);
-    await outboxDb.insertPending(
-      this.deps.db,
-      updates.map((u) => ({ session, repoId: context.repoId, pusherId: context.pusherId, ref: u.ref, oldSha: u.oldSha, newSha: u.newSha, pushOptions })),
-    );
+    await outboxDb
+      .insertPending(
+        this.deps.db,
+        updates.map((u) => ({ session, repoId: context.repoId, pusherId: context.pusherId, ref: u.ref, oldSha: u.oldSha, newSha: u.newSha, pushOptions })),
+      )
+      .catch((err: unknown) => {
+        // The row names the repository: it was deleted since the push began.
+        throw isForeignKeyViolation(err) ? notFound('repository') : err;
+      });
   }
 
   /** post-receive, with the updates git actually made. Never throws; waits at most ANSWER_WITHIN_MS. */

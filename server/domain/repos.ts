@@ -5,7 +5,7 @@ import * as pushesDb from '../db/pushes.ts';
 import * as reposDb from '../db/repos.ts';
 import * as usersDb from '../db/users.ts';
 import { accessLevel, atLeast, isSiteAdmin } from './access.ts';
-import { isUniqueViolation } from './accounts.ts';
+import { isUniqueViolation } from './sql-errors.ts';
 import { conflict, forbidden, invalid, notFound, unauthenticated } from './errors.ts';
 import type { AccessLevel, Principal, Repo, RepoKind, Role } from './model.ts';
 import { assertBranchName, assertBranchPattern, assertRepoName } from './names.ts';

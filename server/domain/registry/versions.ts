@@ -6,7 +6,7 @@ import type { Db } from '../../db/connect.ts';
 import * as registryDb from '../../db/registry.ts';
 import * as resultsDb from '../../db/run-results.ts';
 import * as runsDb from '../../db/runs.ts';
-import { isUniqueViolation } from '../accounts.ts';
+import { isUniqueViolation } from '../sql-errors.ts';
 import { compareMetrics } from '../compare.ts';
 import { invalid, notFound } from '../errors.ts';
 import type { Repo } from '../model.ts';

@@ -159,7 +159,9 @@ export class RunDispatcher {
       strictParams: boolean;
     },
   ): Promise<Run[]> {
-    const layers = [{ source: 'params file', values: await this.paramsFile(repo, manifest, c.commitSha) }];
+    // Two independent reads of the commit (a git process each): side by side, on the pusher's clock.
+    const [paramsValues, inputIds] = await Promise.all([this.paramsFile(repo, manifest, c.commitSha), this.inputIdsAt(repo.id, c.commitSha, manifest)]);
+    const layers = [{ source: 'params file', values: paramsValues }];
     if (Object.keys(c.overrides).length) layers.push({ source: 'request', values: c.overrides });
     const params = resolveParams(manifest.params?.schema, layers);
     if (params.problems.length && c.strictParams) throw invalid(`invalid params: ${params.problems.join('; ')}`);
@@ -175,7 +177,6 @@ export class RunDispatcher {
     }
     if (datasetProblems.length && c.strictParams) throw invalid(datasetProblems.join('; '));
 
-    const inputIds = await this.inputIdsAt(repo.id, c.commitSha, manifest);
     let planned: PlannedRun[];
     try {
       planned = planRuns(manifest, {
@@ -247,9 +248,11 @@ export class RunDispatcher {
     for (const job of Object.values(manifest.jobs)) for (const p of job.inputs ?? []) patterns.add(p);
     for (const d of Object.values(manifest.datasets ?? {})) if (!d.repo) patterns.add(d.path);
     const prefixes = [...new Set([...patterns].map(literalPrefix))];
-    const entries = prefixes.includes('') ? [] : await this.git.pathIds(repoId, commitSha, prefixes);
     const wholeTree = Object.values(manifest.jobs).some((job) => !job.inputs || job.inputs.length === 0 || job.inputs.some((p) => literalPrefix(p) === ''));
-    const [root] = wholeTree ? await this.git.pathIds(repoId, commitSha, ['']) : [];
+    const [entries, [root]] = await Promise.all([
+      prefixes.includes('') ? [] : this.git.pathIds(repoId, commitSha, prefixes),
+      wholeTree ? this.git.pathIds(repoId, commitSha, ['']) : [],
+    ]);
     return (wanted) => {
       // No `inputs`: any file may matter, so the whole tree is the input.
       if (!wanted || wanted.length === 0 || wanted.some((p) => literalPrefix(p) === '')) return { '': root?.sha ?? '' };

@@ -1,3 +1,4 @@
+import type { Repo } from '../../domain/model.ts';
 import type { GitTimeline } from './git-timeline.ts';
 
 /** What the hook API needs about a push in flight beyond the domain's PushContext. */
@@ -5,6 +6,12 @@ export interface PushInFlight {
   readonly timeline: GitTimeline;
   /** Where the pusher reaches this server (MLGIT_PUBLIC_URL, else the push request's host), for links in `remote:` lines. */
   readonly baseUrl: string;
+  /**
+   * The repository as the push request was authorized a moment before git started: pre-receive
+   * checks against it instead of reading it again. Absent for the Hub API's commits, which run
+   * the checks themselves.
+   */
+  readonly repo?: Repo;
 }
 
 /** Pushes whose `git receive-pack` is running, by hook secret (the hook API finds its push here). */

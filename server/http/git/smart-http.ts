@@ -146,7 +146,7 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
     const body = gitRequestBody(request.raw, config.git.maxPushBytes, 'push');
     const secret = deps.hookSessions.open({ repoId: repo.id, pusherId: user.id });
     const traceparent = traceparentOf();
-    deps.pushesInFlight.open(secret, { timeline, baseUrl: config.publicUrl?.replace(/\/+$/, '') ?? `${request.protocol}://${request.host}` });
+    deps.pushesInFlight.open(secret, { timeline, baseUrl: config.publicUrl?.replace(/\/+$/, '') ?? `${request.protocol}://${request.host}`, repo });
     const child = deps.git.spawn(repo.id, 'receive-pack', {
       advertise: false,
       protocol: null,

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { DomainError } from '../../domain/errors.ts';
 import type { HookSessions, PushContext } from '../../domain/hook-sessions.ts';
 import type { PushOutbox } from '../../domain/push-outbox.ts';
 import type { HookVerdict, PushService } from '../../domain/pushes.ts';
@@ -14,6 +15,8 @@ interface HookDeps {
   outbox: PushOutbox;
   repos: RepoService;
 }
+
+const DELETED_DURING_PUSH = 'error: the repository was deleted during the push';
 
 function isLoopback(address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
@@ -63,8 +66,9 @@ async function answerHook(
   onRecordError: (err: unknown, repoId: number) => void,
 ): Promise<HookVerdict> {
   if (hook === 'post-receive') return answerPostReceive(body, context, push, deps);
-  const repo = await push.timeline.time(`api.${hook}/repo`, () => deps.repos.byId(context.repoId));
-  if (!repo) return { ok: false, messages: ['error: the repository was deleted during the push'] };
+  // A repository deleted since the push was authorized fails the outbox insert below (its row names the repository).
+  const repo = push.repo ?? (await push.timeline.time(`api.${hook}/repo`, () => deps.repos.byId(context.repoId)));
+  if (!repo) return { ok: false, messages: [DELETED_DURING_PUSH] };
   const verdict = await deps.pushes.preReceive(repo, context.pusherId, body.updates, body.quarantine, push.timeline.within('api.pre-receive'));
   if (!verdict.ok) return verdict;
   // Recorded before git moves a ref, so no push lands without the runs it owes on record.
@@ -72,6 +76,7 @@ async function answerHook(
     await push.timeline.time('api.pre-receive/outbox', () => deps.outbox.accept(body.secret, context, body.updates, body.pushOptions));
     return verdict;
   } catch (err) {
+    if (err instanceof DomainError && err.code === 'not_found') return { ok: false, messages: [DELETED_DURING_PUSH] };
     onRecordError(err, repo.id);
     return { ok: false, messages: [...verdict.messages, 'error: mlgit could not record this push (its database is unavailable); nothing changed, try again later'] };
   }
