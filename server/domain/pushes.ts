@@ -29,6 +29,8 @@ const untimed: StepTimer = { time: (_step, work) => work() };
 export interface HookVerdict {
   readonly ok: boolean;
   readonly messages: string[];
+  /** pre-receive: the runs the pushed manifests would start (an upper bound: path filters are not applied). */
+  readonly runs?: number;
 }
 
 /** Refs only the server writes: run results as notes, registered model versions and aliases, and mlgit's own bookkeeping. */
@@ -69,7 +71,7 @@ export class PushService {
     // Counted from the manifests just read: the push's runs must fit the queue limits.
     const refused = manifests.ok ? await timer.time('run-limits', () => this.admission.refusal(repo, manifests.runs, 'this push')) : null;
     if (refused) messages.push(`error: ${DEFAULT_FILE}: ${refused.message}`);
-    return { ok: messages.length === 0 && manifests.ok, messages: [...messages, ...manifests.messages] };
+    return { ok: messages.length === 0 && manifests.ok, messages: [...messages, ...manifests.messages], runs: manifests.runs };
   }
 
   private async refProblems(repo: Repo, updates: readonly RefUpdate[], quarantine: QuarantineEnv): Promise<string[]> {

@@ -12,6 +12,14 @@ export interface PushInFlight {
    * the checks themselves.
    */
   readonly repo?: Repo;
+  /** Set by pre-receive: whether the push may start runs (then post-receive names them to the pusher). */
+  mayStartRuns?: boolean;
+  /**
+   * Set by post-receive when it answered git before the push was recorded (a push that starts no
+   * runs has nothing to tell the pusher): the push's HTTP answer ends only once this settles, so
+   * `git push` still returns with the push on record, while git finishes its own work meanwhile.
+   */
+  recording?: Promise<unknown>;
 }
 
 /** Pushes whose `git receive-pack` is running, by hook secret (the hook API finds its push here). */

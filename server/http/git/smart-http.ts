@@ -2,7 +2,7 @@
 // info/refs advertisement, then stateless-rpc POSTs piped through `git <service> --stateless-rpc`.
 // The pack protocol itself is git's job; this module only authenticates, authorises and streams.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../../config.ts';
 import { meter, tagGitOperation } from '../../observability/meter.ts';
@@ -18,7 +18,7 @@ import { sendError } from '../errors.ts';
 import { isProtocolV2, sanitizeGitProtocol } from './git-protocol.ts';
 import { GitTimeline } from './git-timeline.ts';
 import { FLUSH, pktLine, pktLineProblem } from './pkt-line.ts';
-import type { PushesInFlight } from './pushes-in-flight.ts';
+import type { PushesInFlight, PushInFlight } from './pushes-in-flight.ts';
 import { BadGitRequest, gitRequestBody, readWhole } from './request-body.ts';
 import { Slots } from './slots.ts';
 import { watchdog } from './watchdog.ts';
@@ -146,7 +146,8 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
     const body = gitRequestBody(request.raw, config.git.maxPushBytes, 'push');
     const secret = deps.hookSessions.open({ repoId: repo.id, pusherId: user.id });
     const traceparent = traceparentOf();
-    deps.pushesInFlight.open(secret, { timeline, baseUrl: config.publicUrl?.replace(/\/+$/, '') ?? `${request.protocol}://${request.host}`, repo });
+    const inFlight: PushInFlight = { timeline, baseUrl: config.publicUrl?.replace(/\/+$/, '') ?? `${request.protocol}://${request.host}`, repo };
+    deps.pushesInFlight.open(secret, inFlight);
     const child = deps.git.spawn(repo.id, 'receive-pack', {
       advertise: false,
       protocol: null,
@@ -170,7 +171,7 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
       release();
       logTimings(request, 'receive-pack', timeline, 'git.after-hooks');
     };
-    return streamGit(request, reply, child, 'application/x-git-receive-pack-result', done, [], body);
+    return streamGit(request, reply, child, 'application/x-git-receive-pack-result', done, [], body, inFlight);
   }
 
   /**
@@ -185,6 +186,7 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
     onExit: () => void,
     preamble: Buffer[] = [],
     input?: Readable,
+    push?: PushInFlight,
   ) {
     const socket = request.raw.socket;
     const bytesMoved = () => socket.bytesRead + socket.bytesWritten;
@@ -224,8 +226,19 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
     }
     // Put the peeked bytes back and hand git's stdout to Fastify as is: one pipe, with backpressure.
     child.stdout.unshift(preamble.length ? Buffer.concat([...preamble, first]) : first);
-    return reply.headers(headers).send(child.stdout);
+    return reply.headers(headers).send(push ? endingAfterRecording(child.stdout, push) : child.stdout);
   }
+}
+
+/** git's answer to a push, ending only once post-receive's recording, when it answered git before it finished, has settled. */
+function endingAfterRecording(stdout: Readable, push: PushInFlight): Readable {
+  const answer = new Transform({
+    transform: (chunk: Buffer, _encoding, callback) => callback(null, chunk),
+    // git has exited when its stdout ends, so post-receive has answered by then.
+    flush: (callback) => void Promise.resolve(push.recording).then(() => callback(), () => callback()),
+  });
+  stdout.on('error', (err) => answer.destroy(err));
+  return stdout.pipe(answer);
 }
 
 /** Resolves with git's first stdout chunk, or null when it exits without writing any. */

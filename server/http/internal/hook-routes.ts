@@ -71,6 +71,7 @@ async function answerHook(
   if (!repo) return { ok: false, messages: [DELETED_DURING_PUSH] };
   const verdict = await deps.pushes.preReceive(repo, context.pusherId, body.updates, body.quarantine, push.timeline.within('api.pre-receive'));
   if (!verdict.ok) return verdict;
+  push.mayStartRuns = verdict.runs !== 0;
   // Recorded before git moves a ref, so no push lands without the runs it owes on record.
   try {
     await push.timeline.time('api.pre-receive/outbox', () => deps.outbox.accept(body.secret, context, body.updates, body.pushOptions));
@@ -87,7 +88,15 @@ async function answerHook(
  * database or the job queue is down) the reconciler finishes, and the pusher is told.
  */
 async function answerPostReceive(body: HookRequest, context: PushContext, push: PushInFlight, deps: HookDeps): Promise<HookVerdict> {
-  const delivery = await push.timeline.time('api.post-receive/finish', () => deps.outbox.deliver(body.secret, body.updates));
+  const recording = push.timeline.time('api.post-receive/finish', () => deps.outbox.deliver(body.secret, body.updates));
+  if (push.mayStartRuns === false) {
+    // Nothing to name to the pusher: git goes on (the hook exits, receive-pack ends) while the
+    // push is recorded; the push's answer waits for both (smart-http.ts). Should the recording
+    // not finish now, the reconciler does, as it would after a warning.
+    push.recording = recording;
+    return { ok: true, messages: [] };
+  }
+  const delivery = await recording;
   const messages: string[] = [];
   // Only for the links of the runs: the database answered a moment ago, or there is nothing to link.
   const repo = delivery.runs.length > 0 ? await deps.repos.byId(context.repoId).catch(() => null) : null;
