@@ -98,8 +98,8 @@ async function answerPostReceive(body: HookRequest, context: PushContext, push: 
   }
   const delivery = await recording;
   const messages: string[] = [];
-  // Only for the links of the runs: the database answered a moment ago, or there is nothing to link.
-  const repo = delivery.runs.length > 0 ? await deps.repos.byId(context.repoId).catch(() => null) : null;
+  // Only for the links of the runs: the repository as the push was authorized, else as the database has it.
+  const repo = delivery.runs.length > 0 ? (push.repo ?? (await deps.repos.byId(context.repoId).catch(() => null))) : null;
   if (repo) messages.push(...startedRunLines(push.baseUrl, `${repo.owner}/${repo.name}`, delivery.runs));
   if (!delivery.complete) messages.push('warning: mlgit could not finish recording this push now (database or job queue unavailable); it has landed, and its runs will start when the service is back');
   return { ok: true, messages };
