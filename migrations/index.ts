@@ -11,6 +11,7 @@ import * as repoDownloads from './20261206T1800_repo_downloads.ts';
 import * as runLogChunks from './20261206T2000_run_log_chunks.ts';
 import * as deployments from './20261206T2100_deployments.ts';
 import * as manifestDeployments from './20261206T2300_manifest_deployments.ts';
+import * as deploymentPorts from './20261207T0200_deployment_ports.ts';
 
 /** Time-ordered; the key is the name recorded in the database. */
 export const migrations: Record<string, Migration> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   '20261206T2000_run_log_chunks': runLogChunks,
   '20261206T2100_deployments': deployments,
   '20261206T2300_manifest_deployments': manifestDeployments,
+  '20261207T0200_deployment_ports': deploymentPorts,
 };

@@ -22,7 +22,7 @@ export type {
 } from './manifest/types.ts';
 export { DEFAULT_FILE, DEFAULT_MAX_BYTES, DEFAULT_MAX_MATRIX_EXPANSIONS, MAX_ALIAS_COUNT } from './manifest/types.ts';
 export { mlprojectSchema, schemaPath } from './manifest/json-schema.ts';
-export { PORT_REFUSAL, RESERVED_DEPLOYMENT_ENV } from './manifest/deployments.ts';
+export { COMMAND_OR_PORT, RESERVED_DEPLOYMENT_ENV } from './manifest/deployments.ts';
 export { fileIssue, parseManifest, tooLargeIssue } from './manifest/parse.ts';
 export { formatIssue, formatPath } from './manifest/issues.ts';
 export { didYouMean, levenshtein } from './manifest/suggestions.ts';

@@ -1,6 +1,8 @@
 // Deployments' settings (MLGIT_DEPLOY_*), parsed with the rest of the config (server/config.ts,
 // which passes its ConfigError in: no import cycle).
+import { DEFAULT_RELAY_IMAGE } from '../runner/runtime/port-relay.ts';
 import { durationSeconds } from '../schema/manifest.ts';
+import { IMAGE_REFERENCE } from './domain/deployments/model.ts';
 
 export interface DeployConfig {
   /** MLGIT_DEPLOY_IDLE_STOP: stop a deployment after this long without a request (null: never). */
@@ -15,6 +17,8 @@ export interface DeployConfig {
   readonly maxReplicas: number;
   /** MLGIT_DEPLOY_HEALTH_INTERVAL_MS: how often each ready replica's health path is asked; three failures in a row restart it. */
   readonly healthIntervalMs: number;
+  /** MLGIT_DEPLOY_RELAY_IMAGE: the docker runtime's image for the relay of a deployment's `port` (any image with python3). */
+  readonly relayImage: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -29,6 +33,7 @@ export function deployConfig(env: Env, fail: (message: string) => Error): Deploy
     startTimeoutMs: positive(env, fail, 'MLGIT_DEPLOY_START_TIMEOUT_MS', 120_000),
     maxReplicas: positive(env, fail, 'MLGIT_DEPLOY_MAX_REPLICAS', 4),
     healthIntervalMs: positive(env, fail, 'MLGIT_DEPLOY_HEALTH_INTERVAL_MS', 10_000),
+    relayImage: relayImage(env.MLGIT_DEPLOY_RELAY_IMAGE, fail),
   };
 }
 
@@ -37,6 +42,12 @@ function idleStop(value: string | undefined, fail: (message: string) => Error): 
   const seconds = durationSeconds(value);
   if (seconds === null || seconds <= 0) throw fail(`MLGIT_DEPLOY_IDLE_STOP must be a duration such as 15m, 1h or 90s (or off), got ${JSON.stringify(value)}`);
   return seconds * 1000;
+}
+
+function relayImage(value: string | undefined, fail: (message: string) => Error): string {
+  if (value === undefined || value === '') return DEFAULT_RELAY_IMAGE;
+  if (!IMAGE_REFERENCE.test(value)) throw fail(`MLGIT_DEPLOY_RELAY_IMAGE must be an image reference such as ${DEFAULT_RELAY_IMAGE}, got ${JSON.stringify(value)}`);
+  return value;
 }
 
 function positive(env: Env, fail: (message: string) => Error, name: string, fallback: number): number {

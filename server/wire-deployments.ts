@@ -41,7 +41,7 @@ export async function wireDeployments(app: FastifyInstance, deps: Deps): Promise
       versions: deps.versions,
       git: deps.git,
       launcher: new RuntimeLauncher({
-        runtime: () => createRuntime({ kind: config.runs.runtime, dockerSocket: config.runs.dockerSocket, unsafeNoSandbox: config.runs.unsafeNoSandbox, kubernetes: config.runs.kubernetes }),
+        runtime: () => createRuntime({ kind: config.runs.runtime, dockerSocket: config.runs.dockerSocket, unsafeNoSandbox: config.runs.unsafeNoSandbox, kubernetes: config.runs.kubernetes, relayImage: config.deploy.relayImage }),
         root: path.join(config.dataDir, 'deployments'),
         gitDir: (repoId) => deps.git.repoPath(repoId),
         store: deps.store,
@@ -63,6 +63,7 @@ export async function wireDeployments(app: FastifyInstance, deps: Deps): Promise
       maxMemoryBytes: config.runs.maxMemoryBytes,
       maxReplicas: config.deploy.maxReplicas,
       maxLogBytes: config.runs.maxLogBytes,
+      imageEntrypoints: config.runs.runtime === 'docker',
       syncIntervalMs: 30_000,
     },
   );

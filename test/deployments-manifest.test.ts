@@ -34,13 +34,25 @@ t.test('a full deployments section is valid', async (t) => {
   t.match(r.manifest?.deployments, { digits: { model: 'digits-clf', replicas: 3, resources: { memory: '512Mi' } }, other: { command: 'python3 serve.py' } });
 });
 
+t.test('a model server on a port: an image\'s own entrypoint, or a command', async (t) => {
+  const r = parseManifest(`${BASE}deployments:
+  digits-clf: {image: ghcr.io/acme/digits-server:1, port: 8080}
+  other: {command: python3 -m my_server --port 9000, port: 9000}
+`);
+  t.same(r.errors, []);
+  t.match(r.manifest?.deployments, { 'digits-clf': { image: 'ghcr.io/acme/digits-server:1', port: 8080 }, other: { port: 9000 } });
+  t.equal(r.manifest?.deployments?.['digits-clf']?.command, undefined);
+});
+
 const bad: { name: string; section: string; path: string; message: RegExp; line?: number; base?: string }[] = [
-  { name: 'no command', section: '  digits-clf: {alias: production}', path: 'deployments.digits-clf', message: /missing required key "command"/ },
+  { name: 'no command and no port', section: '  digits-clf: {alias: production}', path: 'deployments.digits-clf', message: /command or port is required/ },
   { name: 'empty command', section: '  digits-clf: {command: ""}', path: 'deployments.digits-clf.command', message: /fewer than 1 characters|NOT have fewer/i },
   { name: 'unknown model (by entry name)', section: '  digits-cfl: {command: x}', path: 'deployments.digits-cfl', message: /unknown model "digits-cfl"; did you mean "digits-clf"/ },
   { name: 'unknown model (by model)', section: '  web: {model: nope, command: x}', path: 'deployments.web.model', message: /unknown model "nope"; a deployment serves one of models: \(declare it there\)/ },
   { name: 'one model deployed twice', section: '  digits-clf: {command: x}\n  again: {model: digits-clf, command: y}', path: 'deployments.again.model', message: /model "digits-clf" is deployed by deployments.digits-clf already; one deployment per model/, line: SECTION_LINE + 2 },
-  { name: 'port', section: '  digits-clf: {command: x, port: 8080}', path: 'deployments.digits-clf.port', message: /port is not supported: deployments have no network/ },
+  { name: 'port zero', section: '  digits-clf: {port: 0}', path: 'deployments.digits-clf.port', message: />= 1/ },
+  { name: 'port too high', section: '  digits-clf: {command: x, port: 70000}', path: 'deployments.digits-clf.port', message: /<= 65535/ },
+  { name: 'port as text', section: '  digits-clf: {port: "8080"}', path: 'deployments.digits-clf.port', message: /expected integer/ },
   { name: 'unknown key', section: '  digits-clf: {command: x, replica: 2}', path: 'deployments.digits-clf.replica', message: /unknown key "replica"; did you mean "replicas"/ },
   { name: 'zero replicas', section: '  digits-clf: {command: x, replicas: 0}', path: 'deployments.digits-clf.replicas', message: />= 1/ },
   { name: 'fractional replicas', section: '  digits-clf: {command: x, replicas: 1.5}', path: 'deployments.digits-clf.replicas', message: /expected integer/ },

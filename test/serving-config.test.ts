@@ -4,7 +4,8 @@ import t from 'tap';
 import { ConfigError, loadConfig } from '../server/config.ts';
 
 t.test('deployment settings', async (t) => {
-  t.same(loadConfig({}).deploy, { idleStopMs: null, maxBodyBytes: 10 * 1024 * 1024, maxResponseBytes: 64 * 1024 * 1024, timeoutMs: 60_000, startTimeoutMs: 120_000, maxReplicas: 4, healthIntervalMs: 10_000 });
+  t.same(loadConfig({}).deploy, { idleStopMs: null, maxBodyBytes: 10 * 1024 * 1024, maxResponseBytes: 64 * 1024 * 1024, timeoutMs: 60_000, startTimeoutMs: 120_000, maxReplicas: 4, healthIntervalMs: 10_000, relayImage: 'localhost/mlgit-python:bookworm' });
+  t.equal(loadConfig({ MLGIT_DEPLOY_RELAY_IMAGE: 'ghcr.io/acme/relay:1' }).deploy.relayImage, 'ghcr.io/acme/relay:1');
   t.equal(loadConfig({ MLGIT_DEPLOY_MAX_REPLICAS: '8' }).deploy.maxReplicas, 8);
   t.equal(loadConfig({ MLGIT_DEPLOY_IDLE_STOP: '15m' }).deploy.idleStopMs, 900_000);
   t.equal(loadConfig({ MLGIT_DEPLOY_IDLE_STOP: '1h30m' }).deploy.idleStopMs, 5_400_000);
@@ -20,6 +21,7 @@ t.test('deployment settings', async (t) => {
     [{ MLGIT_DEPLOY_START_TIMEOUT_MS: '0' }, /MLGIT_DEPLOY_START_TIMEOUT_MS must be a positive whole number/],
     [{ MLGIT_DEPLOY_MAX_REPLICAS: '0' }, /MLGIT_DEPLOY_MAX_REPLICAS must be a positive whole number, got "0"/],
     [{ MLGIT_DEPLOY_HEALTH_INTERVAL_MS: 'often' }, /MLGIT_DEPLOY_HEALTH_INTERVAL_MS must be a positive whole number, got "often"/],
+    [{ MLGIT_DEPLOY_RELAY_IMAGE: 'bad image!' }, /MLGIT_DEPLOY_RELAY_IMAGE must be an image reference such as localhost\/mlgit-python:bookworm, got "bad image!"/],
   ];
   for (const [env, message] of bad) t.throws(() => loadConfig(env), { name: 'Error', message }, JSON.stringify(env));
   let thrown: unknown;

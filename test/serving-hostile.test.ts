@@ -27,12 +27,15 @@ t.test('serving: deploy, infer, access and hostile requests', async (t) => {
 
   await t.test('bad deploy requests get 422 naming each problem', async (t) => {
     const cases: { body: unknown; status: number; error: RegExp }[] = [
-      { body: { model: 'clf' }, status: 422, error: /command is required/ },
-      { body: { model: 'clf', image: 'x' }, status: 422, error: /command is required: mlgit runs it in the image/ },
+      { body: { model: 'clf' }, status: 422, error: /command or port is required/ },
+      { body: { model: 'clf', image: 'x' }, status: 422, error: /command or port is required/ },
+      { body: { model: 'clf', port: 8080 }, status: 422, error: /an image's own entrypoint \(no command\) needs the docker runtime/ },
+      { body: { model: 'clf', command: 'x', port: 0 }, status: 422, error: /port must be a TCP port, 1 to 65535/ },
+      { body: { model: 'clf', command: 'x', port: 65536 }, status: 422, error: /port must be a TCP port/ },
+      { body: { model: 'clf', command: 'x', port: '8080' }, status: 422, error: /port must be a TCP port/ },
       { body: { command: 'x' }, status: 422, error: /model is required/ },
       { body: { model: 'Bad Name', command: 'x' }, status: 422, error: /model name must be/ },
       { body: { model: 'clf', command: 'x', alias: 'UP' }, status: 422, error: /alias must be/ },
-      { body: { model: 'clf', command: 'x', port: 8080 }, status: 422, error: /port is not supported: deployments have no network/ },
       { body: { model: 'clf', command: 'x', replicas: 5 }, status: 422, error: /replicas may be at most 4 on this server \(MLGIT_DEPLOY_MAX_REPLICAS\)/ },
       { body: { model: 'clf', command: 'x', replicas: 0 }, status: 422, error: /replicas must be a whole number of at least 1/ },
       { body: { model: 'clf', command: 'x', replicas: 1.5 }, status: 422, error: /replicas must be a whole number of at least 1/ },

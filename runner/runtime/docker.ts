@@ -1,9 +1,10 @@
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { checkSpec, jobArgv, jobEnv } from './job-spec.ts';
+import { checkSpec, JOB_PATH, jobArgv, jobEnv } from './job-spec.ts';
 import { handOver, jobUser } from './job-user.ts';
 import { OutputPump } from './output-pump.ts';
+import { DEFAULT_RELAY_IMAGE, relayArgv } from './port-relay.ts';
 import { jobLabels, sweepOrphans } from './orphan-sweep.ts';
 import { watchForStop } from './stop-watch.ts';
 import { RuntimeError, type ContainerRuntime, type RunResult, type RunSpec } from './types.ts';
@@ -11,6 +12,8 @@ import { RuntimeError, type ContainerRuntime, type RunResult, type RunSpec } fro
 export interface DockerRuntimeOptions {
   /** Unix socket of the Docker Engine API (Docker's /var/run/docker.sock or Podman's `system service`). */
   socketPath: string;
+  /** The image the port relay of a deployment runs in (any image with python3); default the job image. */
+  relayImage?: string;
 }
 
 /** Where the job sees its mounts; the same paths in every container so manifests can rely on them. */
@@ -45,9 +48,10 @@ export class DockerRuntime implements ContainerRuntime {
     if (spec.signal.aborted) return { outcome: 'cancelled', exitCode: null, durationMs: 0 };
     const user = jobUser();
     await handOver([spec.workspace, spec.outputs], user);
-    const container = await this.create(spec, `${user.uid}:${user.gid}`);
+    const owner = `${user.uid}:${user.gid}`;
+    const container = await this.create(spec, owner);
     try {
-      return await this.runCreated(container, spec);
+      return await this.runCreated(container, spec, owner);
     } finally {
       await container.remove({ force: true }).catch((error: unknown) => {
         if (statusCode(error) !== 404) throw this.infraError('could not remove the job container', error);
@@ -68,7 +72,8 @@ export class DockerRuntime implements ContainerRuntime {
     try {
       return await this.docker.createContainer({
         Image: spec.image,
-        Cmd: jobArgv(spec.commands),
+        // No commands: the image's own entrypoint and command (a model server from an image).
+        ...(spec.commands.length > 0 ? { Cmd: jobArgv(spec.commands) } : {}),
         Env: Object.entries(jobEnv(spec, { home: '/tmp', outputDir: OUTPUTS })).map(([name, value]) => `${name}=${value}`),
         WorkingDir: WORKSPACE,
         User: user,
@@ -82,24 +87,7 @@ export class DockerRuntime implements ContainerRuntime {
         HostConfig: {
           Binds: [`${spec.workspace}:${WORKSPACE}:rw`, `${spec.outputs}:${OUTPUTS}:rw`, ...(spec.readOnlyMounts ?? []).map((m) => `${m.source}:${m.target}:ro`)],
           ...(spec.network ? {} : { NetworkMode: 'none' }),
-          NanoCpus: Math.round(spec.limits.cpus * 1e9),
-          Memory: memory,
-          // Equal to Memory: no swap on top, so the limit is the limit.
-          MemorySwap: memory,
-          PidsLimit: spec.limits.pids,
-          ReadonlyRootfs: true,
-          // HOME is /tmp: pip caches, matplotlib configs and the like land there. Its pages count
-          // against the memory limit, so it needs no size of its own.
-          Tmpfs: { '/tmp': 'rw,nosuid,nodev,mode=1777' },
-          CapDrop: ['ALL'],
-          SecurityOpt: ['no-new-privileges'],
-          // Fixed, so a job sees the same limits on every engine. runc cannot raise a limit above the
-          // engine's own (Podman's service runs with nproc 32768), and Podman wants nproc given
-          // together with nofile. nproc counts per host user, so PidsLimit is the real pids bound.
-          Ulimits: [
-            { Name: 'nofile', Soft: JOB_NOFILE, Hard: JOB_NOFILE },
-            { Name: 'nproc', Soft: JOB_NPROC, Hard: JOB_NPROC },
-          ],
+          ...confined({ memory, cpus: spec.limits.cpus, pids: spec.limits.pids }),
         },
       });
     } catch (error) {
@@ -115,7 +103,46 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  private async runCreated(container: Docker.Container, spec: RunSpec): Promise<RunResult> {
+  /**
+   * A deployment's port relay: a second container in the job container's network namespace (which
+   * with NetworkMode none holds only loopback) that bridges a unix socket in the shared outputs to
+   * the port. Its output joins the job's log; `ended` resolves when it stops.
+   */
+  private async startRelay(job: Docker.Container, spec: RunSpec, user: string): Promise<{ container: Docker.Container; ended: Promise<unknown> }> {
+    const image = this.options.relayImage ?? DEFAULT_RELAY_IMAGE;
+    let relay: Docker.Container;
+    try {
+      relay = await this.docker.createContainer({
+        Image: image,
+        Cmd: relayArgv(spec.relay!),
+        Env: [`PATH=${JOB_PATH}`],
+        User: user,
+        AttachStdout: true,
+        AttachStderr: true,
+        Labels: jobLabels(),
+        HostConfig: {
+          Binds: [`${spec.outputs}:${OUTPUTS}:rw`],
+          NetworkMode: `container:${job.id}`,
+          ...confined({ memory: RELAY_MEMORY, cpus: spec.limits.cpus, pids: RELAY_PIDS }),
+        },
+      });
+    } catch (error) {
+      throw this.infraError(`could not create the port relay from ${image} (MLGIT_DEPLOY_RELAY_IMAGE: any image with python3)`, error);
+    }
+    try {
+      const attached = (await relay.attach({ stream: true, stdout: true, stderr: true, hijack: true })) as unknown as Readable;
+      const pump = new OutputPump(spec.onOutput);
+      this.docker.modem.demuxStream(attached, pump.sink, pump.sink);
+      void pump.drained(attached).catch(() => {});
+      await relay.start();
+    } catch (error) {
+      await relay.remove({ force: true }).catch(() => {});
+      throw this.infraError('could not start the port relay', error);
+    }
+    return { container: relay, ended: relay.wait().catch(() => {}) };
+  }
+
+  private async runCreated(container: Docker.Container, spec: RunSpec, user: string): Promise<RunResult> {
     let attached: Readable;
     try {
       // hijack: a raw duplex to the container's output; attached before start so no line is lost.
@@ -136,6 +163,28 @@ export class DockerRuntime implements ContainerRuntime {
       attached.destroy();
       throw this.infraError('could not start the job container', error);
     }
+    let relay: Docker.Container | undefined;
+    // Set when the relay ended first: the job is then killed (a replica without its relay serves
+    // nothing and restarts whole), and that SIGKILL is ours, not the OOM killer's.
+    let relayEnded = false;
+    if (spec.relay) {
+      try {
+        const started = await this.startRelay(container, spec, user);
+        relay = started.container;
+        void started.ended.then(() => {
+          relayEnded = true;
+          container.kill({ signal: 'SIGKILL' }).catch(() => {});
+        });
+      } catch (error) {
+        // A model server that ended before its relay could join it: its own exit and output say why.
+        const running = await container.inspect().then((info) => info.State.Running, () => false);
+        if (running) {
+          await container.kill({ signal: 'SIGKILL' }).catch(() => {});
+          attached.destroy();
+          throw error;
+        }
+      }
+    }
     const started = Date.now();
     spec.onStart?.();
     // SIGKILL, not SIGTERM: the job's PID 1 is /bin/sh, which ignores SIGTERM, so a polite stop
@@ -149,6 +198,10 @@ export class DockerRuntime implements ContainerRuntime {
       const [exitCode] = await Promise.all([exitCodeOf(container, output), output]);
       const durationMs = Date.now() - started;
       if (watch.reason !== undefined) return { outcome: watch.reason, exitCode: null, durationMs };
+      if (relayEnded) {
+        await spec.onOutput(Buffer.from('mlgit: the port relay ended; the model server was stopped with it\n'));
+        return { outcome: 'exited', exitCode, durationMs };
+      }
       // Every job has a memory limit, and a SIGKILL we did not send is the OOM killer's.
       return { outcome: exitCode === KILLED_EXIT ? 'oom' : 'exited', exitCode, durationMs };
     } catch (error) {
@@ -157,6 +210,7 @@ export class DockerRuntime implements ContainerRuntime {
       throw this.infraError('lost the job container while waiting for it', error);
     } finally {
       watch.dispose();
+      await relay?.remove({ force: true }).catch(() => {});
     }
   }
 
@@ -164,6 +218,34 @@ export class DockerRuntime implements ContainerRuntime {
     const detail = error instanceof Error ? error.message : String(error);
     return new RuntimeError(`${what} (engine at ${this.options.socketPath}): ${detail}`, { cause: error });
   }
+}
+
+/** The relay's own limits: one asyncio process. */
+const RELAY_MEMORY = 64 * 1024 * 1024;
+const RELAY_PIDS = 16;
+
+/** The confinement of every container mlgit starts: limits, read-only root, no capabilities. */
+function confined({ memory, cpus, pids }: { memory: number; cpus: number; pids: number }): Docker.HostConfig {
+  return {
+    NanoCpus: Math.round(cpus * 1e9),
+    Memory: memory,
+    // Equal to Memory: no swap on top, so the limit is the limit.
+    MemorySwap: memory,
+    PidsLimit: pids,
+    ReadonlyRootfs: true,
+    // HOME is /tmp: pip caches, matplotlib configs and the like land there. Its pages count
+    // against the memory limit, so it needs no size of its own.
+    Tmpfs: { '/tmp': 'rw,nosuid,nodev,mode=1777' },
+    CapDrop: ['ALL'],
+    SecurityOpt: ['no-new-privileges'],
+    // Fixed, so a job sees the same limits on every engine. runc cannot raise a limit above the
+    // engine's own (Podman's service runs with nproc 32768), and Podman wants nproc given
+    // together with nofile. nproc counts per host user, so PidsLimit is the real pids bound.
+    Ulimits: [
+      { Name: 'nofile', Soft: JOB_NOFILE, Hard: JOB_NOFILE },
+      { Name: 'nproc', Soft: JOB_NPROC, Hard: JOB_NPROC },
+    ],
+  };
 }
 
 /**

@@ -13,6 +13,8 @@ export interface RuntimeConfig {
   dockerSocket?: string;
   /** Process runtime only: run jobs without any sandbox (MLGIT_UNSAFE_NO_SANDBOX). */
   unsafeNoSandbox?: boolean;
+  /** Docker only: the image of deployments' port relays (default the job image). */
+  relayImage?: string;
   /** Required for kind 'kubernetes'. */
   kubernetes?: KubernetesSettings | null;
 }
@@ -25,7 +27,7 @@ export function createRuntime(config: RuntimeConfig): ContainerRuntime {
     return new LazyKubernetesRuntime(config.kubernetes);
   }
   return config.kind === 'docker'
-    ? new DockerRuntime({ socketPath: config.dockerSocket ?? DEFAULT_DOCKER_SOCKET })
+    ? new DockerRuntime({ socketPath: config.dockerSocket ?? DEFAULT_DOCKER_SOCKET, relayImage: config.relayImage })
     : new ProcessRuntime({ unsafeNoSandbox: config.unsafeNoSandbox ?? false });
 }
 

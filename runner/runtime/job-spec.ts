@@ -1,4 +1,5 @@
-import type { ReadOnlyMount, RunSpec } from './types.ts';
+import { relayArgv } from './port-relay.ts';
+import type { PortRelay, ReadOnlyMount, RunSpec } from './types.ts';
 
 /** PATH inside every job: the system's, never the runner's (a pyenv or nvm shim would shadow Debian's python3). */
 export const JOB_PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -7,11 +8,16 @@ export const JOB_PATH = '/usr/local/bin:/usr/bin:/bin';
  * The argv that runs the job's commands: each one through its own `/bin/sh -c`, in order, with the
  * commands passed as positional parameters so nothing is ever spliced into shell source.
  * `exec 2>&1` first: stderr joins stdout in one pipe, so the log keeps the exact order in which
- * the job wrote its lines (two pipes read separately can only approximate it).
+ * the job wrote its lines (two pipes read separately can only approximate it). With a relay, it
+ * starts first, in the background, in the same namespaces (it ends with the job's processes).
  */
-export function jobArgv(commands: readonly string[]): string[] {
-  const driver = 'exec 2>&1; for c in "$@"; do /bin/sh -c "$c" || exit; done';
-  return ['/bin/sh', '-c', driver, 'mlgit-job', ...commands];
+export function jobArgv(commands: readonly string[], relay?: PortRelay): string[] {
+  const run = 'for c in "$@"; do /bin/sh -c "$c" || exit; done';
+  if (relay === undefined) return ['/bin/sh', '-c', `exec 2>&1; ${run}`, 'mlgit-job', ...commands];
+  // The relay's argv goes in as positional parameters too, then is shifted off before the commands.
+  const relayCommand = relayArgv(relay);
+  const quoted = relayCommand.map((_, index) => `"\${${index + 1}}"`).join(' ');
+  return ['/bin/sh', '-c', `exec 2>&1; ${quoted} & shift ${relayCommand.length}; ${run}`, 'mlgit-job', ...relayCommand, ...commands];
 }
 
 /**
@@ -44,6 +50,7 @@ export function checkSpec(spec: RunSpec): void {
   if (!(Number.isFinite(spec.timeoutMs) && spec.timeoutMs > 0)) problems.push(`timeoutMs must be a positive number, got ${spec.timeoutMs}`);
   for (const key of ['workspace', 'outputs'] as const) problems.push(...hostPathProblems(key, spec[key]));
   problems.push(...mountProblems(spec.readOnlyMounts ?? []));
+  if (spec.relay !== undefined) problems.push(...relayProblems(spec.relay));
   if (problems.length > 0) throw new TypeError(`invalid run spec: ${problems.join('; ')}`);
 }
 
@@ -67,4 +74,11 @@ function mountProblems(mounts: readonly ReadOnlyMount[]): string[] {
     }
     return problems;
   });
+}
+
+function relayProblems(relay: PortRelay): string[] {
+  const problems: string[] = [];
+  if (!(Number.isInteger(relay.port) && relay.port >= 1 && relay.port <= 65535)) problems.push(`relay.port must be a TCP port (1-65535), got ${relay.port}`);
+  if (!/^\/outputs\/[A-Za-z0-9._-]+$/.test(relay.socket)) problems.push(`relay.socket must be a file directly in /outputs, got ${JSON.stringify(relay.socket)}`);
+  return problems;
 }

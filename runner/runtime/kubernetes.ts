@@ -43,6 +43,7 @@ export class KubernetesRuntime implements ContainerRuntime {
 
   async run(spec: RunSpec): Promise<RunResult> {
     checkSpec(spec);
+    if (spec.relay || spec.commands.length === 0) throw new RuntimeError('the kubernetes runtime does not run deployments: they need the docker or process runtime');
     if (spec.readOnlyMounts?.length) throw new RuntimeError('the kubernetes runtime cannot bind host directories into job pods: deployments need the docker or process runtime');
     if (spec.signal.aborted) return { outcome: 'cancelled', exitCode: null, durationMs: 0 };
     const user = jobUser();

@@ -63,6 +63,7 @@ export class ProcessRuntime implements ContainerRuntime {
   async run(spec: RunSpec): Promise<RunResult> {
     checkSpec(spec);
     if (this.unavailable !== undefined) throw new RuntimeError(this.unavailable);
+    if (spec.commands.length === 0) throw new RuntimeError('the process runtime has no images: an image\'s own entrypoint needs the docker runtime (MLGIT_RUNTIME=docker); give a command to run it here');
     if (spec.signal.aborted) return { outcome: 'cancelled', exitCode: null, durationMs: 0 };
     if (this.sandbox) return this.runSandboxed(spec, this.sandbox);
     // Without a sandbox there is no mount namespace to show the directories in.
@@ -95,7 +96,7 @@ export class ProcessRuntime implements ContainerRuntime {
     } catch (error) {
       throw new RuntimeError(`cannot set up the ${sandbox.name} sandbox: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    return this.spawnJob(spec, { argv: [...rlimits(spec), ...argv, ...jobArgv(spec.commands)], env: launchEnv(env), cwd: '/' });
+    return this.spawnJob(spec, { argv: [...rlimits(spec), ...argv, ...jobArgv(spec.commands, spec.relay)], env: launchEnv(env), cwd: '/' });
   }
 
   private async spawnJob(spec: RunSpec, launch: Launch): Promise<RunResult> {
@@ -171,7 +172,7 @@ function rlimits(spec: RunSpec): string[] {
  * environment as given. No process limit: RLIMIT_NPROC would count all of that user's processes.
  */
 function unsafeLaunch(spec: RunSpec): Launch {
-  return { argv: [...rlimits(spec), ...jobArgv(spec.commands)], env: jobEnv(spec, { home: spec.workspace, outputDir: spec.outputs }), cwd: spec.workspace };
+  return { argv: [...rlimits(spec), ...jobArgv(spec.commands, spec.relay)], env: jobEnv(spec, { home: spec.workspace, outputDir: spec.outputs }), cwd: spec.workspace };
 }
 
 function unsafeWarning(): string {

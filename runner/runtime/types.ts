@@ -4,6 +4,7 @@
  * process in a sandbox: bubblewrap or util-linux unshare, see sandbox/). Both pass
  * test/helpers/container-runtime-contract.ts; the sandboxes also pass test/helpers/sandbox-contract.ts.
  */
+import type { PortRelay } from './port-relay.ts';
 
 export interface RuntimeLimits {
   /** CPUs the job may use (fractions allowed), > 0. */
@@ -18,7 +19,11 @@ export interface RuntimeLimits {
 
 export interface RunSpec {
   image: string;
-  /** Shell commands run in order by /bin/sh -c with the workspace as cwd; stops at the first failure (that exit code is the result). */
+  /**
+   * Shell commands run in order by /bin/sh -c with the workspace as cwd; stops at the first failure
+   * (that exit code is the result). Empty: the image's own entrypoint and command run (a model
+   * server from an image); runtimes that have no image throw RuntimeError.
+   */
   commands: string[];
   /** Host directory with the checked-out repo; read-write; the cwd (in a container mounted at /workspace). */
   workspace: string;
@@ -35,6 +40,12 @@ export interface RunSpec {
    * cannot honour them throw RuntimeError rather than run without them.
    */
   readOnlyMounts?: readonly ReadOnlyMount[];
+  /**
+   * Optional: a TCP port the job listens on inside its own network namespace, relayed to a unix
+   * socket in its outputs (a deployment's `port`); the job still has no network. Runtimes that
+   * cannot run the relay beside the job throw RuntimeError.
+   */
+  relay?: PortRelay;
   /** Aborting = cancel: stop the job promptly. */
   signal: AbortSignal;
   /** Called once the container/process has started (latency benchmarks measure up to this). */
@@ -42,6 +53,8 @@ export interface RunSpec {
   /** stdout+stderr interleaved in arrival order; awaited, so a slow consumer applies backpressure (memory stays flat). */
   onOutput: (chunk: Buffer) => Promise<void>;
 }
+
+export type { PortRelay };
 
 /** A host directory bound read-only at `target`, a top-level directory of the job's own (e.g. /model). */
 export interface ReadOnlyMount {

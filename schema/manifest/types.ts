@@ -87,8 +87,10 @@ export interface ModelSpec {
 export interface DeploymentEntry {
   model?: string;
   alias?: string;
-  command: string;
+  /** Absent: the image's own entrypoint runs (then `port` is required). */
+  command?: string;
   image?: string;
+  port?: number;
   health_path?: string;
   replicas?: number;
   resources?: { cpu?: number; memory?: string };

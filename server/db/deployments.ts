@@ -8,8 +8,9 @@ export interface DeploymentsTable {
   repo_id: number;
   model: string;
   alias: string;
-  command: string;
+  command: string | null;
   image: string;
+  port: ColumnType<number | null, number | null | undefined, number | null>;
   health_path: string;
   replicas: ColumnType<number, number | undefined, number>;
   cpus: number;
@@ -56,7 +57,7 @@ export async function deleteDeployment(db: Db, id: number): Promise<boolean> {
 }
 
 /** What the owner may change of a deployment (the manifest, on a push to the default branch). */
-export type DeploymentSpecColumns = Pick<NewDeployment, 'alias' | 'command' | 'image' | 'health_path' | 'replicas' | 'cpus' | 'memory_bytes' | 'env' | 'public' | 'manifest_entry'>;
+export type DeploymentSpecColumns = Pick<NewDeployment, 'alias' | 'command' | 'image' | 'port' | 'health_path' | 'replicas' | 'cpus' | 'memory_bytes' | 'env' | 'public' | 'manifest_entry'>;
 
 export async function updateDeploymentSpec(db: Db, id: number, spec: DeploymentSpecColumns): Promise<DeploymentRow | undefined> {
   return table(db).updateTable('deployments').set({ ...spec, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirst();

@@ -2,7 +2,7 @@
 // Open Inference Protocol to deploy, answers with the version it was started as, and has routes
 // that misbehave on purpose (never answer, answer an error in plain text, echo what reached it).
 import type { Test } from 'tap';
-import { loadConfig } from '../../server/config.ts';
+import { loadConfig, type RunsConfig } from '../../server/config.ts';
 import type { DeployConfig } from '../../server/deploy-config.ts';
 import { GitClient } from './git-client.ts';
 import { projectFiles } from './registry.ts';
@@ -72,12 +72,21 @@ class Handler(BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
     request_queue_size = 128
-path = os.environ['MLGIT_SERVE_SOCKET']
-if os.path.exists(path):
-    os.unlink(path)
-server = Server(path, Handler)
-os.chmod(path, 0o666)
-print('predictor version', VERSION, 'listening', flush=True)
+class TcpServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+# PREDICTOR_PORT: listen on that TCP port (a deployment's \`port\`, relayed by mlgit), else on the socket.
+PORT = os.environ.get('PREDICTOR_PORT')
+if PORT:
+    server = TcpServer(('0.0.0.0', int(PORT)), Handler)
+else:
+    path = os.environ['MLGIT_SERVE_SOCKET']
+    if os.path.exists(path):
+        os.unlink(path)
+    server = Server(path, Handler)
+    os.chmod(path, 0o666)
+print('predictor version', VERSION, 'listening', ('on port ' + PORT) if PORT else 'on the socket', flush=True)
 server.serve_forever()
 `;
 
@@ -89,11 +98,11 @@ export function servingProject(acc: number): Record<string, string> {
 export const PREDICTOR_COMMAND = 'python3 predictor.py';
 
 /**
- * A server on the process runtime with alice/clf pushed and trained (version 1 of model clf);
+ * A server on the process runtime (or `runs`') with alice/clf pushed and trained (version 1 of model clf);
  * `deploy` creates its deployment of `latest` running the predictor, `untilReady` waits for it.
  */
-export async function predictorRepo(t: Test, deploy: Partial<DeployConfig>) {
-  const server = await startRunsServer(t, { runtime: 'process' }, { config: { deploy: { ...loadConfig({}).deploy, ...deploy } } });
+export async function predictorRepo(t: Test, deploy: Partial<DeployConfig>, runs: Partial<RunsConfig> = { runtime: 'process' }) {
+  const server = await startRunsServer(t, runs, { config: { deploy: { ...loadConfig({}).deploy, ...deploy } } });
   const client = await GitClient.create(t);
   const alice = await server.user('alice');
   const { sha, dir } = await pushProject(server, client, alice, 'clf', servingProject(0.9));

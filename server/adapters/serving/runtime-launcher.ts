@@ -1,7 +1,8 @@
 // Starts model servers through the runner's ContainerRuntime port, as jobs run: in the process
 // runtime's bubblewrap/unshare sandbox or a container, never with network. The model file is
 // bound read-only at /model; the server listens on a unix socket in /outputs, a directory the
-// sandbox shares with mlgit, which proxies HTTP to it (README, Decisions: "Deployments").
+// sandbox shares with mlgit, which proxies HTTP to it, or on a TCP port in its own network
+// namespace, which the runtime's relay bridges to that socket (README, Decisions: "Deployments").
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -57,7 +58,7 @@ export class RuntimeLauncher implements ModelServerLauncher {
     const abort = new AbortController();
     const finished = runtime.run({
       image: deployment.image,
-      commands: [deployment.command],
+      commands: deployment.command === null ? [] : [deployment.command],
       workspace,
       outputs,
       env: {
@@ -73,6 +74,7 @@ export class RuntimeLauncher implements ModelServerLauncher {
       signal: abort.signal,
       onOutput,
       readOnlyMounts: [{ source: model.dir, target: MODEL_MOUNT }],
+      ...(deployment.port === null ? {} : { relay: { port: deployment.port, socket: SOCKET_IN_SANDBOX } }),
     });
     const exited = finished.then(describe, (error: unknown) => `could not start: ${error instanceof Error ? error.message : String(error)}`);
     const ready = healthy(socketPath, deployment.healthPath, exited, this.options.startTimeoutMs);

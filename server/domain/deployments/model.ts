@@ -1,5 +1,5 @@
 // Deployments' domain types and the checks of a deploy request (issue 11, "Serving").
-import { PORT_REFUSAL, quantityBytes, RESERVED_DEPLOYMENT_ENV } from '../../../schema/manifest.ts';
+import { COMMAND_OR_PORT, quantityBytes, RESERVED_DEPLOYMENT_ENV } from '../../../schema/manifest.ts';
 import { invalid } from '../errors.ts';
 import { aliasName, modelName } from '../registry/names.ts';
 
@@ -11,8 +11,11 @@ export interface Deployment {
   readonly repoId: number;
   readonly model: string;
   readonly alias: string;
-  readonly command: string;
+  /** null: the image's own entrypoint and command run (docker runtime; `port` is then set). */
+  readonly command: string | null;
   readonly image: string;
+  /** The TCP port the model server listens on inside its own network namespace (relayed); null: it listens on $MLGIT_SERVE_SOCKET. */
+  readonly port: number | null;
   readonly healthPath: string;
   readonly replicas: number;
   readonly cpus: number;
@@ -50,8 +53,9 @@ export interface DeploymentStatus {
 export interface DeploySpec {
   model: string;
   alias: string;
-  command: string;
+  command: string | null;
   image: string | null;
+  port: number | null;
   healthPath: string;
   replicas: number;
   cpus: number;
@@ -65,6 +69,7 @@ export function launchesAlike(a: Deployment, b: Deployment): boolean {
   return (
     a.command === b.command &&
     a.image === b.image &&
+    a.port === b.port &&
     a.healthPath === b.healthPath &&
     a.replicas === b.replicas &&
     a.cpus === b.cpus &&
@@ -87,7 +92,7 @@ const MAX_COMMAND_CHARS = 4096;
 const MAX_ENV = 64;
 const KNOWN = new Set(['model', 'alias', 'command', 'image', 'health_path', 'replicas', 'resources', 'env', 'public', 'port']);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const IMAGE = /^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$/;
+export const IMAGE_REFERENCE = /^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$/;
 const HEALTH_PATH = /^\/[A-Za-z0-9._~/-]{0,255}$/;
 
 /**
@@ -122,26 +127,21 @@ export function parseDeploySpec(body: unknown): DeploySpec {
   if (model !== null) checked(() => modelName(model));
   checked(() => aliasName(alias));
   const command = text('command', null);
-  if (command === null && b.command === undefined) {
-    problems.push(
-      b.image !== undefined
-        ? 'command is required: mlgit runs it in the image (an image\'s own entrypoint cannot be told where to listen)'
-        : 'command is required, e.g. "python3 serve.py --socket $MLGIT_SERVE_SOCKET --model $MLP_MODEL_PATH"',
-    );
-  }
+  const port = b.port ?? null;
+  if (port !== null && !(typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535)) problems.push('port must be a TCP port, 1 to 65535');
+  if (command === null && b.command === undefined && port === null) problems.push(COMMAND_OR_PORT);
   if (command !== null && (command.length > MAX_COMMAND_CHARS || command.includes('\0'))) problems.push(`command must be at most ${MAX_COMMAND_CHARS} characters with no NUL`);
   const image = text('image', null);
-  if (image !== null && !IMAGE.test(image)) problems.push('image must be an image reference such as localhost/mlgit-python:bookworm');
+  if (image !== null && !IMAGE_REFERENCE.test(image)) problems.push('image must be an image reference such as localhost/mlgit-python:bookworm');
   const healthPath = text('health_path', DEFAULT_HEALTH_PATH) ?? DEFAULT_HEALTH_PATH;
   if (!HEALTH_PATH.test(healthPath) || healthPath.split('/').some((s) => s === '..' || s === '.')) problems.push('health_path must be an absolute path such as /v2/health/ready');
   const replicas = b.replicas ?? 1;
   if (typeof replicas !== 'number' || !Number.isSafeInteger(replicas) || replicas < 1) problems.push('replicas must be a whole number of at least 1');
-  if (b.port !== undefined) problems.push(PORT_REFUSAL);
   if (b.public !== undefined && typeof b.public !== 'boolean') problems.push('public must be true or false');
   const { cpus, memoryBytes } = resources(b.resources, problems);
   const env = environment(b.env, problems);
   if (problems.length > 0) throw invalid(`invalid deployment: ${problems.join('; ')}`);
-  return { model: model!, alias, command: command!, image, healthPath, replicas: replicas as number, cpus, memoryBytes, env, public: b.public === true };
+  return { model: model!, alias, command, image, port: port as number | null, healthPath, replicas: replicas as number, cpus, memoryBytes, env, public: b.public === true };
 }
 
 function resources(value: unknown, problems: string[]): { cpus: number; memoryBytes: number } {

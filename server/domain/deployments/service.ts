@@ -48,6 +48,8 @@ export interface DeploymentLimits extends SupervisorOptions {
   /** MLGIT_DEPLOY_MAX_REPLICAS. */
   maxReplicas: number;
   maxLogBytes: number;
+  /** Whether the runtime runs images (docker): only then may a deployment have no command. */
+  imageEntrypoints: boolean;
   /** How often rows are compared with running supervisors (deleted repositories stop their deployments). */
   syncIntervalMs: number;
 }
@@ -242,8 +244,9 @@ export class DeploymentService {
   }
 
   /** Why this server will not run a spec (over its caps), or null. */
-  private limitProblem(spec: { cpus: number; memoryBytes: number; replicas: number }): string | null {
+  private limitProblem(spec: { command: string | null; cpus: number; memoryBytes: number; replicas: number }): string | null {
     const problems: string[] = [];
+    if (spec.command === null && !this.limits.imageEntrypoints) problems.push('an image\'s own entrypoint (no command) needs the docker runtime (MLGIT_RUNTIME=docker); give a command to run the model server here');
     if (spec.cpus > this.limits.maxCpus) problems.push(`resources.cpu may be at most ${this.limits.maxCpus} on this server`);
     if (spec.memoryBytes > this.limits.maxMemoryBytes) problems.push(`resources.memory may be at most ${this.limits.maxMemoryBytes} bytes on this server`);
     if (spec.replicas > this.limits.maxReplicas) problems.push(`replicas may be at most ${this.limits.maxReplicas} on this server (MLGIT_DEPLOY_MAX_REPLICAS)`);
@@ -348,6 +351,7 @@ function toDeployment(row: deploymentsDb.DeploymentRow): Deployment {
     alias: row.alias,
     command: row.command,
     image: row.image,
+    port: row.port,
     healthPath: row.health_path,
     replicas: row.replicas,
     cpus: row.cpus,
@@ -365,6 +369,7 @@ function specColumns(spec: DeploySpec, manifestEntry: string | null): Omit<deplo
   return {
     alias: spec.alias,
     command: spec.command,
+    port: spec.port,
     health_path: spec.healthPath,
     replicas: spec.replicas,
     cpus: spec.cpus,

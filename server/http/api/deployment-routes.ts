@@ -54,8 +54,10 @@ const deploymentSchema = {
 /** Described, not enforced here: the domain checks the body and names every problem at once. */
 const createBody = {
   description:
-    'model (required); alias (default production); command (required: run in the image with the repository at the version\'s commit as cwd, ' +
-    'listening on $MLGIT_SERVE_SOCKET; the model file is $MLP_MODEL_PATH); image (default: mlproject.yaml\'s at that commit); ' +
+    'model (required); alias (default production); command (run in the image with the repository at the version\'s commit as cwd, ' +
+    'listening on $MLGIT_SERVE_SOCKET or on port; the model file is $MLP_MODEL_PATH); port (the TCP port the model server listens on in its sandbox, ' +
+    'relayed by mlgit; without a command the image\'s own entrypoint runs, docker runtime only); command or port is required; ' +
+    'image (default: mlproject.yaml\'s at that commit); ' +
     'health_path (default /v2/health/ready); replicas (default 1, at most MLGIT_DEPLOY_MAX_REPLICAS); resources {cpu, memory: "1Gi"}; env {NAME: value}; ' +
     'public (anonymous callers may use it; public repositories only)',
 } as const;
@@ -72,6 +74,7 @@ export function registerDeploymentRoutes(app: FastifyInstance, deps: DeploymentR
       alias: d.alias,
       command: d.command,
       image: d.image,
+      port: d.port,
       health_path: d.healthPath,
       replicas: d.replicas,
       resources: { cpu: d.cpus, memory_bytes: d.memoryBytes },
