@@ -113,7 +113,7 @@ async function main(): Promise<number> {
   });
   onCleanup(() => server.stop());
   const referenceRoot = path.join(scratch, 'reference');
-  const reference = await startHttpBackend(referenceRoot, { env });
+  const reference = await startHttpBackend(referenceRoot, { env, challengePushes: true });
   onCleanup(() => reference.close());
   log(`mlgit at ${server.url}, git http-backend at ${reference.url}`);
 
@@ -161,11 +161,18 @@ async function setUpCases(scratch: string, env: NodeJS.ProcessEnv, server: Mlgit
   };
   for (const name of ['plain', 'train', 'lfs']) await createRepo(server, name, password);
   for (const name of ['plain', 'train', 'blob']) await referenceRepo(referenceRoot, name, env);
+  // Credentials in the URL as for mlgit: the reference challenges pushes without them.
+  const referenceRemote = (name: string) => {
+    const url = new URL(`${referenceUrl}/${name}.git`);
+    url.username = OWNER;
+    url.password = 'reference';
+    return url.href;
+  };
 
-  const plain = await workRepo(scratch, 'plain', env, { token: remote('plain', token), password: remote('plain', BENCH_ADMIN.password), reference: `${referenceUrl}/plain.git` });
-  const train = await workRepo(scratch, 'train', env, { mlgit: remote('train', token), reference: `${referenceUrl}/train.git` }, { 'mlproject.yaml': MANIFEST });
+  const plain = await workRepo(scratch, 'plain', env, { token: remote('plain', token), password: remote('plain', BENCH_ADMIN.password), reference: referenceRemote('plain') });
+  const train = await workRepo(scratch, 'train', env, { mlgit: remote('train', token), reference: referenceRemote('train') }, { 'mlproject.yaml': MANIFEST });
   const lfs = await workRepo(scratch, 'lfs', env, { mlgit: remote('lfs', token) }, {}, true);
-  const blob = await workRepo(scratch, 'blob', env, { reference: `${referenceUrl}/blob.git` });
+  const blob = await workRepo(scratch, 'blob', env, { reference: referenceRemote('blob') });
 
   const push = (work: Work, remoteName: string) => () => work.git('push', remoteName, 'main');
   const oneFile = (key: string) => (round: number) => commitFile(plain, 'round.txt', `${key} ${round}\n`);
@@ -213,7 +220,7 @@ async function createToken(server: MlgitServer, authorization: string): Promise<
   return body.token;
 }
 
-/** A bare repo served by http-backend that accepts anonymous pushes (it has no users). */
+/** A bare repo served by http-backend that accepts pushes from any user who gives credentials (it checks none). */
 async function referenceRepo(root: string, name: string, env: NodeJS.ProcessEnv): Promise<void> {
   const dir = path.join(root, `${name}.git`);
   await runChecked('git', ['init', '-q', '--bare', '-b', 'main', dir], { env });

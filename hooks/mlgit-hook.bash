@@ -1,9 +1,9 @@
-# The program git runs as pre-receive / post-receive inside every mlgit bare repo (the per-repo
-# hook sources it with the hook's name). It only forwards the push to the server's internal hook
-# API and prints the answer: git shows our stderr to the pusher as "remote: " lines, and a
-# non-zero exit rejects the push.
+# The program git runs as pre-receive inside every mlgit bare repo (the per-repo hook sources it
+# with the hook's name; post-receive's work the server does itself once git has answered). It
+# only forwards the push to the server's internal hook API and prints the answer: git shows our
+# stderr to the pusher as "remote: " lines, and a non-zero exit rejects the push.
 #
-# bash, not node: git starts it twice per push, and bash with its built-in /dev/tcp starts in
+# bash, not node: git starts it for every push, and bash with its built-in /dev/tcp starts in
 # ~2 ms where node took 40 ms on an idle machine and over 100 ms on a busy one (npm run bench:push).
 # The wire format is lines of text (server/http/internal/hook-request.ts) so that no JSON is needed.
 
@@ -14,12 +14,13 @@ hook=$1
 fail() {
   printf 'mlgit: %s\n' "$1" >&2
   # Fail closed: a push that did not pass the server's checks must not land.
-  if [ "$hook" = pre-receive ]; then exit 1; fi
-  exit 0
+  exit 1
 }
 
 case $hook in
-  pre-receive | post-receive) ;;
+  pre-receive) ;;
+  # Installed by older versions; the server does this work itself now (`mlgit doctor` removes it).
+  post-receive) exit 0 ;;
   *) fail "unknown hook \"$hook\"" ;;
 esac
 if [ -z "$MLGIT_HOOK_URL" ] || [ -z "$MLGIT_HOOK_SECRET" ]; then

@@ -285,7 +285,7 @@ export async function buildApp(config: Config): Promise<App> {
   registerRegistryRoutes(app, { config, repos, authenticate, registry, store, refreshNote: (repoId, sha) => runs.notes.refresh(repoId, sha) });
   deployments = await wireDeployments(app, { config, db, git, repos, versions: registry.versions, store, queue, webhooks, authenticate });
   await registerLfsRoutes(app, { config, lfs, locks, authenticate });
-  registerGitRoutes(app, { config, repos, git, hookSessions, pushesInFlight, authenticate, hookUrl: () => hookUrl(app) });
+  registerGitRoutes(app, { config, repos, git, hookSessions, pushesInFlight, authenticate, hookUrl: () => hookUrl(app), outbox });
   // The Hugging Face Hub API; its `resolve`/`raw` routes share paths with the pages' (see its hubClient constraint).
   const hubDownloads = new DownloadCounter(repos, (err) => app.log.warn({ err }, 'could not record Hub downloads; they are added at the next flush'));
   await registerHubRoutes(app, { downloads: hubDownloads, repos, git, hubGit: new CliHubGit((id) => git.repoPath(id)), lfs, store, audit, events: webhooks, pushes, outbox, pushesInFlight, authenticate, publicUrl: config.publicUrl });

@@ -210,7 +210,12 @@ t.test('admin commands against Postgres', async (t) => {
     const repoId = async (name: string) => (await (await openDb()).selectFrom('repos').select('id').where('name', '=', name).executeTakeFirstOrThrow()).id;
     const bare = (id: number) => path.join(dataDir, 'repos', (id % 256).toString(16).padStart(2, '0'), `${id}.git`);
     const projHook = path.join(bare(await repoId('proj')), 'hooks', 'pre-receive');
-    const imagesHook = path.join(bare(await repoId('images')), 'hooks', 'post-receive');
+    const imagesHook = path.join(bare(await repoId('images')), 'hooks', 'pre-receive');
+    // What older versions installed and the server now does itself: removed, and only mlgit's own.
+    const retiredHook = path.join(bare(await repoId('images')), 'hooks', 'post-receive');
+    await fs.writeFile(retiredHook, (await fs.readFile(imagesHook, 'utf8')).replace(/ pre-receive\n$/, ' post-receive\n'), { mode: 0o700 });
+    const foreignHook = path.join(bare(await repoId('proj')), 'hooks', 'post-receive');
+    await fs.writeFile(foreignHook, '#!/bin/sh\nexit 0\n', { mode: 0o700 });
     const original = await fs.readFile(projHook, 'utf8');
     await fs.rm(projHook);
     // A hook that lost its executable bit is broken too: git skips it silently.
@@ -224,6 +229,8 @@ t.test('admin commands against Postgres', async (t) => {
     // Executable for the server's own user, and private like the rest of the data dir.
     t.equal((await fs.stat(projHook)).mode & 0o777, 0o700, 'and executable');
     t.equal((await fs.stat(imagesHook)).mode & 0o777, 0o700, 'the other one is executable again');
+    t.equal(await fs.access(retiredHook).then(() => 'present', () => 'removed'), 'removed', 'mlgit\'s old post-receive hook is removed');
+    t.equal(await fs.readFile(foreignHook, 'utf8'), '#!/bin/sh\nexit 0\n', 'a hook mlgit did not install is left alone');
 
     // A repository missing on disk is a failure, reported with a non-zero exit.
     const projDir = bare(await repoId('proj'));

@@ -18,6 +18,13 @@ export interface HttpBackendOptions {
    * caller's GIT_* variables and config never leak into the reference.
    */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Answer a push request that carries no credentials with 401 and a Basic challenge, as
+   * git-http-backend(1)'s Apache example does for git-receive-pack: the client then makes the same
+   * requests as against a server that, like mlgit, needs credentials to push. The credentials
+   * themselves are not checked (git's server has no users; that work is the web server's).
+   */
+  readonly challengePushes?: boolean;
 }
 
 // CGI headers are a few short lines; anything bigger means the child is not speaking CGI.
@@ -27,13 +34,25 @@ const STDERR_TAIL_CHARS = 4096;
 export async function startHttpBackend(root: string, options: HttpBackendOptions = {}): Promise<HttpBackend> {
   const baseEnv = options.env ?? { PATH: process.env.PATH ?? '/usr/bin:/bin' };
   const children = new Set<ChildProcess>();
-  const server = createServer((req, res) => serveCgi(root, baseEnv, children, req, res));
+  const server = createServer((req, res) => {
+    if (options.challengePushes && isPush(req) && req.headers.authorization === undefined) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="git"', 'content-type': 'text/plain' }).end('authentication required\n');
+      return;
+    }
+    serveCgi(root, baseEnv, children, req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, close: () => closeServer(server, children) };
+}
+
+/** The advertisement for a push, or the push itself. */
+function isPush(req: IncomingMessage): boolean {
+  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  return url.pathname.endsWith('/git-receive-pack') || url.searchParams.get('service') === 'git-receive-pack';
 }
 
 function closeServer(server: Server, children: Set<ChildProcess>): Promise<void> {

@@ -45,6 +45,11 @@ export function inSpan<T>(name: string, attributes: Record<string, string | numb
   });
 }
 
+/** `fn`, run in the context active now whenever it is called (stream callbacks run in their source's). */
+export function boundToActive<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+  return context.bind(context.active(), fn);
+}
+
 /** The W3C `traceparent` of `ctx` (default: the active context), or undefined when nothing is traced. */
 export function traceparentOf(ctx: Context = context.active()): string | undefined {
   const carrier: Record<string, string> = {};

@@ -18,7 +18,7 @@ import type {
 } from '../../domain/ports.ts';
 import { NOTES_REF } from '../../domain/ports.ts';
 import { commitDiff } from './commit-diff.ts';
-import { HOOK_NAMES, hookScript } from './hook-scripts.ts';
+import { HOOK_NAMES, hookScript, INSTALLED_MARK, RETIRED_HOOKS } from './hook-scripts.ts';
 import { newLfsPointers } from './lfs-pointers.ts';
 import { GitPushReader } from './push-reader.ts';
 import { exitOf, gitEnv, runGit, runGitOk, spawnGit } from './run-git.ts';
@@ -108,6 +108,13 @@ export class GitCliBackend implements GitBackend {
         // Owner-only like the rest of the data dir: git runs hooks as the server's own user.
         await fs.writeFile(file, wanted, { mode: 0o700 });
         await fs.chmod(file, 0o700);
+        repaired = true;
+      }
+    }
+    for (const name of RETIRED_HOOKS) {
+      const file = path.join(hooksDir, name);
+      if ((await fs.readFile(file, 'utf8').catch(() => ''))?.includes(INSTALLED_MARK)) {
+        await fs.rm(file, { force: true });
         repaired = true;
       }
     }

@@ -1,4 +1,4 @@
-import type { Repo } from '../../domain/model.ts';
+import type { RefUpdate, Repo } from '../../domain/model.ts';
 import type { GitTimeline } from './git-timeline.ts';
 
 /** What the hook API needs about a push in flight beyond the domain's PushContext. */
@@ -12,14 +12,8 @@ export interface PushInFlight {
    * the checks themselves.
    */
   readonly repo?: Repo;
-  /** Set by pre-receive: whether the push may start runs (then post-receive names them to the pusher). */
-  mayStartRuns?: boolean;
-  /**
-   * Set by post-receive when it answered git before the push was recorded (a push that starts no
-   * runs has nothing to tell the pusher): the push's HTTP answer ends only once this settles, so
-   * `git push` still returns with the push on record, while git finishes its own work meanwhile.
-   */
-  recording?: Promise<unknown>;
+  /** Set by pre-receive once their outbox rows are recorded: the ref updates it accepted (post-receive delivers those git moved). */
+  accepted?: readonly RefUpdate[];
 }
 
 /** Pushes whose `git receive-pack` is running, by hook secret (the hook API finds its push here). */
@@ -34,7 +28,7 @@ export class PushesInFlight {
     return this.bySecret.get(secret);
   }
 
-  /** The push outbox's reconciler leaves these pushes to their own post-receive. */
+  /** The push outbox's reconciler leaves these pushes to their own post-receive (until their answer has ended). */
   secrets(): IterableIterator<string> {
     return this.bySecret.keys();
   }

@@ -2,13 +2,14 @@
 // info/refs advertisement, then stateless-rpc POSTs piped through `git <service> --stateless-rpc`.
 // The pack protocol itself is git's job; this module only authenticates, authorises and streams.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../../config.ts';
 import { meter, tagGitOperation } from '../../observability/meter.ts';
-import { traceparentOf } from '../../observability/tracing.ts';
+import { boundToActive, traceparentOf } from '../../observability/tracing.ts';
 import { DomainError, notFound } from '../../domain/errors.ts';
 import type { HookSessions } from '../../domain/hook-sessions.ts';
+import type { PushOutbox } from '../../domain/push-outbox.ts';
 import type { Principal, Repo } from '../../domain/model.ts';
 import { repoNameFromUrl } from '../../domain/names.ts';
 import type { GitBackend, GitProcess, GitService } from '../../domain/ports.ts';
@@ -18,7 +19,9 @@ import { sendError } from '../errors.ts';
 import { isProtocolV2, sanitizeGitProtocol } from './git-protocol.ts';
 import { GitTimeline } from './git-timeline.ts';
 import { FLUSH, pktLine, pktLineProblem } from './pkt-line.ts';
+import { postReceive } from './post-receive.ts';
 import type { PushesInFlight, PushInFlight } from './pushes-in-flight.ts';
+import { receivePackAnswer } from './receive-pack-answer.ts';
 import { BadGitRequest, gitRequestBody, readWhole } from './request-body.ts';
 import { Slots } from './slots.ts';
 import { watchdog } from './watchdog.ts';
@@ -33,6 +36,8 @@ export interface GitHttpDeps {
   authenticate: Authenticate;
   /** Where hooks reach this process (loopback, known once the server listens). */
   hookUrl: () => string;
+  /** Delivers a push's outbox rows once git has answered (post-receive). */
+  outbox: PushOutbox;
 }
 
 type Params = { owner: string; repo: string };
@@ -165,13 +170,27 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
       request.log.info({ err: (err as Error).message }, 'push body ended early');
       child.kill();
     });
-    const done = () => {
+    let ended = false;
+    // The push stays in flight (the reconciler leaves its rows alone) until post-receive is over.
+    const end = () => {
+      if (ended) return;
+      ended = true;
       deps.hookSessions.close(secret);
       deps.pushesInFlight.close(secret);
-      release();
-      logTimings(request, 'receive-pack', timeline, 'git.after-hooks');
+      logTimings(request, 'receive-pack', timeline, 'answer');
     };
-    return streamGit(request, reply, child, 'application/x-git-receive-pack-result', done, [], body, inFlight);
+    reply.raw.once('close', end);
+    // In the push request's trace context: the stream's callbacks run in the git process's.
+    const afterReceive = boundToActive(async (updatedRefs: ReadonlySet<string> | null) => {
+      timeline.mark('git.after-pre-receive');
+      try {
+        return await postReceive(deps.outbox, secret, inFlight, updatedRefs);
+      } finally {
+        end();
+      }
+    });
+    const answer = (stdout: Readable) => receivePackAnswer(stdout, afterReceive);
+    return streamGit(request, reply, child, 'application/x-git-receive-pack-result', release, [], body, answer);
   }
 
   /**
@@ -186,7 +205,7 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
     onExit: () => void,
     preamble: Buffer[] = [],
     input?: Readable,
-    push?: PushInFlight,
+    answer: (stdout: Readable) => Readable = (stdout) => stdout,
   ) {
     const socket = request.raw.socket;
     const bytesMoved = () => socket.bytesRead + socket.bytesWritten;
@@ -226,19 +245,8 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
     }
     // Put the peeked bytes back and hand git's stdout to Fastify as is: one pipe, with backpressure.
     child.stdout.unshift(preamble.length ? Buffer.concat([...preamble, first]) : first);
-    return reply.headers(headers).send(push ? endingAfterRecording(child.stdout, push) : child.stdout);
+    return reply.headers(headers).send(answer(child.stdout));
   }
-}
-
-/** git's answer to a push, ending only once post-receive's recording, when it answered git before it finished, has settled. */
-function endingAfterRecording(stdout: Readable, push: PushInFlight): Readable {
-  const answer = new Transform({
-    transform: (chunk: Buffer, _encoding, callback) => callback(null, chunk),
-    // git has exited when its stdout ends, so post-receive has answered by then.
-    flush: (callback) => void Promise.resolve(push.recording).then(() => callback(), () => callback()),
-  });
-  stdout.on('error', (err) => answer.destroy(err));
-  return stdout.pipe(answer);
 }
 
 /** Resolves with git's first stdout chunk, or null when it exits without writing any. */
