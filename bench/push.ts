@@ -59,10 +59,9 @@ const PHASE_ORDER = [
   'git.before-pre-receive',
   'hook.pre-receive.start',
   'api.pre-receive',
-  'git.between-hooks',
-  'hook.post-receive.start',
-  'api.post-receive',
-  'git.after-hooks',
+  'git.after-pre-receive',
+  'post-receive',
+  'answer',
 ];
 
 /** A working repository and git in it, with the bench's isolated environment. */

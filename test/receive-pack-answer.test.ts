@@ -1,6 +1,7 @@
 // receive-pack's answer with the post-receive step in it (server/http/git/receive-pack-answer.ts):
 // the report-status is read on side band 1 or as plain pkt-lines, the last flush waits for the
-// step, whose lines go out on side band 2 before it; anything else passes through untouched.
+// step (started once the report is whole), whose lines go out on side band 2 before it;
+// anything else passes through untouched.
 // Each answer is also fed one byte at a time (packets split across chunks).
 import t from 'tap';
 import { Readable } from 'node:stream';
@@ -59,10 +60,16 @@ const cases: { name: string; input: Buffer; refs: string[] | null; output: Buffe
     output: Buffer.concat([band(2, 'hello\n'), band(2, 'mlgit: queued run 1\n'), FLUSH]),
   },
   {
-    name: 'cut mid-packet: passed on as it came, no report',
+    name: 'cut mid-packet after a whole report: passed on as it came; the report counts',
     input: Buffer.concat([band(1, report('unpack ok', 'ok refs/heads/main')), Buffer.from('00ff\x02trunc')]),
-    refs: null,
+    refs: ['refs/heads/main'],
     output: Buffer.concat([band(1, report('unpack ok', 'ok refs/heads/main')), Buffer.from('00ff\x02trunc')]),
+  },
+  {
+    name: 'cut inside the report: passed on as it came, no report',
+    input: Buffer.concat([band(1, report('unpack ok', 'ok refs/heads/main').subarray(0, 30))]),
+    refs: null,
+    output: Buffer.concat([band(1, report('unpack ok', 'ok refs/heads/main').subarray(0, 30))]),
   },
   {
     name: 'not pkt-lines: passed on untouched, no report',

@@ -17,10 +17,13 @@ const MAX_PACKET = 65520;
 /**
  * `stdout` as the client gets it, its last flush held until `after` has settled. `after` gets
  * the refs the report-status names "ok", or null when there is none (a client that asked for no
- * report, or an answer cut short), and is not called when the answer ends in an error.
+ * report, or an answer cut short), and is not called when the answer ends in an error. It starts
+ * as soon as the report is complete, while git finishes its own work.
  */
 export function receivePackAnswer(stdout: Readable, after: AfterReceive): Readable {
-  const parser = new ReportParser();
+  let started: Promise<readonly string[]> | undefined;
+  const start = (refs: ReadonlySet<string> | null) => (started ??= after(refs));
+  const parser = new ReportParser((refs) => void start(refs).catch(() => {}));
   let pending: Buffer = Buffer.alloc(0);
   let heldFlush = false;
   /** Set on bytes that are not pkt-lines (never from git): from then on everything passes untouched. */
@@ -52,8 +55,7 @@ export function receivePackAnswer(stdout: Readable, after: AfterReceive): Readab
       callback(null, out.length === 1 ? out[0] : Buffer.concat(out));
     },
     flush(callback) {
-      const updated = pending.length === 0 ? parser.updatedRefs() : null;
-      after(updated).then(
+      start(pending.length === 0 ? parser.updatedRefs() : null).then(
         (lines) => {
           if (heldFlush && parser.sideBand) for (const line of lines) this.push(pktLine(`${String.fromCharCode(BAND_PROGRESS)}${line}\n`));
           callback(null, heldFlush ? Buffer.concat([pending, FLUSH]) : pending);
@@ -82,11 +84,15 @@ function nextPacket(buffer: Buffer): { length: number; flush: boolean } | null |
  * band (the report's own pkt-lines inside), else as the answer's own pkt-lines.
  */
 class ReportParser {
+  constructor(private readonly onReport: (refs: ReadonlySet<string>) => void) {}
+
   /** null until the first packet tells. */
   sideBand: boolean | null = null;
   private inner: Buffer = Buffer.alloc(0);
   private readonly ok = new Set<string>();
   private sawUnpack = false;
+  /** The report's own flush was seen: only a whole report names the refs git moved. */
+  private complete = false;
   private gaveUp = false;
 
   packet(payload: Buffer, flush: boolean): void {
@@ -94,6 +100,7 @@ class ReportParser {
     if (this.sideBand === null && !flush) this.sideBand = payload[0] === BAND_DATA || payload[0] === BAND_PROGRESS || payload[0] === 3;
     if (!this.sideBand) {
       if (!flush) this.line(payload.toString('utf8'));
+      else this.reportEnded();
       return;
     }
     if (flush || payload[0] !== BAND_DATA) return;
@@ -103,6 +110,7 @@ class ReportParser {
       if (packet === null) return;
       if (packet === 'bad') return this.give();
       if (!packet.flush) this.line(this.inner.toString('utf8', 4, packet.length));
+      else this.reportEnded();
       this.inner = this.inner.subarray(packet.length);
     }
   }
@@ -117,7 +125,14 @@ class ReportParser {
     else if (line.startsWith('ok ')) this.ok.add(line.slice(3));
   }
 
+  /** The report's own flush: it is complete. */
+  private reportEnded(): void {
+    if (!this.sawUnpack || this.complete) return;
+    this.complete = true;
+    this.onReport(this.ok);
+  }
+
   updatedRefs(): ReadonlySet<string> | null {
-    return this.sawUnpack && !this.gaveUp ? this.ok : null;
+    return this.complete && !this.gaveUp ? this.ok : null;
   }
 }

@@ -186,6 +186,7 @@ export function registerGitRoutes(app: FastifyInstance, deps: GitHttpDeps): void
       try {
         return await postReceive(deps.outbox, secret, inFlight, updatedRefs);
       } finally {
+        timeline.mark('post-receive');
         end();
       }
     });
