@@ -90,12 +90,12 @@ export class PushOutbox {
   }
 
   /** post-receive, with the updates git actually made. Never throws; waits at most ANSWER_WITHIN_MS. */
-  async deliver(secret: string, updates: readonly RefUpdate[]): Promise<Delivery> {
+  async deliver(secret: string, updates: readonly RefUpdate[], repo?: Repo): Promise<Delivery> {
     const session = sessionKey(secret);
     this.finishing.add(session);
     let recorded: (delivery: Delivery) => void = () => {};
     const answer = new Promise<Delivery>((resolve) => (recorded = resolve));
-    const work = this.finishSession(session, updates, recorded)
+    const work = this.finishSession(session, updates, recorded, repo)
       .catch((err: unknown) => {
         this.deps.onError(err, 'post-receive could not finish the push; the reconciler will');
         return { runs: [], complete: false };
@@ -110,11 +110,11 @@ export class PushOutbox {
     }
   }
 
-  private async finishSession(session: string, updates: readonly RefUpdate[], recorded: (delivery: Delivery) => void): Promise<Delivery> {
+  private async finishSession(session: string, updates: readonly RefUpdate[], recorded: (delivery: Delivery) => void, repo?: Repo): Promise<Delivery> {
     const rows = await outboxDb.claimSession(this.deps.db, session, LEASE_MS);
     // A ref git did not move (a lost race for it, a failed atomic push) owes nothing.
     const made = (row: PushOutboxRow) => updates.some((u) => u.ref === row.ref && u.oldSha === row.old_sha && u.newSha === row.new_sha);
-    return this.finishAll(rows, async (row) => made(row), recorded);
+    return this.finishAll(rows, async (row) => made(row), recorded, repo);
   }
 
   /** Finishes what post-receive left behind; returns what it did. */
@@ -175,6 +175,7 @@ export class PushOutbox {
     rows: readonly PushOutboxRow[],
     landed: (row: PushOutboxRow) => Promise<boolean>,
     recorded: (delivery: Delivery) => void = () => {},
+    known?: Repo,
   ): Promise<Delivery & { failed: number }> {
     const runs: Run[] = [];
     let failed = 0;
@@ -192,7 +193,7 @@ export class PushOutbox {
       const followUps: { row: PushOutboxRow; update: RefUpdate }[] = [];
       for (const row of rows) {
         try {
-          const update = (await landed(row)) ? await this.recordRow(row, runs) : null;
+          const update = (await landed(row)) ? await this.recordRow(row, runs, known) : null;
           if (update) followUps.push({ row, update });
           else {
             await outboxDb.remove(this.deps.db, [row.id]);
@@ -219,9 +220,10 @@ export class PushOutbox {
   }
 
   /** The database half of a row: the push recorded and its runs created (once); null when its repository is gone. */
-  private async recordRow(row: PushOutboxRow, runs: Run[]): Promise<RefUpdate | null> {
+  /** `known`: the repository as its push was authorized, which spares reading it again. */
+  private async recordRow(row: PushOutboxRow, runs: Run[], known?: Repo): Promise<RefUpdate | null> {
     const { db } = this.deps;
-    const repo = await this.deps.repoById(row.repo_id);
+    const repo = known?.id === row.repo_id ? known : await this.deps.repoById(row.repo_id);
     if (!repo) return null;
     const update: RefUpdate = { ref: row.ref, oldSha: row.old_sha, newSha: row.new_sha };
     const fresh = row.state === 'pending';

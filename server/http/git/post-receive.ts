@@ -17,7 +17,7 @@ const WARNING =
 export async function postReceive(outbox: PushOutbox, secret: string, push: PushInFlight, updatedRefs: ReadonlySet<string> | null): Promise<string[]> {
   if (push.accepted === undefined || updatedRefs === null) return [];
   const updates = push.accepted.filter((update) => updatedRefs.has(update.ref));
-  const delivery = await inSpan('mlgit.post-receive', { 'mlgit.refs': updates.length }, () => push.timeline.within('post-receive').time('deliver', () => outbox.deliver(secret, updates)));
+  const delivery = await inSpan('mlgit.post-receive', { 'mlgit.refs': updates.length }, () => push.timeline.within('post-receive').time('deliver', () => outbox.deliver(secret, updates, push.repo)));
   const lines: string[] = [];
   if (push.repo && delivery.runs.length > 0) lines.push(...startedRunLines(push.baseUrl, `${push.repo.owner}/${push.repo.name}`, delivery.runs));
   if (!delivery.complete) lines.push(WARNING);
