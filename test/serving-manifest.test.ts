@@ -37,7 +37,8 @@ t.test('deployments: in mlproject.yaml, applied after pushes to the default bran
     const owned = await eventually(deployment, (d) => d.source === 'manifest' && whole(d, 2), 'owned by the manifest, two replicas', 120_000);
     t.match(owned, { state: 'ready', version: 1, alias: 'staging', replicas: 2, manifest_entry: 'clf', env: { GREETING: 'one' } });
     t.equal((await echo()).greeting, 'one', 'the new spec answers');
-    t.equal((await replicaDirectories(server.dataDir)).length, 2, 'the API\'s replica stopped');
+    // The API's replica drains, then stops and its files go: after the new spec answers.
+    t.equal((await eventually(() => replicaDirectories(server.dataDir), (dirs) => dirs.length === 2, 'the API\'s replica gone', 60_000)).length, 2, 'the API\'s replica stopped');
   });
 
   await t.test('the API may not change what the manifest owns', async (t) => {
@@ -70,7 +71,7 @@ t.test('deployments: in mlproject.yaml, applied after pushes to the default bran
     t.equal((await echo()).greeting, 'two');
     const logs = (await api('GET', `${REPO}/deployments/clf/logs`, { auth: alice.basic })).body as string;
     t.match(logs, /switched traffic to version 1 with the new settings/);
-    t.equal((await replicaDirectories(server.dataDir)).length, 3, 'the old replicas stopped');
+    t.equal((await eventually(() => replicaDirectories(server.dataDir), (dirs) => dirs.length === 3, 'the old replicas gone', 60_000)).length, 3, 'the old replicas stopped');
   });
 
   await t.test('a push to another branch changes nothing', async (t) => {

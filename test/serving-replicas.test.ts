@@ -17,7 +17,8 @@ t.test('three replicas: round-robin, one killed under load, zero failed requests
   const created = await deploy({ replicas: 3 });
   t.equal(created.status, 202, JSON.stringify(created.body));
   t.equal(created.body.replicas, 3);
-  const ready = await eventually(deployment, (d) => d.state === 'failing' || d.replica_states.filter((r: any) => r.state === 'ready').length === 3, 'three replicas ready', 120_000);
+  // The deployment turns ready once its last replica has (the replica states show it a moment before).
+  const ready = await eventually(deployment, (d) => d.state === 'failing' || (d.state === 'ready' && d.replica_states.filter((r: any) => r.state === 'ready').length === 3), 'three replicas ready', 120_000);
   t.match(ready, { state: 'ready', version: 1, replicas: 3, message: null, source: 'api', manifest_entry: null });
   t.same(ready.replica_states.map((r: any) => [r.index, r.version, r.state, r.restarts]), [[0, 1, 'ready', 0], [1, 1, 'ready', 0], [2, 1, 'ready', 0]]);
   t.equal((await replicaDirectories(server.dataDir)).length, 3, 'one directory (and socket) per replica');

@@ -479,8 +479,9 @@ export class DeploymentSupervisor {
       if (this.serving !== set || inflight(set) > 0) return;
       this.serving = null;
       const replicas = this.detach(set);
-      this.setStatus({ state: 'stopped', message: idleMessage(this.options.idleStopMs) });
+      // The log says it before the state does: whoever sees `stopped` finds the reason in the log.
       await this.note('stopped: idle');
+      this.setStatus({ state: 'stopped', message: idleMessage(this.options.idleStopMs) });
       await Promise.all(replicas.map((replica) => this.retire(replica)));
     });
   }
