@@ -240,6 +240,7 @@ export async function buildApp(config: Config): Promise<App> {
       git,
       repoById: (id) => repos.byId(id),
       dispatch: (...args) => inSpan('mlgit.dispatch', {}, () => runs.dispatcher.dispatchPush(...args)),
+      supersede: (...args) => runs.dispatcher.supersede(...args),
       afterPush: async (context, updates) => {
         await pushes.afterPush(context, updates);
         await deployments?.pushed(context.repoId, context.pusherId, updates);

@@ -42,7 +42,7 @@ t.test('a push whose repository was deleted since it began is refused as such, n
     throw new Error('not called');
   };
   const outbox = new PushOutbox(
-    { db, git: server.services.git, repoById: unused, dispatch: unused, afterPush: unused, inFlight: () => [][Symbol.iterator](), onError: () => {} },
+    { db, git: server.services.git, repoById: unused, dispatch: unused, supersede: unused, afterPush: unused, inFlight: () => [][Symbol.iterator](), onError: () => {} },
     { graceMs: 60_000, intervalMs: 60_000 },
   );
   const update = { ref: 'refs/heads/main', oldSha: ZERO, newSha: 'a'.repeat(40) };

@@ -30,6 +30,8 @@ export interface PushOutboxDeps {
   readonly git: GitBackend;
   readonly repoById: (id: number) => Promise<Repo | null>;
   readonly dispatch: DispatchPush;
+  /** Cancels the queued runs that a push's runs supersede: RunDispatcher.supersede. */
+  readonly supersede: (repoId: number, update: RefUpdate, dispatchId: string) => Promise<void>;
   /** Queue follow-ups of a recorded push (repack, push webhooks): PushService.afterPush. */
   readonly afterPush: (context: { repoId: number; pusherId: number | null }, updates: readonly RefUpdate[]) => Promise<void>;
   /** Hook secrets of the pushes whose `git receive-pack` runs in this process. */
@@ -190,11 +192,12 @@ export class PushOutbox {
     const renew = setInterval(() => void outboxDb.extend(this.deps.db, [...held], LEASE_MS).catch(() => {}), LEASE_MS / 3);
     renew.unref();
     try {
-      const followUps: { row: PushOutboxRow; update: RefUpdate }[] = [];
+      const followUps: { row: PushOutboxRow; update: RefUpdate; startedRuns: boolean }[] = [];
       for (const row of rows) {
         try {
+          const before = runs.length;
           const update = (await landed(row)) ? await this.recordRow(row, runs, known) : null;
-          if (update) followUps.push({ row, update });
+          if (update) followUps.push({ row, update, startedRuns: runs.length > before });
           else {
             await outboxDb.remove(this.deps.db, [row.id]);
             held.delete(row.id);
@@ -204,8 +207,9 @@ export class PushOutbox {
         }
       }
       recorded({ runs, complete: failed === 0 });
-      for (const { row, update } of followUps) {
+      for (const { row, update, startedRuns } of followUps) {
         try {
+          if (startedRuns) await this.deps.supersede(row.repo_id, update, dispatchIdOf(row));
           await this.deps.afterPush({ repoId: row.repo_id, pusherId: row.pusher_id }, [update]);
           await outboxDb.remove(this.deps.db, [row.id]);
           held.delete(row.id);
@@ -228,11 +232,16 @@ export class PushOutbox {
     const update: RefUpdate = { ref: row.ref, oldSha: row.old_sha, newSha: row.new_sha };
     const fresh = row.state === 'pending';
     if (fresh) await outboxDb.recordPush(db, row);
-    const dispatchId = `push-${row.id}`;
+    const dispatchId = dispatchIdOf(row);
     // A finisher that died after creating the runs must not create them again. Runs are created
     // only once the push is recorded, so a row that was still pending has none (one query less).
     const earlier = fresh ? [] : await runsDb.runsOfDispatch(db, dispatchId);
     runs.push(...(earlier.length > 0 ? earlier.map(toRun) : await this.deps.dispatch(repo, row.pusher_id, [update], row.push_options, () => dispatchId)));
     return update;
   }
+}
+
+/** The dispatch id of a row's runs: what makes them found again after a crash. */
+function dispatchIdOf(row: PushOutboxRow): string {
+  return `push-${row.id}`;
 }

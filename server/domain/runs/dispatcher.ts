@@ -91,9 +91,17 @@ export class RunDispatcher {
         strictParams: false,
       });
       created.push(...runs);
-      if (this.options.cancelSuperseded) await this.cancelSuperseded(repo.id, update.ref, dispatchId, update.newSha);
     }
     return created;
+  }
+
+  /**
+   * The queued runs of older pushes to the ref are cancelled (MLGIT_RUN_CANCEL_SUPERSEDED), once a
+   * push's runs exist: a follow-up of the push (the push outbox runs it after the pusher has been
+   * answered, and again after a crash), not part of creating them.
+   */
+  async supersede(repoId: number, update: RefUpdate, dispatchId: string): Promise<void> {
+    if (this.options.cancelSuperseded) await this.cancelSuperseded(repoId, update.ref, dispatchId, update.newSha);
   }
 
   /** POST .../runs: a manual run of a ref, with param overrides checked against the schema (422 on problems). */

@@ -31,7 +31,11 @@ const params = {
 } as const;
 const reply200 = { 200: { description: 'What the model answered, with X-Mlgit-Model-Version (and X-Mlgit-Cold-Start-Ms when it had to start)' } };
 
-/** Registers the proxy in a scope of its own: bodies are read raw (capped, timed), never parsed by mlgit. */
+/**
+ * Registers the proxy in a scope of its own: bodies are read raw (capped, timed), never parsed by
+ * mlgit. Its requests are not logged one by one (they are counted and timed by the HTTP metrics);
+ * what goes wrong with one is logged at warn, with its request id (README, Decisions).
+ */
 export async function registerServeRoutes(app: FastifyInstance, deps: ServeRouteDeps): Promise<void> {
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
@@ -67,5 +71,5 @@ export async function registerServeRoutes(app: FastifyInstance, deps: ServeRoute
       schema: { summary: 'Pass-through to the model server\'s own API (dot segments refused)', params: { ...params, properties: { ...params.properties, '*': { type: 'string' } } }, response: reply200 },
       handler: (request, reply) => proxy(request, reply, passThroughPath(request.raw.url ?? ''), request.method === 'GET'),
     });
-  });
+  }, { logLevel: 'warn' });
 }
