@@ -14,7 +14,8 @@ import { spawnServer, type ServerProcess } from './helpers/server-process.ts';
 const PASSWORD = 'durable-dispatch-admin-pw';
 const AUTH = `Basic ${Buffer.from(`admin:${PASSWORD}`).toString('base64')}`;
 // 20 kills on the embedded default (issue 16); fewer on Postgres + Redis, where a kill that catches
-// a job BullMQ had handed out waits out its lock (30 s) before it runs again. The env sets both.
+// a job BullMQ had handed out waits out its lock (30 s) and a stalled-job check before it runs
+// again. The env sets both.
 const TRIALS = process.env.DURABLE_DISPATCH_TRIALS === undefined ? null : Number(process.env.DURABLE_DISPATCH_TRIALS);
 /** A loaded CI machine starts the embedded database slowly (PGlite is WASM). */
 const START_MS = 180_000;
@@ -50,9 +51,13 @@ async function runsOf(url: string, sha: string): Promise<{ job: string; status: 
   return response.ok ? ((await response.json()) as { job: string; status: string }[]) : [];
 }
 
-/** The push's runs exist exactly once and finish. */
+/**
+ * The push's runs exist exactly once and finish. Within 120 s: a job BullMQ had handed to the
+ * killed server is handed out again once its lock (30 s) has lapsed and the next stalled-job
+ * check (every 30 s) has seen it, so up to a minute before it even starts.
+ */
 async function runsFinish(t: TapTest, url: string, sha: string, what: string): Promise<void> {
-  const runs = await eventually(() => runsOf(url, sha), (r) => r.length > 0 && r.every((run) => run.status !== 'queued' && run.status !== 'running'), `${what}: runs of ${sha.slice(0, 7)}`, 60_000);
+  const runs = await eventually(() => runsOf(url, sha), (r) => r.length > 0 && r.every((run) => run.status !== 'queued' && run.status !== 'running'), `${what}: runs of ${sha.slice(0, 7)}`, 120_000);
   t.same(
     runs.map((r) => [r.job, r.status]),
     [['check', 'success']],

@@ -116,4 +116,12 @@ t.test('a new push to a ref cancels the queued runs of older pushes to it', asyn
   t.match(older[0].message, `superseded by a push of ${second.slice(0, 7)}`);
   const newer = await waitForRuns(server, alice.basic, 'alice/busy', second, { done: (runs) => runs.length === 2 });
   t.same(newer.map((r) => r.status), ['queued', 'queued'], 'the new push runs');
+
+  // The older push's follow-up run late (its outbox row recovered after a crash, the newer push
+  // already in): only runs made before the older push's own are its to cancel.
+  const repo = await server.services.db.selectFrom('repos').select('id').where('name', '=', 'busy').executeTakeFirstOrThrow();
+  const update = { ref: 'refs/heads/main', oldSha: '0'.repeat(40), newSha: first.sha };
+  await server.services.runs.dispatcher.supersede(repo.id, update, Math.min(...older.map((r) => r.id as number)));
+  const after = await waitForRuns(server, alice.basic, 'alice/busy', second, { done: (runs) => runs.length === 2 });
+  t.same(after.map((r) => r.status), ['queued', 'queued'], 'a late follow-up of the older push leaves the newer push\'s runs alone');
 });

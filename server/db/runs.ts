@@ -179,14 +179,15 @@ export async function requestCancel(db: Db, id: number): Promise<void> {
 }
 
 /** Queued runs of older pushes to the same ref (superseded by a new push). */
-export function queuedRunsOfRef(db: Db, repoId: number, ref: string, exceptDispatch: string): Promise<RunRow[]> {
+/** Queued runs of a ref made before `beforeRunId` (by older pushes: ids grow with time), manual ones aside. */
+export function queuedRunsOfRef(db: Db, repoId: number, ref: string, beforeRunId: number): Promise<RunRow[]> {
   return db
     .selectFrom('runs')
     .selectAll()
     .where('repo_id', '=', repoId)
     .where('ref', '=', ref)
     .where('status', '=', 'queued')
-    .where('dispatch_id', '!=', exceptDispatch)
+    .where('id', '<', beforeRunId)
     .where('trigger', '!=', 'manual')
     .execute();
 }

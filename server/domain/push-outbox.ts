@@ -30,8 +30,8 @@ export interface PushOutboxDeps {
   readonly git: GitBackend;
   readonly repoById: (id: number) => Promise<Repo | null>;
   readonly dispatch: DispatchPush;
-  /** Cancels the queued runs that a push's runs supersede: RunDispatcher.supersede. */
-  readonly supersede: (repoId: number, update: RefUpdate, dispatchId: string) => Promise<void>;
+  /** Cancels the queued runs that a push's runs supersede (those made before `firstRunId`): RunDispatcher.supersede. */
+  readonly supersede: (repoId: number, update: RefUpdate, firstRunId: number) => Promise<void>;
   /** Queue follow-ups of a recorded push (repack, push webhooks): PushService.afterPush. */
   readonly afterPush: (context: { repoId: number; pusherId: number | null }, updates: readonly RefUpdate[]) => Promise<void>;
   /** Hook secrets of the pushes whose `git receive-pack` runs in this process. */
@@ -192,12 +192,13 @@ export class PushOutbox {
     const renew = setInterval(() => void outboxDb.extend(this.deps.db, [...held], LEASE_MS).catch(() => {}), LEASE_MS / 3);
     renew.unref();
     try {
-      const followUps: { row: PushOutboxRow; update: RefUpdate; startedRuns: boolean }[] = [];
+      const followUps: { row: PushOutboxRow; update: RefUpdate; firstRunId: number | null }[] = [];
       for (const row of rows) {
         try {
           const before = runs.length;
           const update = (await landed(row)) ? await this.recordRow(row, runs, known) : null;
-          if (update) followUps.push({ row, update, startedRuns: runs.length > before });
+          const made = runs.slice(before).map((run) => run.id);
+          if (update) followUps.push({ row, update, firstRunId: made.length > 0 ? Math.min(...made) : null });
           else {
             await outboxDb.remove(this.deps.db, [row.id]);
             held.delete(row.id);
@@ -207,9 +208,9 @@ export class PushOutbox {
         }
       }
       recorded({ runs, complete: failed === 0 });
-      for (const { row, update, startedRuns } of followUps) {
+      for (const { row, update, firstRunId } of followUps) {
         try {
-          if (startedRuns) await this.deps.supersede(row.repo_id, update, dispatchIdOf(row));
+          if (firstRunId !== null) await this.deps.supersede(row.repo_id, update, firstRunId);
           await this.deps.afterPush({ repoId: row.repo_id, pusherId: row.pusher_id }, [update]);
           await outboxDb.remove(this.deps.db, [row.id]);
           held.delete(row.id);

@@ -98,10 +98,11 @@ export class RunDispatcher {
   /**
    * The queued runs of older pushes to the ref are cancelled (MLGIT_RUN_CANCEL_SUPERSEDED), once a
    * push's runs exist: a follow-up of the push (the push outbox runs it after the pusher has been
-   * answered, and again after a crash), not part of creating them.
+   * answered, and again after a crash, maybe after newer pushes). Only runs made before the
+   * push's first run go: never a newer push's.
    */
-  async supersede(repoId: number, update: RefUpdate, dispatchId: string): Promise<void> {
-    if (this.options.cancelSuperseded) await this.cancelSuperseded(repoId, update.ref, dispatchId, update.newSha);
+  async supersede(repoId: number, update: RefUpdate, firstRunId: number): Promise<void> {
+    if (this.options.cancelSuperseded) await this.cancelSuperseded(repoId, update.ref, firstRunId, update.newSha);
   }
 
   /** POST .../runs: a manual run of a ref, with param overrides checked against the schema (422 on problems). */
@@ -278,8 +279,8 @@ export class RunDispatcher {
     };
   }
 
-  private async cancelSuperseded(repoId: number, ref: string, dispatchId: string, newSha: string): Promise<void> {
-    const older = await runsDb.queuedRunsOfRef(this.db, repoId, ref, dispatchId);
+  private async cancelSuperseded(repoId: number, ref: string, firstRunId: number, newSha: string): Promise<void> {
+    const older = await runsDb.queuedRunsOfRef(this.db, repoId, ref, firstRunId);
     const cancelled = await runsDb.cancelQueued(this.db, older.map((r) => r.id), `superseded by a push of ${newSha.slice(0, 7)}`);
     for (const row of cancelled) this.events.completed(toRun(row), {});
     // Their dependents end too, saying which dependency was cancelled.
