@@ -233,16 +233,11 @@ export class PushOutbox {
     const update: RefUpdate = { ref: row.ref, oldSha: row.old_sha, newSha: row.new_sha };
     const fresh = row.state === 'pending';
     if (fresh) await outboxDb.recordPush(db, row);
-    const dispatchId = dispatchIdOf(row);
+    const dispatchId = `push-${row.id}`;
     // A finisher that died after creating the runs must not create them again. Runs are created
     // only once the push is recorded, so a row that was still pending has none (one query less).
     const earlier = fresh ? [] : await runsDb.runsOfDispatch(db, dispatchId);
     runs.push(...(earlier.length > 0 ? earlier.map(toRun) : await this.deps.dispatch(repo, row.pusher_id, [update], row.push_options, () => dispatchId)));
     return update;
   }
-}
-
-/** The dispatch id of a row's runs: what makes them found again after a crash. */
-function dispatchIdOf(row: PushOutboxRow): string {
-  return `push-${row.id}`;
 }
