@@ -331,8 +331,12 @@ export async function persistentSecret(dataDir: string, name: 'jwt-secret' | 'se
   try {
     return (await fs.readFile(file, 'utf8')).trim();
   } catch {
-    const secret = randomSecret(48);
-    await fs.writeFile(file, secret, { mode: 0o600, flag: 'wx' }).catch(() => {});
+    // Written aside, then linked into place: another process starting now (a CLI command beside
+    // `serve`) never reads the file before its content is in it; a link that exists means it won.
+    const aside = `${file}.${process.pid}.${randomSecret(8)}`;
+    await fs.writeFile(aside, randomSecret(48), { mode: 0o600 });
+    await fs.link(aside, file).catch(() => {});
+    await fs.rm(aside, { force: true });
     return (await fs.readFile(file, 'utf8')).trim();
   }
 }
