@@ -16,13 +16,16 @@ import {
   type Manifest,
   type ManifestIssue,
 } from '../../schema/manifest.ts';
-import type { ManifestMemo } from './manifest-memo.ts';
+import type { CommitReads, ManifestMemo } from './manifest-memo.ts';
 import { type RefUpdate, type Repo, ZERO_SHA } from './model.ts';
-import type { GitBackend, PushReader, QuarantineEnv } from './ports.ts';
+import type { GitBackend, GitTreeEntry, PushReader, QuarantineEnv } from './ports.ts';
+import { inputScope, isUnder, MAX_PARAMS_FILE_BYTES, paramsFilePath } from './runs/commit-inputs.ts';
 import { countRuns } from './runs/plan.ts';
 
 /** Paths of the pushed tree kept for "path missing from the pushed tree"; bigger trees skip that check. */
 export const MAX_TREE_PATHS = 200_000;
+/** Input entries of one commit kept for its runs (ManifestMemo); with more, the dispatcher reads them from git. */
+const MAX_KEPT_INPUT_ENTRIES = 10_000;
 
 export interface ManifestVerdict {
   readonly ok: boolean;
@@ -38,6 +41,8 @@ interface Checked {
   data: unknown;
   /** The valid manifest, for counting runs; null when it has errors. */
   manifest: Manifest | null;
+  /** With a valid manifest: what its runs read of the commit, read here over the push's reader. */
+  reads: CommitReads;
 }
 
 /** A branch or tag that now points at a commit: the refs whose manifest counts. */
@@ -50,7 +55,7 @@ export async function checkPushedManifests(
   repo: Repo,
   updates: readonly RefUpdate[],
   quarantine: QuarantineEnv,
-  reader: Pick<PushReader, 'fileAt'>,
+  reader: Pick<PushReader, 'fileAt' | 'treeId'>,
   memo?: ManifestMemo,
 ): Promise<ManifestVerdict> {
   // One check per pushed commit, however many refs point at it.
@@ -66,7 +71,7 @@ export async function checkPushedManifests(
     const checked = await checkTip(git, reader, repo.id, tip, quarantine);
     const manifest = checked?.manifest;
     // For post-receive, should this push land: what it would read and parse again.
-    memo?.remember(repo.id, tip, manifest ?? null);
+    memo?.remember(repo.id, tip, checked?.reads ?? { manifest: null });
     if (manifest) {
       for (const ref of refs) {
         const triggered = refMatchesTriggers(manifest, ref, repo.defaultBranch);
@@ -96,9 +101,9 @@ export async function checkPushedManifests(
 }
 
 /** Reads and parses the manifest at one pushed commit; null when it has none. */
-async function checkTip(git: GitBackend, reader: Pick<PushReader, 'fileAt'>, repoId: number, tip: string, quarantine: QuarantineEnv): Promise<Checked | null> {
+async function checkTip(git: GitBackend, reader: Pick<PushReader, 'fileAt' | 'treeId'>, repoId: number, tip: string, quarantine: QuarantineEnv): Promise<Checked | null> {
   const found = await reader.fileAt(tip, DEFAULT_FILE, DEFAULT_MAX_BYTES);
-  const unreadable = (issue: ManifestIssue): Checked => ({ errors: [issue], warnings: [], data: null, manifest: null });
+  const unreadable = (issue: ManifestIssue): Checked => ({ errors: [issue], warnings: [], data: null, manifest: null, reads: { manifest: null } });
   switch (found.kind) {
     case 'missing':
       return null;
@@ -111,10 +116,26 @@ async function checkTip(git: GitBackend, reader: Pick<PushReader, 'fileAt'>, rep
     case 'file':
       break;
   }
-  const paths = await git.listPaths(repoId, tip, quarantine, MAX_TREE_PATHS + 1);
-  const tree = paths.length > MAX_TREE_PATHS ? null : new Set(paths);
+  const listed = await git.listTree(repoId, tip, quarantine, MAX_TREE_PATHS + 1);
+  const listing = listed.length > MAX_TREE_PATHS ? null : listed;
+  const tree = listing ? new Set(listing.map((entry) => entry.path)) : null;
   const result = parseManifest((found.content ?? Buffer.alloc(0)).toString('utf8'), tree ? { treeHasPath: (p) => tree.has(p) } : {});
   const warnings = [...result.warnings];
   if (!tree) warnings.push({ ...fileIssue(`the pushed tree has more than ${MAX_TREE_PATHS} paths; paths in the manifest were not checked against it`), severity: 'warning' });
-  return { errors: result.errors, warnings, data: result.data, manifest: result.manifest };
+  const reads = result.manifest ? await readsForRuns(reader, tip, result.manifest, listing) : { manifest: null };
+  return { errors: result.errors, warnings, data: result.data, manifest: result.manifest, reads };
+}
+
+/**
+ * What the run dispatcher reads of a commit (its params file, the ids of its inputs), read now
+ * over the push's one cat-file process and the listing already made: after the push lands,
+ * creating its runs then starts no git (two processes on the pusher's clock).
+ */
+async function readsForRuns(reader: Pick<PushReader, 'fileAt' | 'treeId'>, tip: string, manifest: Manifest, listing: readonly GitTreeEntry[] | null): Promise<CommitReads> {
+  const [paramsFile, rootTree] = await Promise.all([reader.fileAt(tip, paramsFilePath(manifest), MAX_PARAMS_FILE_BYTES), reader.treeId(tip)]);
+  if (!listing || rootTree === null) return { manifest, paramsFile };
+  const { prefixes } = inputScope(manifest);
+  // As `git ls-tree -r -- <prefixes>` lists them (GitBackend.pathIds): files and submodules, in tree order.
+  const entries = listing.filter((e) => e.type !== 'tree' && prefixes.some((p) => isUnder(e.path, p))).map((e) => ({ path: e.path, sha: e.sha }));
+  return entries.length > MAX_KEPT_INPUT_ENTRIES ? { manifest, paramsFile } : { manifest, paramsFile, inputs: { rootTree, entries } };
 }

@@ -89,6 +89,8 @@ export interface PushReader {
   pushedLfsPointers(): Promise<PushedPointer[] | null>;
   /** One path of a pushed commit's tree, sized before it is read. */
   fileAt(commitSha: string, path: string, maxBytes: number): Promise<FileAtCommit>;
+  /** The id of a pushed commit's root tree (null: not a commit). */
+  treeId(commitSha: string): Promise<string | null>;
   close(): void;
 }
 
@@ -119,8 +121,8 @@ export interface GitBackend {
   mergeBase(repoId: number, a: string, b: string): Promise<string | null>;
   /** One path of a commit's tree, sized before it is read (read from the push's quarantine). */
   readFileAt(repoId: number, commitSha: string, path: string, maxBytes: number, quarantine: QuarantineEnv): Promise<FileAtCommit>;
-  /** Every path (files and directories) of a commit's tree, at most `limit` of them (read from the push's quarantine). */
-  listPaths(repoId: number, commitSha: string, quarantine: QuarantineEnv, limit: number): Promise<string[]>;
+  /** Every entry (files, submodules and directories) of a commit's tree, at most `limit` of them (read from the push's quarantine). */
+  listTree(repoId: number, commitSha: string, quarantine: QuarantineEnv, limit: number): Promise<GitTreeEntry[]>;
   maintain(repoId: number): Promise<void>;
   fsck(repoId: number): Promise<{ ok: boolean; output: string }>;
   refs(repoId: number): Promise<GitRef[]>;

@@ -76,6 +76,11 @@ export class GitPushReader implements PushReader {
     return MISSING;
   }
 
+  async treeId(commitSha: string): Promise<string | null> {
+    const tree = await this.ask(`${commitSha}^{tree}`, false);
+    return tree?.type === 'tree' ? tree.oid : null;
+  }
+
   close(): void {
     this.batch?.close();
     this.batch = null;

@@ -5,9 +5,10 @@ import type { Db } from '../../db/connect.ts';
 import * as resultsDb from '../../db/run-results.ts';
 import * as runsDb from '../../db/runs.ts';
 import { invalid } from '../errors.ts';
-import type { ManifestMemo } from '../manifest-memo.ts';
+import type { CommitReads, ManifestMemo } from '../manifest-memo.ts';
 import { type RefUpdate, type Repo, ZERO_SHA } from '../model.ts';
-import type { GitBackend } from '../ports.ts';
+import type { FileAtCommit, GitBackend } from '../ports.ts';
+import { inputScope, isUnder, MAX_PARAMS_FILE_BYTES, paramsFilePath, type PathId } from './commit-inputs.ts';
 import { toRun, type Run, type RunEvents } from './model.ts';
 import type { RunAdmission } from './admission.ts';
 import { resolveParams } from './params.ts';
@@ -16,7 +17,6 @@ import type { RunScheduler } from './scheduler.ts';
 
 const MANIFEST = 'mlproject.yaml';
 const MAX_MANIFEST_BYTES = 1024 * 1024;
-const MAX_PARAMS_FILE_BYTES = 256 * 1024;
 const MAX_CHANGED_PATHS = 100_000;
 
 export interface DispatchOptions {
@@ -69,7 +69,8 @@ export class RunDispatcher {
       if (update.newSha === ZERO_SHA) continue;
       const isTag = update.ref.startsWith('refs/tags/');
       if (!isTag && !update.ref.startsWith('refs/heads/')) continue;
-      const manifest = await this.loadManifest(repo, update.newSha);
+      const reads = await this.readCommit(repo, update.newSha);
+      const manifest = reads.manifest;
       if (!manifest) continue;
       const triggered = refMatchesTriggers(manifest, update.ref, repo.defaultBranch);
       if (!triggered.push) continue;
@@ -80,7 +81,7 @@ export class RunDispatcher {
         if (!pathsMatch(pathFilter, changed)) continue;
       }
       const dispatchId = dispatchIdOf(update);
-      const runs = await this.createRuns(repo, manifest, {
+      const runs = await this.createRuns(repo, { ...reads, manifest }, {
         commitSha: update.newSha,
         ref: update.ref,
         trigger: isTag ? 'tag' : 'push',
@@ -130,7 +131,7 @@ export class RunDispatcher {
     if (notManual.length) throw invalid(`job(s) ${notManual.join(', ')} may not be started manually (triggers.manual.jobs)`);
     await this.admission.admit(repo, countRuns(manifest, wanted));
     const fullRef = ref.startsWith('refs/') ? ref : (await this.git.refs(repo.id)).find((r) => r.name === `refs/heads/${ref}` || r.name === `refs/tags/${ref}`)?.name ?? null;
-    return this.createRuns(repo, manifest, {
+    return this.createRuns(repo, { manifest }, {
       commitSha,
       ref: fullRef,
       trigger: 'manual',
@@ -147,16 +148,18 @@ export class RunDispatcher {
     return file.kind === 'file' && file.content ? file.content.toString('utf8') : null;
   }
 
-  private async loadManifest(repo: Repo, commitSha: string): Promise<Manifest | null> {
+  /** What pre-receive read of the pushed commit (ManifestMemo), else its manifest read from git. */
+  private async readCommit(repo: Repo, commitSha: string): Promise<CommitReads> {
     const remembered = this.options.manifests.recall(repo.id, commitSha);
     if (remembered !== undefined) return remembered;
     const text = await this.readManifestText(repo, commitSha);
-    return text === null ? null : parseManifest(text).manifest;
+    return { manifest: text === null ? null : parseManifest(text).manifest };
   }
 
+  /** `known`: what was read of the commit already; the rest is read from git. */
   private async createRuns(
     repo: Repo,
-    manifest: Manifest,
+    known: CommitReads & { manifest: Manifest },
     c: {
       commitSha: string;
       ref: string | null;
@@ -168,8 +171,9 @@ export class RunDispatcher {
       strictParams: boolean;
     },
   ): Promise<Run[]> {
-    // Two independent reads of the commit (a git process each): side by side, on the pusher's clock.
-    const [paramsValues, inputIds] = await Promise.all([this.paramsFile(repo, manifest, c.commitSha), this.inputIdsAt(repo.id, c.commitSha, manifest)]);
+    const { manifest } = known;
+    // Two independent reads of the commit (a git process each, unless pre-receive read them): side by side, on the pusher's clock.
+    const [paramsValues, inputIds] = await Promise.all([this.paramsFile(repo, manifest, c.commitSha, known.paramsFile), this.inputIdsAt(repo.id, c.commitSha, manifest, known.inputs)]);
     const layers = [{ source: 'params file', values: paramsValues }];
     if (Object.keys(c.overrides).length) layers.push({ source: 'request', values: c.overrides });
     const params = resolveParams(manifest.params?.schema, layers);
@@ -240,8 +244,8 @@ export class RunDispatcher {
   }
 
   /** Committed param values (params.file, or params.yaml when present); a bad file counts as none. */
-  private async paramsFile(repo: Repo, manifest: Manifest, commitSha: string): Promise<Record<string, unknown>> {
-    const file = await this.git.readFileAt(repo.id, commitSha, manifest.params?.file ?? 'params.yaml', MAX_PARAMS_FILE_BYTES, {});
+  private async paramsFile(repo: Repo, manifest: Manifest, commitSha: string, read?: FileAtCommit): Promise<Record<string, unknown>> {
+    const file = read ?? (await this.git.readFileAt(repo.id, commitSha, paramsFilePath(manifest), MAX_PARAMS_FILE_BYTES, {}));
     if (file.kind !== 'file' || !file.content) return {};
     try {
       const values: unknown = parseYaml(file.content.toString('utf8'), { maxAliasCount: 10 });
@@ -251,17 +255,17 @@ export class RunDispatcher {
     }
   }
 
-  /** One ls-tree for every input and in-repo dataset path of the manifest; globs filtered here. */
-  private async inputIdsAt(repoId: number, commitSha: string, manifest: Manifest): Promise<(patterns: readonly string[] | undefined) => Record<string, string>> {
-    const patterns = new Set<string>();
-    for (const job of Object.values(manifest.jobs)) for (const p of job.inputs ?? []) patterns.add(p);
-    for (const d of Object.values(manifest.datasets ?? {})) if (!d.repo) patterns.add(d.path);
-    const prefixes = [...new Set([...patterns].map(literalPrefix))];
-    const wholeTree = Object.values(manifest.jobs).some((job) => !job.inputs || job.inputs.length === 0 || job.inputs.some((p) => literalPrefix(p) === ''));
-    const [entries, [root]] = await Promise.all([
-      prefixes.includes('') ? [] : this.git.pathIds(repoId, commitSha, prefixes),
-      wholeTree ? this.git.pathIds(repoId, commitSha, ['']) : [],
-    ]);
+  /** One ls-tree for every input and in-repo dataset path of the manifest (unless pre-receive listed them); globs filtered here. */
+  private async inputIdsAt(
+    repoId: number,
+    commitSha: string,
+    manifest: Manifest,
+    read?: CommitReads['inputs'],
+  ): Promise<(patterns: readonly string[] | undefined) => Record<string, string>> {
+    const { prefixes, wholeTree } = inputScope(manifest);
+    const [entries, [root]]: [readonly PathId[], readonly PathId[]] = read
+      ? [read.entries, [{ path: '', sha: read.rootTree }]]
+      : await Promise.all([this.git.pathIds(repoId, commitSha, prefixes), wholeTree ? this.git.pathIds(repoId, commitSha, ['']) : []]);
     return (wanted) => {
       // No `inputs`: any file may matter, so the whole tree is the input.
       if (!wanted || wanted.length === 0 || wanted.some((p) => literalPrefix(p) === '')) return { '': root?.sha ?? '' };
@@ -270,10 +274,9 @@ export class RunDispatcher {
         const prefix = literalPrefix(pattern);
         const isGlob = prefix !== pattern.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
         for (const e of entries) {
-          const under = e.path === prefix || e.path.startsWith(`${prefix}/`);
-          if (under && (!isGlob || pathsMatch({ paths: [pattern] }, [e.path]))) out[e.path] = e.sha;
+          if (isUnder(e.path, prefix) && (!isGlob || pathsMatch({ paths: [pattern] }, [e.path]))) out[e.path] = e.sha;
         }
-        if (!Object.keys(out).some((p) => p === prefix || p.startsWith(`${prefix}/`))) out[pattern] = 'missing';
+        if (!Object.keys(out).some((p) => isUnder(p, prefix))) out[pattern] = 'missing';
       }
       return out;
     };

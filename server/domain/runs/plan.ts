@@ -206,7 +206,8 @@ function cacheKeyOf(manifest: Manifest, job: Job, spec: StoredSpec, ctx: PlanCon
   const datasets = Object.fromEntries(
     usedDatasets(manifest, job).map((d) => {
       const remote = ctx.remoteDatasets[d];
-      return [d, remote ? `${remote.repo}@${remote.commit}:${manifest.datasets![d]!.path}` : (ctx.inputIds([manifest.datasets![d]!.path])[manifest.datasets![d]!.path] ?? null)];
+      // A dataset in this repository is every file under its path (a directory's files, not its own name).
+      return [d, remote ? `${remote.repo}@${remote.commit}:${manifest.datasets![d]!.path}` : ctx.inputIds([manifest.datasets![d]!.path])];
     }),
   );
   // The commit itself is not an input: MLP_COMMIT/MLP_REF differ on every push while the work is the same.
