@@ -1,7 +1,8 @@
 // pre-receive's one-process reads of a push (server/adapters/git/push-reader.ts): the objects a
 // push sent, listed from the pack index and loose files of a real quarantine directory inside a
 // real bare repo; the LFS pointers among them; and one path of a pushed tree, which must answer
-// exactly as `git ls-tree -l` + `git cat-file blob` did for every kind of entry.
+// exactly as `git ls-tree -l` + `git cat-file blob` did for every kind of entry; and the files under
+// given directories, exactly as `git ls-tree -r -- <prefixes>` lists them.
 import t, { type Test } from 'tap';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -47,7 +48,8 @@ async function pushInQuarantine(t: Test): Promise<Pushed> {
   const quarantine = path.join(dir, 'objects', 'tmp_objdir-incoming-test');
   await fs.mkdir(path.join(quarantine, 'pack'), { recursive: true });
   const q = { GIT_OBJECT_DIRECTORY: quarantine, GIT_ALTERNATE_OBJECT_DIRECTORIES: path.join(dir, 'objects') };
-  const nested = await tree([`100644 blob ${await blob('nested\n', q)}\tnested.txt`], q);
+  const deeper = await tree([`100644 blob ${await blob('deeper\n', q)}\tx.txt`, `120000 blob ${await blob('x.txt', q)}\ty-link`], q);
+  const nested = await tree([`100644 blob ${await blob('nested\n', q)}\tnested.txt`, `040000 tree ${deeper}\tdeeper`], q);
   const root = await tree(
     [
       `100644 blob ${await blob('name: demo\n', q)}\tmlproject.yaml`,
@@ -154,4 +156,39 @@ t.test('one path of a pushed tree answers as ls-tree -l + cat-file did', async (
   // Outside the quarantine the pushed commit does not exist yet: readFileAt of the repository as it stands.
   t.same(await pushed.git.readFileAt(REPO, pushed.tip, 'mlproject.yaml', 1000, {}), { kind: 'missing', size: 0 });
   t.same(await pushed.git.readFileAt(REPO, pushed.tip, 'mlproject.yaml', 1000, { GIT_OBJECT_DIRECTORY: pushed.quarantine }), file('name: demo\n'));
+});
+
+t.test('the files under given prefixes answer as ls-tree -r -- <prefixes> (GitBackend.pathIds)', async (t) => {
+  const pushed = await pushInQuarantine(t);
+  const q = { GIT_OBJECT_DIRECTORY: pushed.quarantine, GIT_ALTERNATE_OBJECT_DIRECTORIES: path.join(pushed.dir, 'objects') };
+  const reader = pushed.git.openPushReader(REPO, { GIT_OBJECT_DIRECTORY: pushed.quarantine });
+  t.teardown(() => reader.close());
+  const lsTree = async (prefixes: string[]) => {
+    if (prefixes.length === 0) return [];
+    const out = (await pushed.client.run(['ls-tree', '-r', '-z', '--full-tree', pushed.tip, '--', ...prefixes.map((p) => `:(literal)${p}`)], { cwd: pushed.dir, env: q })).stdout;
+    return out
+      .split('\0')
+      .filter(Boolean)
+      .map((line) => ({ path: line.slice(line.indexOf('\t') + 1), sha: line.slice(0, line.indexOf('\t')).split(' ')[2] ?? '' }));
+  };
+  const byPath = (entries: { path: string; sha: string }[] | null) => [...(entries ?? [])].sort((a, b) => a.path.localeCompare(b.path));
+  const cases: string[][] = [
+    ['dir'],
+    ['dir/deeper'],
+    ['dir', 'dir/deeper/x.txt'],
+    ['mlproject.yaml', 'run.sh', 'link'],
+    ['sub'],
+    ['with space.txt', 'dir/nested.txt'],
+    ['missing', 'dir/absent', 'run.sh/below'],
+    ['dir', 'mlproject.yaml', 'sub', 'big.bin'],
+    [],
+  ];
+  for (const prefixes of cases) {
+    const expected = await lsTree(prefixes);
+    t.same(byPath(await reader.filesUnder(pushed.tip, prefixes, 1000)), byPath(expected), `${JSON.stringify(prefixes)}: ${expected.length} entries`);
+  }
+  t.same(byPath(await reader.filesUnder(pushed.tip, ['dir'], 3)), byPath(await lsTree(['dir'])), 'exactly at the limit');
+  t.equal(await reader.filesUnder(pushed.tip, ['dir'], 2), null, 'past the limit: null, so the caller reads git itself');
+  t.equal(await reader.treeId(pushed.tip), (await pushed.client.run(['rev-parse', `${pushed.tip}^{tree}`], { cwd: pushed.dir, env: q })).stdout.trim(), 'the root tree id');
+  t.equal(await reader.treeId('0'.repeat(40)), null, 'an unknown commit');
 });

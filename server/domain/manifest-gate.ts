@@ -18,8 +18,8 @@ import {
 } from '../../schema/manifest.ts';
 import type { CommitReads, ManifestMemo } from './manifest-memo.ts';
 import { type RefUpdate, type Repo, ZERO_SHA } from './model.ts';
-import type { GitBackend, GitTreeEntry, PushReader, QuarantineEnv } from './ports.ts';
-import { inputScope, isUnder, MAX_PARAMS_FILE_BYTES, paramsFilePath } from './runs/commit-inputs.ts';
+import type { GitBackend, PushReader, QuarantineEnv } from './ports.ts';
+import { inputScope, MAX_PARAMS_FILE_BYTES, paramsFilePath } from './runs/commit-inputs.ts';
 import { countRuns } from './runs/plan.ts';
 
 /** Paths of the pushed tree kept for "path missing from the pushed tree"; bigger trees skip that check. */
@@ -55,7 +55,7 @@ export async function checkPushedManifests(
   repo: Repo,
   updates: readonly RefUpdate[],
   quarantine: QuarantineEnv,
-  reader: Pick<PushReader, 'fileAt' | 'treeId'>,
+  reader: Pick<PushReader, 'fileAt' | 'treeId' | 'filesUnder'>,
   memo?: ManifestMemo,
 ): Promise<ManifestVerdict> {
   // One check per pushed commit, however many refs point at it.
@@ -101,7 +101,7 @@ export async function checkPushedManifests(
 }
 
 /** Reads and parses the manifest at one pushed commit; null when it has none. */
-async function checkTip(git: GitBackend, reader: Pick<PushReader, 'fileAt' | 'treeId'>, repoId: number, tip: string, quarantine: QuarantineEnv): Promise<Checked | null> {
+async function checkTip(git: GitBackend, reader: Pick<PushReader, 'fileAt' | 'treeId' | 'filesUnder'>, repoId: number, tip: string, quarantine: QuarantineEnv): Promise<Checked | null> {
   const found = await reader.fileAt(tip, DEFAULT_FILE, DEFAULT_MAX_BYTES);
   const unreadable = (issue: ManifestIssue): Checked => ({ errors: [issue], warnings: [], data: null, manifest: null, reads: { manifest: null } });
   switch (found.kind) {
@@ -116,26 +116,25 @@ async function checkTip(git: GitBackend, reader: Pick<PushReader, 'fileAt' | 'tr
     case 'file':
       break;
   }
-  const listed = await git.listTree(repoId, tip, quarantine, MAX_TREE_PATHS + 1);
-  const listing = listed.length > MAX_TREE_PATHS ? null : listed;
-  const tree = listing ? new Set(listing.map((entry) => entry.path)) : null;
+  const paths = await git.listPaths(repoId, tip, quarantine, MAX_TREE_PATHS + 1);
+  const tree = paths.length > MAX_TREE_PATHS ? null : new Set(paths);
   const result = parseManifest((found.content ?? Buffer.alloc(0)).toString('utf8'), tree ? { treeHasPath: (p) => tree.has(p) } : {});
   const warnings = [...result.warnings];
   if (!tree) warnings.push({ ...fileIssue(`the pushed tree has more than ${MAX_TREE_PATHS} paths; paths in the manifest were not checked against it`), severity: 'warning' });
-  const reads = result.manifest ? await readsForRuns(reader, tip, result.manifest, listing) : { manifest: null };
+  const reads = result.manifest ? await readsForRuns(reader, tip, result.manifest) : { manifest: null };
   return { errors: result.errors, warnings, data: result.data, manifest: result.manifest, reads };
 }
 
 /**
  * What the run dispatcher reads of a commit (its params file, the ids of its inputs), read now
- * over the push's one cat-file process and the listing already made: after the push lands,
- * creating its runs then starts no git (two processes on the pusher's clock).
+ * over the push's one cat-file process: after the push lands, creating its runs then starts no
+ * git (two processes on the pusher's clock).
  */
-async function readsForRuns(reader: Pick<PushReader, 'fileAt' | 'treeId'>, tip: string, manifest: Manifest, listing: readonly GitTreeEntry[] | null): Promise<CommitReads> {
-  const [paramsFile, rootTree] = await Promise.all([reader.fileAt(tip, paramsFilePath(manifest), MAX_PARAMS_FILE_BYTES), reader.treeId(tip)]);
-  if (!listing || rootTree === null) return { manifest, paramsFile };
-  const { prefixes } = inputScope(manifest);
-  // As `git ls-tree -r -- <prefixes>` lists them (GitBackend.pathIds): files and submodules, in tree order.
-  const entries = listing.filter((e) => e.type !== 'tree' && prefixes.some((p) => isUnder(e.path, p))).map((e) => ({ path: e.path, sha: e.sha }));
-  return entries.length > MAX_KEPT_INPUT_ENTRIES ? { manifest, paramsFile } : { manifest, paramsFile, inputs: { rootTree, entries } };
+async function readsForRuns(reader: Pick<PushReader, 'fileAt' | 'treeId' | 'filesUnder'>, tip: string, manifest: Manifest): Promise<CommitReads> {
+  const [paramsFile, rootTree, entries] = await Promise.all([
+    reader.fileAt(tip, paramsFilePath(manifest), MAX_PARAMS_FILE_BYTES),
+    reader.treeId(tip),
+    reader.filesUnder(tip, inputScope(manifest).prefixes, MAX_KEPT_INPUT_ENTRIES),
+  ]);
+  return entries && rootTree !== null ? { manifest, paramsFile, inputs: { rootTree, entries } } : { manifest, paramsFile };
 }

@@ -91,6 +91,11 @@ export interface PushReader {
   fileAt(commitSha: string, path: string, maxBytes: number): Promise<FileAtCommit>;
   /** The id of a pushed commit's root tree (null: not a commit). */
   treeId(commitSha: string): Promise<string | null>;
+  /**
+   * The files and submodules (not directories) at or under any of `prefixes` in a pushed commit,
+   * with their ids, as `git ls-tree -r -- <prefixes>` lists them; null when there are more than `limit`.
+   */
+  filesUnder(commitSha: string, prefixes: readonly string[], limit: number): Promise<{ path: string; sha: string }[] | null>;
   close(): void;
 }
 
@@ -121,8 +126,8 @@ export interface GitBackend {
   mergeBase(repoId: number, a: string, b: string): Promise<string | null>;
   /** One path of a commit's tree, sized before it is read (read from the push's quarantine). */
   readFileAt(repoId: number, commitSha: string, path: string, maxBytes: number, quarantine: QuarantineEnv): Promise<FileAtCommit>;
-  /** Every entry (files, submodules and directories) of a commit's tree, at most `limit` of them (read from the push's quarantine). */
-  listTree(repoId: number, commitSha: string, quarantine: QuarantineEnv, limit: number): Promise<GitTreeEntry[]>;
+  /** Every path (files and directories) of a commit's tree, at most `limit` of them (read from the push's quarantine). */
+  listPaths(repoId: number, commitSha: string, quarantine: QuarantineEnv, limit: number): Promise<string[]>;
   maintain(repoId: number): Promise<void>;
   fsck(repoId: number): Promise<{ ok: boolean; output: string }>;
   refs(repoId: number): Promise<GitRef[]>;

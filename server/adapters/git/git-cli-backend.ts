@@ -22,7 +22,7 @@ import { HOOK_NAMES, hookScript, INSTALLED_MARK, RETIRED_HOOKS } from './hook-sc
 import { newLfsPointers } from './lfs-pointers.ts';
 import { GitPushReader } from './push-reader.ts';
 import { exitOf, gitEnv, runGit, runGitOk, spawnGit } from './run-git.ts';
-import { listTree } from './tree-files.ts';
+import { listPaths } from './tree-files.ts';
 
 const SHA = /^[0-9a-f]{40}$/;
 const ZERO_SHA = '0'.repeat(40);
@@ -239,9 +239,9 @@ export class GitCliBackend implements GitBackend {
     }
   }
 
-  async listTree(repoId: number, commitSha: string, quarantine: QuarantineEnv, limit: number): Promise<GitTreeEntry[]> {
+  async listPaths(repoId: number, commitSha: string, quarantine: QuarantineEnv, limit: number): Promise<string[]> {
     if (!SHA.test(commitSha)) return [];
-    return listTree(this.repoPath(repoId), commitSha, this.quarantineEnv(repoId, quarantine), limit);
+    return listPaths(this.repoPath(repoId), commitSha, this.quarantineEnv(repoId, quarantine), limit);
   }
 
   maintain(repoId: number): Promise<void> {

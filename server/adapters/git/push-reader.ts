@@ -52,28 +52,62 @@ export class GitPushReader implements PushReader {
 
   /** Same answers as `ls-tree -l` then `cat-file blob` (tree-files.ts readFileAt), one tree level per request. */
   async fileAt(commitSha: string, filePath: string, maxBytes: number): Promise<FileAtCommit> {
-    const names = filePath.split('/');
-    if (names.some((name) => name === '')) return MISSING;
+    const entry = await this.entryAt(commitSha, filePath);
+    if (!entry) return MISSING;
+    const info = isTree(entry.mode) ? null : await this.ask(entry.oid, false);
+    if (info?.type !== 'blob') return { kind: 'other', size: 0 };
+    if (entry.mode === SYMLINK_MODE) return { kind: 'symlink', size: info.size };
+    if (!FILE_MODES.has(entry.mode)) return { kind: 'other', size: info.size };
+    if (info.size > maxBytes) return { kind: 'too_large', size: info.size };
+    const blob = await this.ask(entry.oid, true);
+    if (!blob?.content) throw new Error(`git cat-file could not read ${entry.oid} (${filePath})`);
+    return { kind: 'file', size: info.size, content: blob.content };
+  }
+
+  /**
+   * Walks only the prefixes' subtrees, a level at a time (the requests of a level share the pipe),
+   * and gives up past `limit` files: a prefix over a big directory costs at most that many entries.
+   */
+  async filesUnder(commitSha: string, prefixes: readonly string[], limit: number): Promise<{ path: string; sha: string }[] | null> {
+    const found: { path: string; sha: string }[] = [];
+    // A prefix inside another one adds nothing: its files are listed under the outer one.
+    const outer = [...new Set(prefixes)].filter((p) => !prefixes.some((q) => q !== p && p.startsWith(`${q}/`)));
+    const tops = await Promise.all(outer.map((prefix) => this.entryAt(commitSha, prefix)));
+    let trees: { path: string; oid: string }[] = [];
+    for (const [i, entry] of tops.entries()) {
+      if (entry === null) continue;
+      if (isTree(entry.mode)) trees.push({ path: outer[i]!, oid: entry.oid });
+      else found.push({ path: outer[i]!, sha: entry.oid });
+    }
+    while (trees.length > 0) {
+      const read = await Promise.all(trees.map((tree) => this.ask(tree.oid, true)));
+      const next: { path: string; oid: string }[] = [];
+      for (const [i, object] of read.entries()) {
+        if (object?.type !== 'tree' || !object.content) throw new Error(`git cat-file could not read tree ${trees[i]!.oid}`);
+        for (const entry of entriesOf(object.content)) {
+          const path = `${trees[i]!.path}/${entry.name}`;
+          if (isTree(entry.mode)) next.push({ path, oid: entry.oid });
+          else found.push({ path, sha: entry.oid });
+        }
+      }
+      if (found.length > limit) return null;
+      trees = next;
+    }
+    return found.length > limit ? null : found;
+  }
+
+  /** The tree entry at `entryPath` in a commit (null: no such path), read one tree level per request. */
+  private async entryAt(commitSha: string, entryPath: string): Promise<{ mode: string; oid: string } | null> {
+    const names = entryPath.split('/');
+    if (names.some((name) => name === '')) return null;
     let tree = await this.ask(`${commitSha}^{tree}`, true);
     for (const [depth, name] of names.entries()) {
       const entry = tree?.type === 'tree' && tree.content ? entryOf(tree.content, name) : null;
-      if (!entry) return MISSING;
-      const isTree = (parseInt(entry.mode, 8) & 0o170000) === TREE_TYPE;
-      if (depth < names.length - 1) {
-        if (!isTree) return MISSING;
-        tree = await this.ask(entry.oid, true);
-        continue;
-      }
-      const info = isTree ? null : await this.ask(entry.oid, false);
-      if (info?.type !== 'blob') return { kind: 'other', size: 0 };
-      if (entry.mode === SYMLINK_MODE) return { kind: 'symlink', size: info.size };
-      if (!FILE_MODES.has(entry.mode)) return { kind: 'other', size: info.size };
-      if (info.size > maxBytes) return { kind: 'too_large', size: info.size };
-      const blob = await this.ask(entry.oid, true);
-      if (!blob?.content) throw new Error(`git cat-file could not read ${entry.oid} (${filePath})`);
-      return { kind: 'file', size: info.size, content: blob.content };
+      if (!entry || depth === names.length - 1) return entry;
+      if (!isTree(entry.mode)) return null;
+      tree = await this.ask(entry.oid, true);
     }
-    return MISSING;
+    return null;
   }
 
   async treeId(commitSha: string): Promise<string | null> {
@@ -92,17 +126,21 @@ export class GitPushReader implements PushReader {
   }
 }
 
-/** One entry of a raw tree object ("<mode> <name>\0<20-byte id>" repeated), by exact name. */
-function entryOf(tree: Buffer, name: string): { mode: string; oid: string } | null {
-  const wanted = Buffer.from(name, 'utf8');
+const isTree = (mode: string): boolean => (parseInt(mode, 8) & 0o170000) === TREE_TYPE;
+
+/** The entries of a raw tree object ("<mode> <name>\0<20-byte id>" repeated), in its order. */
+function* entriesOf(tree: Buffer): Generator<{ mode: string; name: string; oid: string }> {
   for (let at = 0; at < tree.length; ) {
     const space = tree.indexOf(0x20, at);
     const nul = space < 0 ? -1 : tree.indexOf(0, space + 1);
-    if (nul < 0 || nul + 21 > tree.length) return null;
-    if (nul - space - 1 === wanted.length && tree.subarray(space + 1, nul).equals(wanted)) {
-      return { mode: tree.toString('latin1', at, space), oid: tree.toString('hex', nul + 1, nul + 21) };
-    }
+    if (nul < 0 || nul + 21 > tree.length) return;
+    yield { mode: tree.toString('latin1', at, space), name: tree.toString('utf8', space + 1, nul), oid: tree.toString('hex', nul + 1, nul + 21) };
     at = nul + 21;
   }
+}
+
+/** One entry of a raw tree object, by exact name. */
+function entryOf(tree: Buffer, name: string): { mode: string; oid: string } | null {
+  for (const entry of entriesOf(tree)) if (entry.name === name) return entry;
   return null;
 }

@@ -1,19 +1,10 @@
-import type { GitTreeEntry } from '../../domain/ports.ts';
 import { gitEnv, spawnGit } from './run-git.ts';
 
-/** "<mode> <type> <id>\t<path>", as `ls-tree -z` prints an entry. */
-function entryOf(line: string): GitTreeEntry {
-  const tab = line.indexOf('\t');
-  const [mode = '', type, sha = ''] = line.slice(0, tab).split(' ');
-  const path = line.slice(tab + 1);
-  return { name: path.slice(path.lastIndexOf('/') + 1), path, type: type === 'tree' || type === 'commit' ? type : 'blob', mode, sha, size: null };
-}
-
-/** Files, submodules and directories under a commit's tree with their ids, streamed and cut off at `limit`. */
-export function listTree(cwd: string, commitSha: string, env: Record<string, string>, limit: number): Promise<GitTreeEntry[]> {
+/** Paths of files and directories under a commit's tree, streamed and cut off at `limit`. */
+export function listPaths(cwd: string, commitSha: string, env: Record<string, string>, limit: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const child = spawnGit(['ls-tree', '-r', '-t', '-z', commitSha], { cwd, env: gitEnv(env), stdio: [false, true, true] });
-    const paths: GitTreeEntry[] = [];
+    const child = spawnGit(['ls-tree', '-r', '-t', '-z', '--name-only', commitSha], { cwd, env: gitEnv(env), stdio: [false, true, true] });
+    const paths: string[] = [];
     let rest = '';
     let stderr = '';
     let enough = false;
@@ -28,7 +19,7 @@ export function listTree(cwd: string, commitSha: string, env: Record<string, str
           child.kill('SIGTERM');
           return;
         }
-        paths.push(entryOf(p));
+        paths.push(p);
       }
     });
     child.stderr!.on('data', (chunk: Buffer) => {
