@@ -131,10 +131,13 @@ async function checkTip(git: GitBackend, reader: Pick<PushReader, 'fileAt' | 'tr
  * git (two processes on the pusher's clock).
  */
 async function readsForRuns(reader: Pick<PushReader, 'fileAt' | 'treeId' | 'filesUnder'>, tip: string, manifest: Manifest): Promise<CommitReads> {
-  const [paramsFile, rootTree, entries] = await Promise.all([
+  const read = await Promise.all([
     reader.fileAt(tip, paramsFilePath(manifest), MAX_PARAMS_FILE_BYTES),
     reader.treeId(tip),
     reader.filesUnder(tip, inputScope(manifest).prefixes, MAX_KEPT_INPUT_ENTRIES),
-  ]);
+  ]).catch(() => null);
+  // A head start, never a check: whatever could not be read here, the dispatcher reads from git.
+  if (!read) return { manifest };
+  const [paramsFile, rootTree, entries] = read;
   return entries && rootTree !== null ? { manifest, paramsFile, inputs: { rootTree, entries } } : { manifest, paramsFile };
 }
