@@ -178,7 +178,6 @@ export async function requestCancel(db: Db, id: number): Promise<void> {
   await db.updateTable('runs').set({ cancel_requested: true }).where('id', '=', id).where('status', '=', 'running').execute();
 }
 
-/** Queued runs of older pushes to the same ref (superseded by a new push). */
 /** Queued runs of a ref made before `beforeRunId` (by older pushes: ids grow with time), manual ones aside. */
 export function queuedRunsOfRef(db: Db, repoId: number, ref: string, beforeRunId: number): Promise<RunRow[]> {
   return db

@@ -45,6 +45,9 @@ interface Checked {
   reads: CommitReads;
 }
 
+/** What the gate reads of a pushed commit: its manifest, and for its runs the params file and input ids. */
+type CommitReader = Pick<PushReader, 'fileAt' | 'treeId' | 'filesUnder'>;
+
 /** A branch or tag that now points at a commit: the refs whose manifest counts. */
 const isNewTip = (ref: string, newSha: string): boolean => newSha !== ZERO_SHA && (ref.startsWith('refs/heads/') || ref.startsWith('refs/tags/'));
 
@@ -55,7 +58,7 @@ export async function checkPushedManifests(
   repo: Repo,
   updates: readonly RefUpdate[],
   quarantine: QuarantineEnv,
-  reader: Pick<PushReader, 'fileAt' | 'treeId' | 'filesUnder'>,
+  reader: CommitReader,
   memo?: ManifestMemo,
 ): Promise<ManifestVerdict> {
   // One check per pushed commit, however many refs point at it.
@@ -101,7 +104,7 @@ export async function checkPushedManifests(
 }
 
 /** Reads and parses the manifest at one pushed commit; null when it has none. */
-async function checkTip(git: GitBackend, reader: Pick<PushReader, 'fileAt' | 'treeId' | 'filesUnder'>, repoId: number, tip: string, quarantine: QuarantineEnv): Promise<Checked | null> {
+async function checkTip(git: GitBackend, reader: CommitReader, repoId: number, tip: string, quarantine: QuarantineEnv): Promise<Checked | null> {
   const found = await reader.fileAt(tip, DEFAULT_FILE, DEFAULT_MAX_BYTES);
   const unreadable = (issue: ManifestIssue): Checked => ({ errors: [issue], warnings: [], data: null, manifest: null, reads: { manifest: null } });
   switch (found.kind) {
@@ -130,7 +133,7 @@ async function checkTip(git: GitBackend, reader: Pick<PushReader, 'fileAt' | 'tr
  * over the push's one cat-file process: after the push lands, creating its runs then starts no
  * git (two processes on the pusher's clock).
  */
-async function readsForRuns(reader: Pick<PushReader, 'fileAt' | 'treeId' | 'filesUnder'>, tip: string, manifest: Manifest): Promise<CommitReads> {
+async function readsForRuns(reader: CommitReader, tip: string, manifest: Manifest): Promise<CommitReads> {
   const read = await Promise.all([
     reader.fileAt(tip, paramsFilePath(manifest), MAX_PARAMS_FILE_BYTES),
     reader.treeId(tip),

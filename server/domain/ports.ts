@@ -94,6 +94,7 @@ export interface PushReader {
   /**
    * The files and submodules (not directories) at or under any of `prefixes` in a pushed commit,
    * with their ids, as `git ls-tree -r -- <prefixes>` lists them; null when there are more than `limit`.
+   * Bounded, over the reader's process; GitBackend.pathIds is the unbounded listing (one ls-tree).
    */
   filesUnder(commitSha: string, prefixes: readonly string[], limit: number): Promise<{ path: string; sha: string }[] | null>;
   close(): void;
