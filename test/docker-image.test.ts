@@ -233,7 +233,8 @@ t.test('docker/: the image, the compose stack, and a push that trains', { skip: 
     // The note is rewritten after each run turns final: fetch until it carries both metrics.
     let note = '';
     for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 500))) {
-      await client.ok(['fetch', '-q', remote, '+refs/notes/mlproject:refs/notes/mlproject'], { cwd: work });
+      // Until the first note is written the ref does not exist: not there yet, fetch again.
+      if ((await client.run(['fetch', '-q', remote, '+refs/notes/mlproject:refs/notes/mlproject'], { cwd: work })).code !== 0) continue;
       note = await client.ok(['log', '--notes=mlproject', '-1'], { cwd: work });
       if (/accuracy=[\d.]+/.test(note) && /f1_macro=[\d.]+/.test(note)) break;
     }

@@ -69,7 +69,9 @@ t.test('two nodes behind a round-robin proxy behave as one server', async (t) =>
   const noteOf = (sha: string) =>
     eventually(
       async () => {
-        await git.ok(['fetch', 'origin', '+refs/notes/mlproject:refs/notes/mlproject'], { cwd: work });
+        // Before the first note is written the ref does not exist yet: not there, keep waiting.
+        const fetched = await git.run(['fetch', 'origin', '+refs/notes/mlproject:refs/notes/mlproject'], { cwd: work });
+        if (fetched.code !== 0) return fetched.stderr;
         return (await git.run(['notes', '--ref=mlproject', 'show', sha], { cwd: work })).stdout;
       },
       (note) => note.includes('bytes='),
